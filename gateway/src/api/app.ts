@@ -1,0 +1,42 @@
+import { H3 } from 'h3'
+import type { Logger } from 'pino'
+import type { Clock } from '../core/clock.js'
+import type { HealthRegistry } from '../system/health.js'
+import type { Metrics } from '../system/metrics.js'
+import { problemResponse, toProblem } from './_internal/problem.js'
+import { recordResponse, requestContext } from './_internal/request-context.js'
+import { healthRoutes } from './routes/health.js'
+import { metricsRoutes } from './routes/metrics.js'
+
+export interface ApiDeps {
+  readonly log: Logger
+  readonly clock: Clock
+  readonly metrics: Metrics
+  readonly health: HealthRegistry
+  readonly version: string
+  readonly startedAt: number
+  readonly metricsLoopbackOnly: boolean
+}
+
+/**
+ * Build the HTTP application (fastify's `build(deps)` apart from `listen`): tests call
+ * `app.request()` in-process; the HTTPS server only mounts it.
+ */
+export function buildApp(deps: ApiDeps): H3 {
+  const app = new H3({
+    silent: true,
+    onError(error, event) {
+      const problem = toProblem(error, event.context.requestId)
+      const log = event.context.log ?? deps.log
+      if (problem.status >= 500) log.error({ err: error.cause ?? error }, 'request error')
+      return problemResponse(problem)
+    },
+    onResponse(response, event) {
+      recordResponse(event, response.status, deps.metrics)
+    },
+  })
+  app.use(requestContext(deps.log))
+  healthRoutes(app, { health: deps.health, version: deps.version, startedAt: deps.startedAt, now: () => deps.clock.now() })
+  metricsRoutes(app, { metrics: deps.metrics, loopbackOnly: deps.metricsLoopbackOnly })
+  return app
+}

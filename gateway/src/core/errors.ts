@@ -1,0 +1,81 @@
+/**
+ * The one error catalogue. Every error the gateway reports to a person or a client carries a
+ * stable `CAREHUB_ERR_*` code; the HTTP status and the process exit code for each code live here
+ * and nowhere else (fastify's pattern). Exit codes follow sysexits(3) so systemd and scripts can
+ * tell a config mistake (78) from a crash (1).
+ */
+
+interface CatalogueEntry {
+  readonly http: number
+  readonly exit: number
+  readonly title: string
+}
+
+export const ERRORS = {
+  CAREHUB_ERR_CONFIG_INVALID: { http: 500, exit: 78, title: 'Invalid configuration' },
+  CAREHUB_ERR_CONFIG_UNREADABLE: { http: 500, exit: 78, title: 'Configuration file unreadable' },
+  CAREHUB_ERR_DATA_DIR: { http: 500, exit: 73, title: 'Data folder unusable' },
+  CAREHUB_ERR_ALREADY_RUNNING: { http: 500, exit: 75, title: 'Another gateway uses this data folder' },
+  CAREHUB_ERR_STORE_CORRUPT: { http: 500, exit: 65, title: 'Database failed its integrity check' },
+  CAREHUB_ERR_STORE_UNAVAILABLE: { http: 503, exit: 74, title: 'Database unavailable' },
+  CAREHUB_ERR_STORE_TOO_NEW: { http: 500, exit: 65, title: 'Database is newer than this gateway' },
+  CAREHUB_ERR_STORE_DURABILITY: { http: 500, exit: 74, title: 'Database durability settings not in force' },
+  CAREHUB_ERR_PKI: { http: 500, exit: 74, title: 'Certificate authority unusable' },
+  CAREHUB_ERR_SECRETS: { http: 500, exit: 74, title: 'Encrypted secrets unusable' },
+  CAREHUB_ERR_PORT_IN_USE: { http: 500, exit: 69, title: 'Port already in use' },
+  CAREHUB_ERR_PERMISSION: { http: 500, exit: 77, title: 'Permission denied' },
+  CAREHUB_ERR_USAGE: { http: 400, exit: 64, title: 'Wrong command usage' },
+  CAREHUB_ERR_VALIDATION: { http: 400, exit: 65, title: 'Invalid input' },
+  CAREHUB_ERR_CONFLICT: { http: 409, exit: 65, title: 'Already exists' },
+  CAREHUB_ERR_NOT_FOUND: { http: 404, exit: 66, title: 'Not found' },
+  CAREHUB_ERR_FORBIDDEN: { http: 403, exit: 77, title: 'Forbidden' },
+  CAREHUB_ERR_SHUTDOWN_TIMEOUT: { http: 503, exit: 70, title: 'Shutdown did not finish in time' },
+  CAREHUB_ERR_INTERNAL: { http: 500, exit: 70, title: 'Internal error' },
+} as const satisfies Record<string, CatalogueEntry>
+
+export type ErrorCode = keyof typeof ERRORS
+
+export class CarehubError extends Error {
+  readonly code: ErrorCode
+  /** Extra facts for logs and API clients (never secrets). */
+  readonly details: Readonly<Record<string, unknown>> | undefined
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'CarehubError'
+    this.code = code
+    this.details = options.details
+  }
+
+  get httpStatus(): number {
+    return ERRORS[this.code].http
+  }
+
+  get exitCode(): number {
+    return ERRORS[this.code].exit
+  }
+}
+
+export function isCarehubError(err: unknown): err is CarehubError {
+  return err instanceof CarehubError
+}
+
+/** Translate a Node system error (EADDRINUSE, EACCES, …) met at a boundary into the catalogue. */
+export function fromSystemError(err: unknown, what: string): CarehubError {
+  if (isCarehubError(err)) return err
+  const code = (err as NodeJS.ErrnoException | undefined)?.code
+  const message = err instanceof Error ? err.message : String(err)
+  switch (code) {
+    case 'EADDRINUSE':
+      return new CarehubError('CAREHUB_ERR_PORT_IN_USE', `${what}: the address is already in use — stop the other program or choose another port`, {
+        cause: err,
+      })
+    case 'EACCES':
+    case 'EPERM':
+      return new CarehubError('CAREHUB_ERR_PERMISSION', `${what}: permission denied (${message})`, { cause: err })
+    case 'EADDRNOTAVAIL':
+      return new CarehubError('CAREHUB_ERR_CONFIG_INVALID', `${what}: this machine has no such address — check CAREHUB_BIND`, { cause: err })
+    default:
+      return new CarehubError('CAREHUB_ERR_INTERNAL', `${what}: ${message}`, { cause: err })
+  }
+}

@@ -1,0 +1,38 @@
+import type { Database } from 'better-sqlite3'
+import { CarehubError } from '../core/errors.js'
+import type { Migration } from './migrations/registry.js'
+
+export interface MigrationResult {
+  readonly from: number
+  readonly to: number
+  readonly applied: readonly number[]
+}
+
+/**
+ * Apply pending migrations, each in its own transaction together with its bookkeeping row, so a
+ * crash leaves the database at a whole version. A database from a newer gateway is refused rather
+ * than guessed at (forward-only: we never downgrade a schema).
+ */
+export function migrate(db: Database, migrations: readonly Migration[], now: number, path: string): MigrationResult {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`)
+  const current = (db.prepare('SELECT coalesce(max(version), 0) AS v FROM schema_migrations').get() as { v: number }).v
+  const latest = migrations.reduce((max, m) => Math.max(max, m.version), 0)
+  if (current > latest) {
+    throw new CarehubError(
+      'CAREHUB_ERR_STORE_TOO_NEW',
+      `${path} has schema version ${current} but this gateway knows only up to ${latest}; install the newer gateway again or restore a backup`,
+    )
+  }
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+  const applied: number[] = []
+  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (m.version <= current) continue
+    db.transaction(() => {
+      db.exec(m.sql)
+      record.run(m.version, m.name, now)
+    })()
+    applied.push(m.version)
+  }
+  return { from: current, to: Math.max(current, latest), applied }
+}

@@ -1,0 +1,13 @@
+import * as m001 from './001-initial.js'
+
+/**
+ * Forward-only, numbered migrations. Append; never edit or reorder a released one — a database
+ * records the versions it has applied and a changed migration would never run again.
+ */
+export interface Migration {
+  readonly version: number
+  readonly name: string
+  readonly sql: string
+}
+
+export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'initial', sql: m001.sql }]

@@ -1,0 +1,60 @@
+import { CarehubError } from '../core/errors.js'
+import type { Db } from './open.js'
+
+export const ROLES = ['admin', 'caregiver', 'installer', 'viewer'] as const
+export type Role = (typeof ROLES)[number]
+
+export interface UserRow {
+  readonly id: number
+  readonly username: string
+  readonly role: Role
+  readonly disabled: boolean
+  readonly createdAt: number
+}
+
+export interface NewUser {
+  readonly username: string
+  readonly role: Role
+  readonly passwordHash: string
+  readonly now: number
+}
+
+export function insertUser(db: Db, user: NewUser): UserRow {
+  try {
+    const info = db
+      .prepare(
+        `INSERT INTO users (username, role, password_hash, created_at, updated_at, password_changed_at)
+         VALUES (?, ?, ?, ?, ?, ?)`,
+      )
+      .run(user.username, user.role, user.passwordHash, user.now, user.now, user.now)
+    return { id: Number(info.lastInsertRowid), username: user.username, role: user.role, disabled: false, createdAt: user.now }
+  } catch (err) {
+    if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+      throw new CarehubError('CAREHUB_ERR_CONFLICT', `a user named "${user.username}" already exists`)
+    }
+    throw err
+  }
+}
+
+export function findUserByUsername(db: Db, username: string): (UserRow & { passwordHash: string }) | undefined {
+  const row = db.prepare('SELECT id, username, role, disabled, created_at, password_hash FROM users WHERE username = ?').get(username) as
+    | { id: number; username: string; role: Role; disabled: number; created_at: number; password_hash: string }
+    | undefined
+  if (!row) return undefined
+  return {
+    id: row.id,
+    username: row.username,
+    role: row.role,
+    disabled: row.disabled === 1,
+    createdAt: row.created_at,
+    passwordHash: row.password_hash,
+  }
+}
+
+export function countUsersByRole(db: Db): Record<Role, number> {
+  const counts: Record<Role, number> = { admin: 0, caregiver: 0, installer: 0, viewer: 0 }
+  for (const row of db.prepare('SELECT role, count(*) AS n FROM users GROUP BY role').all() as Array<{ role: Role; n: number }>) {
+    counts[row.role] = row.n
+  }
+  return counts
+}
