@@ -14,9 +14,11 @@ import { SecretBox } from './secrets/secret-box.js'
 import { getOrCreateSetting } from './store/settings.js'
 import { StoreService } from './store/store-service.js'
 import { prepareDataDir } from './system/data-dir.js'
+import { LOCK_FILE, PKI_DIR, SECRETS_DIR, STORE_FILE } from './system/data-layout.js'
 import { HealthRegistry } from './system/health.js'
 import { type AcquiredLock, acquireInstanceLock } from './system/instance-lock.js'
 import { Metrics } from './system/metrics.js'
+import type { RecentErrors } from './system/recent-errors.js'
 import type { SystemdNotifier } from './system/systemd-notifier.js'
 import { Watchdog } from './system/watchdog.js'
 
@@ -27,11 +29,9 @@ export interface GatewayDeps {
   readonly clock: Clock
   readonly version: string
   readonly notifier: SystemdNotifier
+  readonly recentErrors: RecentErrors
   readonly host: { readonly hostname: string; readonly interfaces: () => NodeJS.Dict<NetworkInterfaceInfo[]> }
 }
-
-export const STORE_FILE = 'carehub.db'
-export const LOCK_FILE = 'carehub.lock'
 
 /**
  * The composition root: builds every part from one deps object, starts them in order and stops
@@ -64,7 +64,7 @@ export class Gateway {
       checkIntegrity: () => this.#lock?.uncleanStop === true,
     })
     this.pki = new PkiService({
-      dir: join(dataDir, 'pki'),
+      dir: join(dataDir, PKI_DIR),
       config: config.pki,
       clock,
       log: log.child({ module: 'pki' }),
@@ -81,6 +81,8 @@ export class Gateway {
       version: deps.version,
       startedAt,
       metricsLoopbackOnly: config.http.metricsFromLoopbackOnly,
+      recentErrors: deps.recentErrors,
+      gatewayId: () => this.gatewayId,
     })
     this.http = new HttpsServer({
       app,
@@ -98,7 +100,7 @@ export class Gateway {
       defineService(
         'data-dir',
         () => {
-          prepareDataDir(dataDir, ['pki', 'secrets'])
+          prepareDataDir(dataDir, [PKI_DIR, SECRETS_DIR])
           this.#lock = acquireInstanceLock(join(dataDir, LOCK_FILE), clock.now())
           if (this.#lock.uncleanStop) log.warn({ previous: this.#lock.previous }, 'the last run did not stop cleanly; checking the store')
         },
@@ -109,7 +111,7 @@ export class Gateway {
       defineService('identity', async () => {
         this.#gatewayId =
           config.gateway.id ?? getOrCreateSetting(this.store.db, 'gateway.id', () => `gw-${randomBytes(4).toString('hex')}`, clock.now())
-        this.#secrets = await SecretBox.open(join(dataDir, 'secrets'))
+        this.#secrets = await SecretBox.open(join(dataDir, SECRETS_DIR))
       }),
       this.pki,
       this.http,

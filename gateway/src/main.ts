@@ -6,6 +6,7 @@ import { systemClock } from './core/clock.js'
 import { CarehubError, isCarehubError } from './core/errors.js'
 import { Gateway } from './gateway.js'
 import { createLogger } from './system/logger.js'
+import { RecentErrors } from './system/recent-errors.js'
 import { createSystemdNotifier } from './system/systemd-notifier.js'
 import { gatewayVersion } from './system/version.js'
 
@@ -29,7 +30,8 @@ async function main(): Promise<void> {
   let log: Logger | undefined
   try {
     const { config, source } = loadConfig(process.env, process.cwd())
-    log = createLogger({ level: config.log.level })
+    const recentErrors = new RecentErrors()
+    log = createLogger({ level: config.log.level, onError: (e) => recentErrors.push({ at: new Date().toISOString(), ...e }) })
     const rootLog = log
     const notifier = createSystemdNotifier(process.env, process.pid, log.child({ module: 'systemd' }))
     const gateway = new Gateway({
@@ -38,6 +40,7 @@ async function main(): Promise<void> {
       clock: systemClock,
       version: gatewayVersion(),
       notifier,
+      recentErrors,
       host: { hostname: hostname(), interfaces: networkInterfaces },
     })
 

@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import type { Clock } from '../core/clock.js'
 import type { HealthRegistry } from '../system/health.js'
 import type { Metrics } from '../system/metrics.js'
+import type { RecentErrors } from '../system/recent-errors.js'
 import { problemResponse, toProblem } from './_internal/problem.js'
 import { recordResponse, requestContext } from './_internal/request-context.js'
 import { healthRoutes } from './routes/health.js'
@@ -16,6 +17,8 @@ export interface ApiDeps {
   readonly version: string
   readonly startedAt: number
   readonly metricsLoopbackOnly: boolean
+  readonly recentErrors: RecentErrors
+  readonly gatewayId: () => string
 }
 
 /**
@@ -36,7 +39,14 @@ export function buildApp(deps: ApiDeps): H3 {
     },
   })
   app.use(requestContext(deps.log))
-  healthRoutes(app, { health: deps.health, version: deps.version, startedAt: deps.startedAt, now: () => deps.clock.now() })
+  healthRoutes(app, {
+    health: deps.health,
+    recentErrors: deps.recentErrors,
+    version: deps.version,
+    startedAt: deps.startedAt,
+    now: () => deps.clock.now(),
+    gatewayId: deps.gatewayId,
+  })
   metricsRoutes(app, { metrics: deps.metrics, loopbackOnly: deps.metricsLoopbackOnly })
   return app
 }

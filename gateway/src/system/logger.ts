@@ -41,6 +41,8 @@ export interface LoggerOptions {
   readonly gatewayId?: string
   /** Where lines go; stdout when absent (journald adds its own timestamp, we keep ours: ISO UTC). */
   readonly destination?: DestinationStream
+  /** Called for every line at level error or fatal (feeds `carehub status`). */
+  readonly onError?: (line: { module: string | undefined; message: string }) => void
 }
 
 /** The one root logger; services get `log.child({ module })`. */
@@ -52,6 +54,18 @@ export function createLogger(options: LoggerOptions): Logger {
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
       redact: { paths: [...REDACT_PATHS], censor: '[REDACTED]' },
+      hooks: {
+        logMethod(args, method, level) {
+          if (options.onError && level >= 50) {
+            const msg = args.find((a): a is string => typeof a === 'string') ?? 'error'
+            const err = (args[0] as { err?: { message?: unknown } } | undefined)?.err
+            const message = typeof err?.message === 'string' ? `${msg}: ${err.message}` : msg
+            const bindings = this.bindings() as { module?: string }
+            options.onError({ module: bindings.module, message })
+          }
+          method.apply(this, args)
+        },
+      },
     },
     options.destination ?? pino.destination({ dest: 1, sync: true }),
   )

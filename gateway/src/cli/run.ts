@@ -1,0 +1,59 @@
+import { parseArgs } from 'node:util'
+import { CarehubError, isCarehubError } from '../core/errors.js'
+import { type CliIo, cliContext } from './context.js'
+import { status } from './status.js'
+import { userAdd } from './user-add.js'
+
+export const CLI_USAGE = `Usage: carehub <command>
+
+  user add <username> --role <admin|caregiver|installer|viewer> --password-stdin
+  status [--json]
+
+The command works on CAREHUB_DATA_DIR (default ./data) whether or not the gateway runs.`
+
+/**
+ * The `carehub` command, without `process`: returns the exit code so tests run it in-process.
+ * Errors go to stderr as one sentence a person can act on, with the catalogue's exit code.
+ */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  try {
+    const { values, positionals } = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        role: { type: 'string' },
+        'password-stdin': { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    })
+    const [command, sub, ...rest] = positionals
+    if (values.help || command === undefined || command === 'help') {
+      io.stdout(`${CLI_USAGE}\n`)
+      return command === undefined && !values.help ? 64 : 0
+    }
+    if (command === 'user' && sub === 'add') {
+      if (rest.length > 1) throw new CarehubError('CAREHUB_ERR_USAGE', `unexpected argument "${rest[1]}"`)
+      await userAdd(cliContext(io), io, { username: rest[0], role: values.role, passwordStdin: values['password-stdin'] })
+      return 0
+    }
+    if (command === 'status' && sub === undefined) {
+      await status(cliContext(io), io, values.json)
+      return 0
+    }
+    throw new CarehubError('CAREHUB_ERR_USAGE', `unknown command "${positionals.join(' ')}" — run "carehub --help"`)
+  } catch (err) {
+    if (isCarehubError(err)) {
+      io.stderr(`carehub: ${err.message}\n`)
+      return err.exitCode
+    }
+    const code = (err as { code?: string }).code
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
+      io.stderr(`carehub: ${(err as Error).message} — run "carehub --help"\n`)
+      return 64
+    }
+    io.stderr(`carehub: unexpected error: ${(err as Error).stack ?? String(err)}\n`)
+    return 70
+  }
+}
