@@ -81,6 +81,7 @@ export class Gateway {
       version: deps.version,
       startedAt,
       metricsLoopbackOnly: config.http.metricsFromLoopbackOnly,
+      bodyLimitBytes: config.http.bodyLimitBytes,
       recentErrors: deps.recentErrors,
       gatewayId: () => this.gatewayId,
     })

@@ -1,4 +1,4 @@
-import { H3 } from 'h3'
+import { bodyLimit, H3 } from 'h3'
 import type { Logger } from 'pino'
 import type { Clock } from '../core/clock.js'
 import type { HealthRegistry } from '../system/health.js'
@@ -17,6 +17,7 @@ export interface ApiDeps {
   readonly version: string
   readonly startedAt: number
   readonly metricsLoopbackOnly: boolean
+  readonly bodyLimitBytes: number
   readonly recentErrors: RecentErrors
   readonly gatewayId: () => string
 }
@@ -39,6 +40,8 @@ export function buildApp(deps: ApiDeps): H3 {
     },
   })
   app.use(requestContext(deps.log))
+  // Counted as the body streams in; an honest oversized Content-Length is refused with 413 up-front.
+  app.use(bodyLimit(deps.bodyLimitBytes))
   healthRoutes(app, {
     health: deps.health,
     recentErrors: deps.recentErrors,

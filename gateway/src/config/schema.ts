@@ -22,8 +22,6 @@ function isTimeZone(zone: string): boolean {
   }
 }
 
-const defaultTimeZone = Intl.DateTimeFormat().resolvedOptions().timeZone
-
 export const ConfigSchema = z
   .strictObject({
     gateway: z
@@ -37,8 +35,8 @@ export const ConfigSchema = z
         timezone: z
           .string()
           .refine(isTimeZone, { error: 'an IANA time zone such as "Europe/Berlin"' })
-          .default(defaultTimeZone)
-          .describe('Time zone for rules, quiet hours and daily rollups (IANA name).'),
+          .optional()
+          .describe('Time zone for rules, quiet hours and daily rollups (IANA name). Absent: the system time zone.'),
       })
       .prefault({})
       .describe('Identity of this box.'),

@@ -4,6 +4,7 @@ declare module 'unix-dgram' {
 
   interface UnixDgramSocket extends EventEmitter {
     send(buf: Buffer, offset: number, length: number, path: string, callback?: (err?: Error) => void): void
+    bind(path: string): void
     close(): void
   }
   export function createSocket(type: 'unix_dgram'): UnixDgramSocket

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The whole test suite (CONTRACT: `npm test`). Builds first, because the end-to-end tests run the
+# compiled daemon exactly as production does; then runs every tests/**/*.test.ts under Node's own
+# runner (TypeScript through tsx). Later issues add here the servers their tests need
+# (scripts/test-services.sh: MariaDB, VictoriaMetrics, InfluxDB 1.x, Mosquitto clients, SMTP).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+npm run build --silent
+
+mapfile -t files < <(find tests -name '*.test.ts' -not -path '*/node_modules/*' | sort)
+if [ "${#files[@]}" -eq 0 ]; then
+  echo "no test files found under tests/" >&2
+  exit 1
+fi
+# Two cores: e2e tests spawn daemons, so run files two at a time.
+exec node --import tsx --test --test-concurrency=2 --test-reporter=spec "${files[@]}"

@@ -1,0 +1,184 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { buildApp } from '../../../gateway/src/api/app.js'
+import { CarehubError } from '../../../gateway/src/core/errors.js'
+import type { HealthCheck } from '../../../gateway/src/core/service.js'
+import { HealthRegistry } from '../../../gateway/src/system/health.js'
+import { Metrics } from '../../../gateway/src/system/metrics.js'
+import { RecentErrors } from '../../../gateway/src/system/recent-errors.js'
+import { captureLogger } from '../../_support/log-capture.js'
+import { parsePrometheus } from '../../_support/prometheus.js'
+
+function setup(options: { checks?: HealthCheck[]; metricsLoopbackOnly?: boolean } = {}) {
+  const { log, lines } = captureLogger()
+  const health = new HealthRegistry()
+  for (const c of options.checks ?? [{ name: 'store', critical: true, check: () => ({ status: 'ok' as const }) }]) health.add(c)
+  const metrics = new Metrics({})
+  const app = buildApp({
+    log,
+    clock: { now: () => Date.parse('2026-11-27T10:00:30Z') },
+    metrics,
+    health,
+    version: '9.9.9',
+    startedAt: Date.parse('2026-11-27T10:00:00Z'),
+    metricsLoopbackOnly: options.metricsLoopbackOnly ?? true,
+    bodyLimitBytes: 4096,
+    recentErrors: new RecentErrors(),
+    gatewayId: () => 'gw-test',
+  })
+  return { app, lines, metrics }
+}
+
+describe('GET /health', () => {
+  test('answers 200 with version and uptime, no auth', async () => {
+    const { app } = setup()
+    const res = await app.request('/health')
+    assert.equal(res.status, 200)
+    assert.deepEqual(await res.json(), { status: 'ok', version: '9.9.9', uptimeSeconds: 30 })
+  })
+})
+
+describe('GET /health/ready', () => {
+  test('200 when every check is ok', async () => {
+    const { app } = setup()
+    const res = await app.request('/health/ready')
+    assert.equal(res.status, 200)
+    const body = (await res.json()) as { status: string; checks: Record<string, { status: string }>; lastErrors?: unknown }
+    assert.equal(body.status, 'ok')
+    assert.equal(body.checks.store?.status, 'ok')
+    assert.equal(body.lastErrors, undefined, 'non-loopback callers do not see error lines')
+  })
+
+  test('503 when a critical part is down, with its reason', async () => {
+    const { app } = setup({
+      checks: [
+        { name: 'store', critical: true, check: () => ({ status: 'down', detail: 'not open' }) },
+        { name: 'influx', critical: false, check: () => ({ status: 'ok' }) },
+      ],
+    })
+    const res = await app.request('/health/ready')
+    assert.equal(res.status, 503)
+    const body = (await res.json()) as { status: string; checks: Record<string, { status: string; detail?: string }> }
+    assert.equal(body.status, 'down')
+    assert.equal(body.checks.store?.detail, 'not open')
+  })
+
+  test('200 "degraded" when only an optional upstream is down (degrade, do not die)', async () => {
+    const { app } = setup({
+      checks: [
+        { name: 'store', critical: true, check: () => ({ status: 'ok' }) },
+        { name: 'influx', critical: false, check: () => ({ status: 'down', detail: 'connection refused' }) },
+      ],
+    })
+    const res = await app.request('/health/ready')
+    assert.equal(res.status, 200)
+    assert.equal(((await res.json()) as { status: string }).status, 'degraded')
+  })
+
+  test('a check that throws counts as down', async () => {
+    const { app } = setup({
+      checks: [
+        {
+          name: 'store',
+          critical: true,
+          check: () => {
+            throw new Error('database is locked')
+          },
+        },
+      ],
+    })
+    const res = await app.request('/health/ready')
+    assert.equal(res.status, 503)
+    assert.match(JSON.stringify(await res.json()), /database is locked/)
+  })
+})
+
+describe('request ids, errors and access log', () => {
+  test('every response carries a request id, generated or echoed when safe', async () => {
+    const { app } = setup()
+    const generated = (await app.request('/health')).headers.get('x-request-id')
+    assert.match(generated ?? '', /^[0-9a-f-]{36}$/)
+    const echoed = await app.request('/health', { headers: { 'x-request-id': 'panel-42.a' } })
+    assert.equal(echoed.headers.get('x-request-id'), 'panel-42.a')
+    const unsafe = await app.request('/health', { headers: { 'x-request-id': 'evil\u0007 id with spaces' } })
+    assert.match(unsafe.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/)
+  })
+
+  test('404 is problem+json with the stable code and the same request id as the header', async () => {
+    const { app } = setup()
+    const res = await app.request('/no/such/thing')
+    assert.equal(res.status, 404)
+    assert.equal(res.headers.get('content-type'), 'application/problem+json')
+    const body = (await res.json()) as { code: string; requestId: string; status: number }
+    assert.equal(body.code, 'CAREHUB_ERR_NOT_FOUND')
+    assert.equal(body.status, 404)
+    assert.equal(body.requestId, res.headers.get('x-request-id'))
+  })
+
+  test('catalogue errors map to their HTTP status; 5xx details stay in the log', async () => {
+    const { app, lines } = setup()
+    app.get('/conflict', () => {
+      throw new CarehubError('CAREHUB_ERR_CONFLICT', 'a user named "alice" already exists')
+    })
+    app.get('/boom', () => {
+      throw new Error('secret internals: /var/lib/x')
+    })
+    const conflict = await app.request('/conflict')
+    assert.equal(conflict.status, 409)
+    const c = (await conflict.json()) as { code: string; detail: string }
+    assert.equal(c.code, 'CAREHUB_ERR_CONFLICT')
+    assert.match(c.detail, /alice/)
+
+    const boom = await app.request('/boom')
+    assert.equal(boom.status, 500)
+    const b = (await boom.json()) as { code: string; detail: string; requestId: string }
+    assert.equal(b.code, 'CAREHUB_ERR_INTERNAL')
+    assert.doesNotMatch(b.detail, /secret internals/)
+    const logged = lines().find((l) => l.msg === 'request error' && l.reqId === b.requestId)
+    assert.ok(logged, 'the error is logged with the request id')
+    assert.match(JSON.stringify(logged), /secret internals/)
+  })
+
+  test('one access-log line per request with id, route and status', async () => {
+    const { app, lines } = setup()
+    const res = await app.request('/health')
+    const id = res.headers.get('x-request-id')
+    const line = lines().find((l) => l.msg === 'request' && l.reqId === id)
+    assert.ok(line)
+    assert.equal(line.route, '/health')
+    assert.equal(line.status, 200)
+    assert.equal(line.module, undefined)
+  })
+
+  test('a body larger than the limit is refused with 413 before a handler reads it', async () => {
+    const { app } = setup()
+    const res = await app.request('/health', { method: 'POST', body: 'x'.repeat(5000), headers: { 'content-length': '5000' } })
+    assert.equal(res.status, 413)
+  })
+})
+
+describe('GET /metrics', () => {
+  test('refused to non-loopback callers while API auth does not exist', async () => {
+    const { app } = setup()
+    const res = await app.request('/metrics')
+    assert.equal(res.status, 403)
+    assert.match(((await res.json()) as { detail: string }).detail, /loopback/)
+  })
+
+  test('Prometheus text that an independent parser reads, with process, event-loop and HTTP metrics', async () => {
+    const { app } = setup({ metricsLoopbackOnly: false })
+    await app.request('/health')
+    const res = await app.request('/metrics')
+    assert.equal(res.status, 200)
+    assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/)
+    const text = await res.text()
+    const families = parsePrometheus(text)
+    const byName = new Map(families.map((f) => [f.name, f]))
+    assert.ok(byName.has('process_resident_memory_bytes'))
+    assert.ok(byName.has('nodejs_eventloop_lag_p99_seconds'))
+    const http = byName.get('carehub_http_request_duration_seconds')
+    assert.equal(http?.type, 'HISTOGRAM')
+    // The parser drops histogram labels when `le` comes first (prom-client's order), so read the count line itself.
+    assert.match(text, /^carehub_http_request_duration_seconds_count\{method="GET",route="\/health",status="200"\} 1$/m)
+  })
+})
