@@ -1,8 +1,9 @@
 import { KeyObject, X509Certificate } from 'node:crypto'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { CarehubError } from '../core/errors.js'
 import type { SecretBox } from '../secrets/secret-box.js'
+import { writeFileAtomic } from '../system/atomic-file.js'
 import { type CryptoKey, crypto, EC_ALGORITHM, generateKeyPair, newSerialNumber, privateKeyFromPem, privateKeyToPem, x509 } from './x509-keys.js'
 
 const DAY_MS = 86_400_000
@@ -78,7 +79,7 @@ export class LocalCa {
       )
       // Key first: a crash between the two writes leaves a key without a cert, reported above.
       await opts.secrets.writeFile(keyPath, await privateKeyToPem(keys.privateKey))
-      writeFileSync(certPath, cert.toString('pem'), { mode: 0o644 })
+      writeFileAtomic(certPath, cert.toString('pem'), 0o644)
       return new LocalCa(cert.toString('pem'), keys.privateKey)
     } catch (err) {
       if (err instanceof CarehubError) throw err

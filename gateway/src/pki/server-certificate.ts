@@ -1,8 +1,9 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import type { SecretBox } from '../secrets/secret-box.js'
+import { writeFileAtomic } from '../system/atomic-file.js'
 import type { LocalCa } from './local-ca.js'
 import { parseSubjectAltNames, type SubjectAltName, sanKey } from './server-names.js'
 
@@ -61,7 +62,7 @@ export async function ensureServerCertificate(o: EnsureServerCertOptions): Promi
   }
   const issued = await o.ca.issue({ commonName: o.commonName, usage: 'server', subjectAltNames: o.names, validityDays: o.validityDays, now: o.now })
   await o.secrets.writeFile(keyPath, issued.keyPem)
-  writeFileSync(certPath, issued.certPem, { mode: 0o644 })
+  writeFileAtomic(certPath, issued.certPem, 0o644)
   o.log.info({ reason, notAfter: new Date(issued.notAfter).toISOString(), names: o.names.length }, 'server certificate issued')
   return { certPem: issued.certPem, keyPem: issued.keyPem, notAfter: issued.notAfter, renewed: reason }
 }

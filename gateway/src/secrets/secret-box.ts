@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import * as age from 'age-encryption'
 import { CarehubError } from '../core/errors.js'
+import { createFileExclusive, writeFileAtomic } from '../system/atomic-file.js'
 
 /**
  * Secrets at rest (DESIGN invariant 5) are age-encrypted to an X25519 identity kept in the data
@@ -23,14 +24,9 @@ export class SecretBox {
     const path = join(dir, 'identity.age')
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 })
-      let identity: string
-      if (existsSync(path)) {
-        identity = readFileSync(path, 'utf8').trim()
-        if (!identity.startsWith('AGE-SECRET-KEY-1')) throw new Error('the file does not hold an age X25519 identity')
-      } else {
-        identity = await age.generateIdentity()
-        writeFileSync(path, `${identity}\n`, { mode: 0o600, flag: 'wx' })
-      }
+      if (!existsSync(path)) createFileExclusive(path, `${await age.generateIdentity()}\n`, 0o600)
+      const identity = readFileSync(path, 'utf8').trim()
+      if (!identity.startsWith('AGE-SECRET-KEY-1')) throw new Error('the file does not hold an age X25519 identity')
       return new SecretBox(identity, await age.identityToRecipient(identity))
     } catch (err) {
       throw new CarehubError('CAREHUB_ERR_SECRETS', `secrets identity ${path}: ${(err as Error).message}`, { cause: err })
@@ -55,9 +51,9 @@ export class SecretBox {
     }
   }
 
-  /** Write a secret file encrypted, owner-only. */
+  /** Write a secret file encrypted, owner-only, atomically (old or new content after a power cut). */
   async writeFile(path: string, plain: string): Promise<void> {
-    writeFileSync(path, await this.encrypt(plain), { mode: 0o600 })
+    writeFileAtomic(path, await this.encrypt(plain), 0o600)
   }
 
   async readFile(path: string): Promise<string> {
