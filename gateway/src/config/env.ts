@@ -1,4 +1,5 @@
 import { CarehubError } from '../core/errors.js'
+import { LOG_LEVELS } from './schema.js'
 
 /**
  * CAREHUB_* environment variables override the file (CONTRACT "Environment"). Each variable is
@@ -8,8 +9,13 @@ import { CarehubError } from '../core/errors.js'
 type Converter = (raw: string, name: string) => unknown
 
 const asPort: Converter = (raw, name) => {
-  if (!/^\d+$/.test(raw)) throw badEnv(name, raw, 'a port number 1–65535')
-  return Number(raw)
+  const port = /^\d{1,5}$/.test(raw) ? Number(raw) : Number.NaN
+  if (!(port >= 1 && port <= 65535)) throw badEnv(name, raw, 'a port number 1–65535')
+  return port
+}
+const asLogLevel: Converter = (raw, name) => {
+  if (!(LOG_LEVELS as readonly string[]).includes(raw)) throw badEnv(name, raw, `one of ${LOG_LEVELS.join(', ')}`)
+  return raw
 }
 const asString: Converter = (raw) => raw
 const asOnOff: Converter = (raw, name) => {
@@ -25,7 +31,7 @@ const OVERRIDES: ReadonlyArray<{ name: string; path: readonly string[]; convert:
   { name: 'CAREHUB_MQTT_PORT', path: ['mqtt', 'port'], convert: asPort },
   { name: 'CAREHUB_BIND', path: ['bind'], convert: asString },
   { name: 'CAREHUB_MDNS', path: ['mdns', 'enabled'], convert: asOnOff },
-  { name: 'CAREHUB_LOG_LEVEL', path: ['log', 'level'], convert: asString },
+  { name: 'CAREHUB_LOG_LEVEL', path: ['log', 'level'], convert: asLogLevel },
 ]
 
 export const ENV_VARIABLES = OVERRIDES.map((o) => o.name)

@@ -56,8 +56,13 @@ function readYaml(path: string): unknown {
     throw new CarehubError('CAREHUB_ERR_CONFIG_INVALID', `${path}: not valid YAML${where}: ${first?.message.split('\n')[0] ?? 'parse error'}`)
   }
   const value: unknown = doc.toJS()
-  // An empty file means "all defaults", like no file at all.
-  return value ?? {}
+  // An empty file means "all defaults", like no file at all; so does a section whose keys are all
+  // commented out (`gateway:` followed only by comments reads as null).
+  if (value === null || value === undefined) return {}
+  if (typeof value === 'object' && !Array.isArray(value)) {
+    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null))
+  }
+  return value
 }
 
 /** One line per problem, naming the key and what was expected: "http.port: expected int, received string". */

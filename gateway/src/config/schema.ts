@@ -11,7 +11,7 @@ export const DEVICE_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/
 
 const port = z.int().min(1).max(65535)
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
 function isTimeZone(zone: string): boolean {
   try {

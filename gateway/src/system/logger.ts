@@ -58,7 +58,8 @@ export function createLogger(options: LoggerOptions): Logger {
         logMethod(args, method, level) {
           if (options.onError && level >= 50) {
             const msg = args.find((a): a is string => typeof a === 'string') ?? 'error'
-            const err = (args[0] as { err?: { message?: unknown } } | undefined)?.err
+            const first = args[0] as { err?: { message?: unknown } } | Error | undefined
+            const err = first instanceof Error ? first : first?.err
             const message = typeof err?.message === 'string' ? `${msg}: ${err.message}` : msg
             const bindings = this.bindings() as { module?: string }
             options.onError({ module: bindings.module, message })
