@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+bash scripts/install-test-deps.sh
 npm run build --silent
 
 mapfile -t files < <(find tests -name '*.test.ts' -not -path '*/node_modules/*' | sort)

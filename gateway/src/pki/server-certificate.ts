@@ -51,9 +51,9 @@ export async function ensureServerCertificate(o: EnsureServerCertOptions): Promi
   let reason: string | null = 'none yet'
   if (existsSync(certPath) && existsSync(keyPath)) {
     const certPem = readFileSync(certPath, 'utf8')
-    const cert = new X509Certificate(certPem)
-    reason = renewalReason(cert, o.ca, o.names, o.renewBeforeDays * 86_400_000, o.now)
-    if (reason === null) {
+    const cert = parseCertificate(certPem)
+    reason = cert ? renewalReason(cert, o.ca, o.names, o.renewBeforeDays * 86_400_000, o.now) : 'unreadable'
+    if (cert && reason === null) {
       const keyPem = await o.secrets.readFile(keyPath)
       // The key is written before the certificate; a crash in between leaves a new key beside the old certificate.
       if (cert.checkPrivateKey(createPrivateKey(keyPem))) return { certPem, keyPem, notAfter: Date.parse(cert.validTo), renewed: null }
@@ -65,4 +65,12 @@ export async function ensureServerCertificate(o: EnsureServerCertOptions): Promi
   writeFileAtomic(certPath, issued.certPem, 0o644)
   o.log.info({ reason, notAfter: new Date(issued.notAfter).toISOString(), names: o.names.length }, 'server certificate issued')
   return { certPem: issued.certPem, keyPem: issued.keyPem, notAfter: issued.notAfter, renewed: reason }
+}
+
+function parseCertificate(pem: string): X509Certificate | null {
+  try {
+    return new X509Certificate(pem)
+  } catch {
+    return null
+  }
 }

@@ -23,6 +23,8 @@ function readBootId(): string {
 }
 
 function isAlive(pid: number): boolean {
+  // kill(0, …) signals our own process group and kill(-1, …) every process: both "succeed".
+  if (!Number.isInteger(pid) || pid <= 0) return false
   try {
     process.kill(pid, 0)
     return true

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite uses as independent, real peers, when missing.
+# Idempotent and quick when everything is present; needs root (CI and dev machines run as root).
+#   openssl          — verifies the certificates our CA issues
+#   age              — decrypts what SecretBox encrypted (and the reverse)
+#   systemd          — systemd-analyze verifies config/systemd/carehub.service
+# Later issues add their servers here (mariadb-server, victoria-metrics, influxdb, mosquitto-clients, …).
+set -euo pipefail
+
+declare -A need=([openssl]=openssl [age]=age [systemd-analyze]=systemd)
+missing=()
+for cmd in "${!need[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
+done
+[ "${#missing[@]}" -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-test-deps: missing ${missing[*]} and not root; tests that need them will be skipped" >&2
+  exit 0
+fi
+echo "install-test-deps: apt-get install ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
