@@ -50,6 +50,7 @@ export class Gateway {
   #lock: AcquiredLock | undefined
   #secrets: SecretBox | undefined
   #gatewayId: string | undefined
+  #stopRequested = false
 
   constructor(deps: GatewayDeps) {
     this.#d = deps
@@ -124,8 +125,14 @@ export class Gateway {
     return this.#require(this.#gatewayId, 'gateway id')
   }
 
+  /** True once stop() was called: a signal during start-up ends start() early. */
+  get stopRequested(): boolean {
+    return this.#stopRequested
+  }
+
   async start(): Promise<void> {
     for (const service of this.#services) {
+      if (this.#stopRequested) return
       this.#d.notifier.status(`starting ${service.name}`)
       try {
         await service.start()
@@ -135,11 +142,14 @@ export class Gateway {
       }
       this.#started.push(service)
       this.bus.emit('service:started', { name: service.name })
+      // stop() ran while this part was starting: it could not see it, so stop it now.
+      if (this.#stopRequested) return this.stop()
     }
   }
 
   /** Stop what was started, in reverse; one part failing to stop does not keep the others running. */
   async stop(): Promise<void> {
+    this.#stopRequested = true
     while (this.#started.length > 0) {
       const service = this.#started.pop() as Service
       try {

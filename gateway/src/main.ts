@@ -6,15 +6,15 @@ import { systemClock } from './core/clock.js'
 import { CarehubError, isCarehubError } from './core/errors.js'
 import { Gateway } from './gateway.js'
 import { createLogger } from './system/logger.js'
+import { superviseProcess } from './system/process-supervisor.js'
 import { RecentErrors } from './system/recent-errors.js'
 import { createSystemdNotifier } from './system/systemd-notifier.js'
 import { gatewayVersion } from './system/version.js'
 
 /**
  * The process owner: the only module that touches `process` (argv, env, signals, exit codes).
- * Exit codes: 0 clean stop; sysexits(3) codes from the error catalogue for start-up failures;
- * 1 for a crash (unhandled rejection/exception) so systemd's Restart=on-failure restarts us;
- * 70 when stopping overran the deadline; 130 when a second signal forced the exit.
+ * Exit codes: sysexits(3) codes from the error catalogue for start-up failures; after start, those
+ * of system/process-supervisor.ts (0 clean, 1 crash, 70 stop overran, 130 second signal).
  */
 const USAGE = `Usage: carehub-gateway [--help] [--version]
 Starts the CareHub gateway. Configuration: CAREHUB_CONFIG (YAML) and CAREHUB_* variables (see README).`
@@ -32,7 +32,6 @@ async function main(): Promise<void> {
     const { config, source } = loadConfig(process.env, process.cwd())
     const recentErrors = new RecentErrors()
     log = createLogger({ level: config.log.level, onError: (e) => recentErrors.push({ at: new Date().toISOString(), ...e }) })
-    const rootLog = log
     const notifier = createSystemdNotifier(process.env, process.pid, log.child({ module: 'systemd' }))
     const gateway = new Gateway({
       config,
@@ -44,36 +43,18 @@ async function main(): Promise<void> {
       host: { hostname: hostname(), interfaces: networkInterfaces },
     })
 
-    process.on('unhandledRejection', (reason) => crash(rootLog, 'unhandled promise rejection', reason))
-    process.on('uncaughtException', (err) => crash(rootLog, 'uncaught exception', err))
-    let stopping = false
-    const shutdown = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        rootLog.warn({ signal }, 'second signal: exiting without waiting')
-        process.exit(130)
-      }
-      stopping = true
-      rootLog.info({ signal }, 'stopping')
-      notifier.stopping(`stopping on ${signal}`)
-      const deadline = setTimeout(() => {
-        rootLog.error({ timeoutMs: config.shutdown.timeoutMs }, 'stopping took too long: exiting by force')
-        process.exit(70)
-      }, config.shutdown.timeoutMs)
-      gateway.stop().then(
-        () => {
-          clearTimeout(deadline)
-          rootLog.info('stopped cleanly')
-          notifier.close()
-          process.exitCode = 0
-        },
-        (err: unknown) => crash(rootLog, 'error while stopping', err),
-      )
-    }
-    process.on('SIGTERM', shutdown)
-    process.on('SIGINT', shutdown)
+    superviseProcess({
+      proc: process,
+      log,
+      notifier,
+      stop: () => gateway.stop(),
+      timeoutMs: config.shutdown.timeoutMs,
+      stderr: (t) => process.stderr.write(t),
+    })
 
     const started = performance.now()
     await gateway.start()
+    if (gateway.stopRequested) return
     const address = gateway.http.address
     const urls = panelUrls(config.bind, address?.port ?? config.http.port, hostname())
     notifier.ready(`ready: ${urls[0]}`)
@@ -103,13 +84,6 @@ function fail(err: unknown): void {
   const message = isCarehubError(err) ? `${err.message} [${err.code}]` : `unexpected error: ${(err as Error)?.stack ?? String(err)}`
   process.stderr.write(`carehub: ${message}\n`)
   process.exit(isCarehubError(err) ? err.exitCode : 1)
-}
-
-/** Never limp on after an error nobody handled: log it and exit non-zero so systemd restarts us. */
-function crash(log: Logger, what: string, err: unknown): never {
-  log.fatal({ err }, what)
-  process.stderr.write(`carehub: ${what}: ${(err as Error)?.message ?? String(err)}\n`)
-  process.exit(1)
 }
 
 await main()
