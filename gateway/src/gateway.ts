@@ -4,22 +4,33 @@ import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { buildApp } from './api/app.js'
 import { HttpsServer } from './api/https-server.js'
+import { BrokerService } from './broker/broker-service.js'
+import { RevocationWatch } from './broker/revocation-watch.js'
 import type { Config } from './config/schema.js'
 import type { Clock } from './core/clock.js'
 import { EventBus } from './core/event-bus.js'
 import type { GatewayEvents } from './core/events.js'
 import { defineService, type Service } from './core/service.js'
+import { certificateProblem } from './pki/device-enrolment.js'
 import { PkiService } from './pki/pki-service.js'
 import { SecretBox } from './secrets/secret-box.js'
+import { MqttIngest } from './sources/mqtt/mqtt-ingest.js'
+import { Presence } from './sources/mqtt/presence.js'
+import { revocationVersion } from './store/device-certificates.js'
+import { getDevice } from './store/devices.js'
+import { JournalWriter } from './store/journal.js'
+import { JournalCommitter } from './store/journal-committer.js'
 import { getOrCreateSetting } from './store/settings.js'
 import { StoreService } from './store/store-service.js'
 import { prepareDataDir } from './system/data-dir.js'
-import { LOCK_FILE, PKI_DIR, SECRETS_DIR, STORE_FILE } from './system/data-layout.js'
+import { BROKER_DIR, PKI_DIR, SECRETS_DIR, STORE_FILE } from './system/data-layout.js'
 import { HealthRegistry } from './system/health.js'
 import { type AcquiredLock, acquireInstanceLock } from './system/instance-lock.js'
+import { MdnsAdvertiser } from './system/mdns-advertiser.js'
 import { Metrics } from './system/metrics.js'
 import type { RecentErrors } from './system/recent-errors.js'
 import type { SystemdNotifier } from './system/systemd-notifier.js'
+import { Ticker } from './system/ticker.js'
 import { Watchdog } from './system/watchdog.js'
 
 /** Everything the gateway needs from outside, in one typed object (no module singletons). */
@@ -28,6 +39,7 @@ export interface GatewayDeps {
   readonly log: Logger
   readonly clock: Clock
   readonly version: string
+  readonly pid: number
   readonly notifier: SystemdNotifier
   readonly recentErrors: RecentErrors
   readonly host: { readonly hostname: string; readonly interfaces: () => NodeJS.Dict<NetworkInterfaceInfo[]> }
@@ -43,6 +55,9 @@ export class Gateway {
   readonly metrics: Metrics
   readonly store: StoreService
   readonly pki: PkiService
+  readonly journal: JournalCommitter
+  readonly presence: Presence
+  readonly broker: BrokerService
   readonly http: HttpsServer
   readonly #services: Service[]
   readonly #started: Service[] = []
@@ -51,73 +66,153 @@ export class Gateway {
   #secrets: SecretBox | undefined
   #gatewayId: string | undefined
   #stopRequested = false
+  #starting: Promise<void> | undefined
 
   constructor(deps: GatewayDeps) {
     this.#d = deps
     const { config, log, clock } = deps
     const dataDir = config.dataDir
-    this.bus = new EventBus<GatewayEvents>(log.child({ module: 'bus' }))
+    const child = (module: string) => log.child({ module })
     this.metrics = new Metrics({})
+    const registry = this.metrics.registry
+    this.bus = new EventBus<GatewayEvents>(child('bus'))
     this.store = new StoreService({
       path: join(dataDir, STORE_FILE),
-      log: log.child({ module: 'store' }),
+      log: child('store'),
       clock,
       checkIntegrity: () => this.#lock?.uncleanStop === true,
     })
+    const store = this.store
+    const db = () => store.db
     this.pki = new PkiService({
       dir: join(dataDir, PKI_DIR),
       config: config.pki,
       clock,
-      log: log.child({ module: 'pki' }),
+      log: child('pki'),
       secrets: () => this.#require(this.#secrets, 'secrets'),
       gatewayId: () => this.gatewayId,
       host: deps.host,
     })
-    const startedAt = clock.now()
-    const app = buildApp({
-      log: log.child({ module: 'http' }),
+    let writer: JournalWriter | undefined
+    this.journal = new JournalCommitter({
+      writer: () => (writer ??= new JournalWriter(db())),
       clock,
-      metrics: this.metrics,
-      health: this.health,
-      version: deps.version,
-      startedAt,
-      metricsLoopbackOnly: config.http.metricsFromLoopbackOnly,
-      bodyLimitBytes: config.http.bodyLimitBytes,
-      recentErrors: deps.recentErrors,
-      gatewayId: () => this.gatewayId,
+      log: child('journal'),
+      registry,
+      maxBatch: config.ingest.journalMaxBatch,
+      maxPending: config.ingest.journalMaxPending,
+    })
+    this.presence = new Presence({
+      db,
+      clock,
+      log: child('presence'),
+      registry,
+      flushMs: 1000,
+      silenceFactor: config.devices.silenceFactor,
+      minSilenceMs: config.devices.minSilenceSeconds * 1000,
+    })
+    const presence = this.presence
+    const ingest = new MqttIngest({
+      committer: this.journal,
+      presence,
+      clock,
+      registry,
+      limits: {
+        maxPayloadBytes: config.ingest.maxPayloadBytes,
+        maxFutureMs: config.ingest.maxFutureSeconds * 1000,
+        maxPastMs: config.ingest.maxPastDays * 86_400_000,
+      },
+    })
+    const certProblem = (serial: string, deviceId: string) => certificateProblem(db(), serial, deviceId)
+    this.broker = new BrokerService({
+      settings: { ...config.mqtt, bind: config.bind, loopbackPlainPort: config.mqtt.loopbackPlainPort },
+      persistenceDir: join(dataDir, BROKER_DIR),
+      tls: () => ({ certPem: this.pki.serverTls.certPem, keyPem: this.pki.serverTls.keyPem, caPem: this.pki.ca.certPem }),
+      policy: {
+        certificateProblem: certProblem,
+        isRegisteredDevice: (id) => getDevice(db(), id)?.source === 'mqtt',
+        onPublish: (session, topic, packet) => ingest.onPublish(session, topic, packet),
+      },
+      onSession: (event, session) => (event === 'connected' ? presence.connected(session.deviceId) : presence.disconnected(session.deviceId)),
+      clock,
+      log: child('broker'),
+      registry,
     })
     this.http = new HttpsServer({
-      app,
+      app: buildApp({
+        log: child('http'),
+        clock,
+        metrics: this.metrics,
+        health: this.health,
+        version: deps.version,
+        startedAt: clock.now(),
+        bodyLimitBytes: config.http.bodyLimitBytes,
+        recentErrors: deps.recentErrors,
+        gatewayId: () => this.gatewayId,
+        devices: { db, isSilent: (id) => presence.isSilent(id) },
+      }),
       bind: config.bind,
       port: config.http.port,
       tls: () => this.pki.serverTls,
       requestTimeoutMs: config.http.requestTimeoutMs,
       drainMs: Math.max(1000, config.shutdown.timeoutMs - 2000),
-      log: log.child({ module: 'http' }),
+      log: child('http'),
     })
-    this.health.add(this.store.healthCheck)
-    this.health.add(this.http.healthCheck)
+    for (const check of [store.healthCheck, this.broker.healthCheck, this.http.healthCheck]) this.health.add(check)
 
     this.#services = [
       defineService(
         'data-dir',
         () => {
-          prepareDataDir(dataDir, [PKI_DIR, SECRETS_DIR])
-          this.#lock = acquireInstanceLock(join(dataDir, LOCK_FILE), clock.now())
+          prepareDataDir(dataDir, [PKI_DIR, SECRETS_DIR, BROKER_DIR])
+          this.#lock = acquireInstanceLock(dataDir, { pid: deps.pid, startedAt: clock.now() })
           if (this.#lock.uncleanStop) log.warn({ previous: this.#lock.previous }, 'the last run did not stop cleanly; checking the store')
         },
         // Released last: a clean stop is one where everything before it stopped.
         () => this.#lock?.release(),
       ),
-      this.store,
+      store,
       defineService('identity', async () => {
-        this.#gatewayId =
-          config.gateway.id ?? getOrCreateSetting(this.store.db, 'gateway.id', () => `gw-${randomBytes(4).toString('hex')}`, clock.now())
+        this.#gatewayId = config.gateway.id ?? getOrCreateSetting(db(), 'gateway.id', () => `gw-${randomBytes(4).toString('hex')}`, clock.now())
         this.#secrets = await SecretBox.open(join(dataDir, SECRETS_DIR))
       }),
       this.pki,
+      this.journal,
+      presence,
+      this.broker,
+      new RevocationWatch({
+        broker: this.broker,
+        version: () => revocationVersion(db()),
+        problem: certProblem,
+        intervalMs: 1000,
+        log: child('broker'),
+      }),
       this.http,
-      new Watchdog({ notifier: deps.notifier, health: this.health, log: log.child({ module: 'watchdog' }) }),
+      new MdnsAdvertiser({
+        enabled: config.mdns.enabled,
+        interfaceAddress: config.mdns.interface,
+        name: () => `${config.gateway.name} ${this.gatewayId}`,
+        txt: () => ({
+          gw: this.gatewayId,
+          v: deps.version,
+          ca: this.pki.ca.fingerprint,
+          mqtt: String(this.broker.address?.port ?? config.mqtt.port),
+          https: String(this.http.address?.port ?? config.http.port),
+          mtls: '1',
+        }),
+        mqttPort: () => this.broker.address?.port ?? config.mqtt.port,
+        httpPort: () => this.http.address?.port ?? config.http.port,
+        interfaces: deps.host.interfaces,
+        recheckMs: 30_000,
+        log: child('mdns'),
+      }),
+      // Hourly: renew the server certificate before expiry or when the box gained an address.
+      new Ticker('certificate-refresh', 3_600_000, child('pki'), async () => {
+        if ((await this.pki.refresh()) === null) return
+        this.http.reloadTls()
+        this.broker.reloadTls()
+      }),
+      new Watchdog({ notifier: deps.notifier, health: this.health, log: child('watchdog') }),
     ]
   }
 
@@ -131,25 +226,35 @@ export class Gateway {
   }
 
   async start(): Promise<void> {
+    this.#starting = this.#startAll()
+    await this.#starting
+  }
+
+  async #startAll(): Promise<void> {
     for (const service of this.#services) {
+      // A signal arrived during start-up: stop() waits for this loop, then stops what started.
       if (this.#stopRequested) return
       this.#d.notifier.status(`starting ${service.name}`)
       try {
         await service.start()
       } catch (err) {
-        await this.stop()
+        await this.#stopAll()
         throw err
       }
       this.#started.push(service)
       this.bus.emit('service:started', { name: service.name })
-      // stop() ran while this part was starting: it could not see it, so stop it now.
-      if (this.#stopRequested) return this.stop()
     }
   }
 
   /** Stop what was started, in reverse; one part failing to stop does not keep the others running. */
   async stop(): Promise<void> {
     this.#stopRequested = true
+    // Never stop beside a start in progress: the lock would go before the part still starting.
+    await this.#starting?.catch(() => {})
+    await this.#stopAll()
+  }
+
+  async #stopAll(): Promise<void> {
     while (this.#started.length > 0) {
       const service = this.#started.pop() as Service
       try {
@@ -157,8 +262,8 @@ export class Gateway {
         this.bus.emit('service:stopped', { name: service.name })
       } catch (err) {
         this.#d.log.error({ err, service: service.name }, 'service failed to stop')
-        // A part that failed to stop may have left the store inconsistent: keep the lock so the next
-        // start runs the integrity check.
+        // A part that failed to stop may have left the store inconsistent: keep the pid file so the
+        // next start runs the integrity check.
         if (service.name !== 'data-dir') this.#lock = undefined
       }
     }

@@ -38,6 +38,7 @@ async function main(): Promise<void> {
       log,
       clock: systemClock,
       version: gatewayVersion(),
+      pid: process.pid,
       notifier,
       recentErrors,
       host: { hostname: hostname(), interfaces: networkInterfaces },

@@ -9,6 +9,7 @@ export const DAEMON_ENTRY = fileURLToPath(new URL('../../gateway/dist/main.js', 
 export interface DaemonHandle {
   readonly proc: ChildProcess
   readonly port: number
+  readonly mqttPort: number
   readonly dataDir: string
   /** Parsed JSON log lines so far (non-JSON stdout lines are kept as { raw }). */
   logs(): Array<Record<string, unknown>>
@@ -33,6 +34,7 @@ export interface StartOptions {
  */
 export async function spawnDaemon(options: StartOptions = {}): Promise<DaemonHandle> {
   const port = Number(options.env?.CAREHUB_HTTP_PORT ?? (await freePort()))
+  const mqttPort = Number(options.env?.CAREHUB_MQTT_PORT ?? (await freePort()))
   const dataDir = options.dataDir ?? `${tempDir()}/data`
   const proc = spawn(process.execPath, [DAEMON_ENTRY, ...(options.args ?? [])], {
     cwd: options.cwd ?? tempDir('carehub-cwd-'),
@@ -40,6 +42,7 @@ export async function spawnDaemon(options: StartOptions = {}): Promise<DaemonHan
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       CAREHUB_DATA_DIR: dataDir,
       CAREHUB_HTTP_PORT: String(port),
+      CAREHUB_MQTT_PORT: String(mqttPort),
       CAREHUB_BIND: '127.0.0.1',
       CAREHUB_MDNS: 'off',
       CAREHUB_LOG_LEVEL: 'debug',
@@ -82,6 +85,7 @@ export async function spawnDaemon(options: StartOptions = {}): Promise<DaemonHan
   const handle: DaemonHandle = {
     proc,
     port,
+    mqttPort,
     dataDir,
     logs: () => [...lines],
     stderr: () => stderr,

@@ -34,7 +34,7 @@ describe('the daemon, started as production starts it', () => {
 
     const dbPath = join(d.dataDir, 'carehub.db')
     assert.equal(statSync(dbPath).mode & 0o777, 0o600, 'the database is private to the gateway user')
-    assert.ok(existsSync(join(d.dataDir, 'carehub.lock')))
+    assert.ok(existsSync(join(d.dataDir, 'carehub.pid')))
 
     d.proc.kill('SIGTERM')
     const { code } = await d.exited
@@ -42,7 +42,7 @@ describe('the daemon, started as production starts it', () => {
     const msgs = d.logs().map((l) => l.msg)
     assert.ok(msgs.includes('store closed'))
     assert.ok(msgs.indexOf('store closed') < msgs.indexOf('stopped cleanly'))
-    assert.equal(existsSync(join(d.dataDir, 'carehub.lock')), false, 'a clean stop removes the lock')
+    assert.equal(existsSync(join(d.dataDir, 'carehub.pid')), false, 'a clean stop removes the pid file')
     // The WAL was checkpointed into the main file, so the file alone is complete.
     assert.ok(!existsSync(`${dbPath}-wal`) || statSync(`${dbPath}-wal`).size === 0)
     const db = new Database(dbPath, { readonly: true })

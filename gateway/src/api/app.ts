@@ -4,8 +4,10 @@ import type { Clock } from '../core/clock.js'
 import type { HealthRegistry } from '../system/health.js'
 import type { Metrics } from '../system/metrics.js'
 import type { RecentErrors } from '../system/recent-errors.js'
+import { loopbackOnly } from './_internal/loopback-only.js'
 import { problemResponse, toProblem } from './_internal/problem.js'
 import { recordResponse, requestContext } from './_internal/request-context.js'
+import { type DeviceRouteDeps, deviceRoutes } from './routes/devices.js'
 import { healthRoutes } from './routes/health.js'
 import { metricsRoutes } from './routes/metrics.js'
 
@@ -16,10 +18,10 @@ export interface ApiDeps {
   readonly health: HealthRegistry
   readonly version: string
   readonly startedAt: number
-  readonly metricsLoopbackOnly: boolean
   readonly bodyLimitBytes: number
   readonly recentErrors: RecentErrors
   readonly gatewayId: () => string
+  readonly devices: DeviceRouteDeps
 }
 
 /**
@@ -50,6 +52,8 @@ export function buildApp(deps: ApiDeps): H3 {
     now: () => deps.clock.now(),
     gatewayId: deps.gatewayId,
   })
-  metricsRoutes(app, { metrics: deps.metrics, loopbackOnly: deps.metricsLoopbackOnly })
+  metricsRoutes(app, { metrics: deps.metrics })
+  app.use('/api/**', loopbackOnly())
+  deviceRoutes(app, deps.devices)
   return app
 }

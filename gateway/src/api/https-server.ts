@@ -38,6 +38,12 @@ export class HttpsServer implements Service {
     check: () => (this.#server?.listening ? { status: 'ok' } : { status: 'down', detail: 'not listening' }),
   }
 
+  /** Swap in a renewed certificate; existing connections keep theirs, new handshakes get the new one. */
+  reloadTls(): void {
+    const { certPem, keyPem } = this.#o.tls()
+    this.#server?.setSecureContext({ cert: certPem, key: keyPem, minVersion: 'TLSv1.2' })
+  }
+
   async start(): Promise<void> {
     const { certPem, keyPem } = this.#o.tls()
     const server = createServer(

@@ -1,11 +1,15 @@
 import { parseArgs } from 'node:util'
 import { CarehubError, isCarehubError } from '../core/errors.js'
 import { type CliIo, cliContext } from './context.js'
+import { deviceAdd, deviceList, deviceRevoke } from './device.js'
 import { status } from './status.js'
 import { userAdd } from './user-add.js'
 
 export const CLI_USAGE = `Usage: carehub <command>
 
+  device add <device_id> --out <dir> [--renew]   enrol an MQTT device: writes ca.crt, <id>.crt, <id>.key
+  device revoke <device_id>                      refuse its certificate; a connected device is cut off
+  device list [--json]
   user add <username> --role <admin|caregiver|installer|viewer> --password-stdin
   status [--json]
 
@@ -25,6 +29,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         role: { type: 'string' },
         'password-stdin': { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
+        out: { type: 'string' },
+        renew: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     })
@@ -36,6 +42,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (command === 'user' && sub === 'add') {
       if (rest.length > 1) throw new CarehubError('CAREHUB_ERR_USAGE', `unexpected argument "${rest[1]}"`)
       await userAdd(cliContext(io), io, { username: rest[0], role: values.role, passwordStdin: values['password-stdin'] })
+      return 0
+    }
+    if (command === 'device' && (sub === 'add' || sub === 'revoke' || sub === 'list')) {
+      if (rest.length > (sub === 'list' ? 0 : 1)) throw new CarehubError('CAREHUB_ERR_USAGE', `unexpected argument "${rest[sub === 'list' ? 0 : 1]}"`)
+      const ctx = cliContext(io)
+      if (sub === 'add') await deviceAdd(ctx, io, { id: rest[0], out: values.out, renew: values.renew })
+      else if (sub === 'revoke') await deviceRevoke(ctx, io, rest[0])
+      else await deviceList(ctx, io, values.json)
       return 0
     }
     if (command === 'status' && sub === undefined) {

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { request } from 'node:https'
 import { join } from 'node:path'
 import { type StoreOverview, storeOverview } from '../store/overview.js'
-import { LOCK_FILE, PKI_DIR } from '../system/data-layout.js'
+import { PKI_DIR } from '../system/data-layout.js'
 import type { HealthReport } from '../system/health.js'
 import { runningDaemon } from '../system/instance-lock.js'
 import type { RecentError } from '../system/recent-errors.js'
@@ -24,7 +24,7 @@ export interface StatusReport {
 /** `carehub status [--json]`: what runs, queue depths, last errors. Works with or without the daemon. */
 export async function status(ctx: CliContext, io: CliIo, json: boolean): Promise<void> {
   const { config } = ctx
-  const daemon = runningDaemon(join(config.dataDir, LOCK_FILE))
+  const daemon = runningDaemon(config.dataDir)
   let readiness: Readiness | null = null
   let readinessError: string | null = null
   if (daemon) {
@@ -34,7 +34,7 @@ export async function status(ctx: CliContext, io: CliIo, json: boolean): Promise
       readinessError = (err as Error).message
     }
   }
-  const store = withStore(ctx, io.now(), storeOverview)
+  const store = await withStore(ctx, io.now(), storeOverview, { readOnly: true })
   const report: StatusReport = {
     dataDir: config.dataDir,
     daemon: { running: daemon !== null, pid: daemon?.pid ?? null, since: daemon ? new Date(daemon.startedAt).toISOString() : null },

@@ -36,7 +36,7 @@ export async function userAdd(ctx: CliContext, io: CliIo, args: UserAddArgs): Pr
   if (password.length === 0) throw new CarehubError('CAREHUB_ERR_VALIDATION', 'no password arrived on standard input')
   const passwordHash = await hashPassword(password, username)
   const now = io.now()
-  const user = withStore(ctx, now, (db) =>
+  const user = await withStore(ctx, now, (db) =>
     db.transaction(() => {
       const row = insertUser(db, { username, role: args.role as Role, passwordHash, now })
       appendAudit(db, { at: now, actor: 'cli', action: 'user.create', target: `user:${row.id}`, detail: { username, role: row.role } })

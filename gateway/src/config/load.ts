@@ -9,6 +9,13 @@ import { type Config, ConfigSchema } from './schema.js'
 
 export const DEFAULT_CONFIG_PATH = 'config/gateway.yaml'
 
+/** Top-level keys that are mappings (sections), read off the schema's defaults. */
+const SECTIONS: ReadonlySet<string> = new Set(
+  Object.entries(ConfigSchema.parse({}))
+    .filter(([, v]) => v !== null && typeof v === 'object' && !Array.isArray(v))
+    .map(([k]) => k),
+)
+
 export interface LoadedConfig {
   readonly config: Readonly<Config>
   /** The file the config came from, or null when running on embedded defaults. */
@@ -60,7 +67,8 @@ function readYaml(path: string): unknown {
   // commented out (`gateway:` followed only by comments reads as null).
   if (value === null || value === undefined) return {}
   if (typeof value === 'object' && !Array.isArray(value)) {
-    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null))
+    // Only known sections: an unknown key or an empty scalar must still be reported.
+    return Object.fromEntries(Object.entries(value).filter(([k, v]) => !(v === null && SECTIONS.has(k))))
   }
   return value
 }

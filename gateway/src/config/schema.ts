@@ -41,7 +41,10 @@ export const ConfigSchema = z
       .prefault({})
       .describe('Identity of this box.'),
     dataDir: z.string().min(1).default('./data').describe('Everything the box keeps. Env: CAREHUB_DATA_DIR.'),
-    bind: z.string().min(1).default('0.0.0.0').describe('Address the listeners bind. Env: CAREHUB_BIND.'),
+    bind: z
+      .union([z.ipv4(), z.ipv6()], { error: 'an IP address of this machine, e.g. 0.0.0.0 (all), 127.0.0.1 or 192.168.1.20' })
+      .default('0.0.0.0')
+      .describe('IP address the listeners bind (0.0.0.0 = every interface). Env: CAREHUB_BIND.'),
     http: z
       .strictObject({
         port: port.default(8443).describe('HTTPS port of the panel and API. Env: CAREHUB_HTTP_PORT.'),
@@ -52,17 +55,67 @@ export const ConfigSchema = z
           .default(1024 * 1024)
           .describe('Largest request body accepted.'),
         requestTimeoutMs: z.int().min(1000).max(300_000).default(30_000).describe('A request taking longer is answered 408 / dropped.'),
-        metricsFromLoopbackOnly: z.boolean().default(true).describe('Serve /metrics only to loopback clients until API auth exists.'),
       })
       .prefault({}),
     mqtt: z
       .strictObject({
         port: port.default(8883).describe('MQTT over mutual TLS. Env: CAREHUB_MQTT_PORT.'),
+        loopbackPlainPort: port
+          .nullable()
+          .default(null)
+          .describe('Plain MQTT on 127.0.0.1 only, for tools on the box itself (client id = a registered device id). null = off.'),
+        maxPacketBytes: z
+          .int()
+          .min(1024)
+          .max(16 * 1024 * 1024)
+          .default(256 * 1024)
+          .describe('A larger MQTT packet cuts the connection before it is buffered.'),
+        maxConnections: z.int().min(1).max(100_000).default(1000).describe('Concurrent MQTT connections at most.'),
+        keepaliveLimitSeconds: z
+          .int()
+          .min(10)
+          .max(65535)
+          .default(300)
+          .describe('Clients must set a keepalive between 1 s and this (0 = never checked is refused).'),
+        connectBurst: z.int().min(1).max(10_000).default(20).describe('Connection attempts one address may make at once…'),
+        connectPerSecond: z.number().min(0.1).max(10_000).default(5).describe('…and per second after that (checked before the TLS handshake).'),
+      })
+      .prefault({}),
+    devices: z
+      .strictObject({
+        certValidityDays: z.int().min(1).max(7300).default(1825).describe('Lifetime of device client certificates (capped at the CA lifetime).'),
+        silenceFactor: z
+          .number()
+          .min(1.5)
+          .max(100)
+          .default(3)
+          .describe('A device is "silent" after this many of its usual reporting intervals without a reading…'),
+        minSilenceSeconds: z.int().min(10).max(86_400).default(120).describe('…and never sooner than this.'),
+      })
+      .prefault({}),
+    ingest: z
+      .strictObject({
+        maxPayloadBytes: z
+          .int()
+          .min(256)
+          .max(1024 * 1024)
+          .default(16 * 1024)
+          .describe('Largest reading payload; larger ones become dead letters.'),
+        maxFutureSeconds: z.int().min(0).max(86_400).default(300).describe('Refuse readings timestamped further ahead of the box clock.'),
+        maxPastDays: z.int().min(1).max(3650).default(30).describe('Refuse readings older than this (buffered readings up to it are fine).'),
+        journalMaxBatch: z.int().min(1).max(100_000).default(5000).describe('Readings per journal transaction at most (group commit).'),
+        journalMaxPending: z
+          .int()
+          .min(100)
+          .max(10_000_000)
+          .default(100_000)
+          .describe('Readings waiting for a commit at most; beyond it acknowledgements are withheld.'),
       })
       .prefault({}),
     mdns: z
       .strictObject({
         enabled: z.boolean().default(true).describe('Advertise the broker and panel over mDNS. Env: CAREHUB_MDNS=on|off.'),
+        interface: z.union([z.ipv4(), z.ipv6()]).optional().describe('Send mDNS only on the interface with this address (default: every interface).'),
       })
       .prefault({}),
     log: z

@@ -42,13 +42,29 @@ export class PkiService implements Service {
 
   async start(): Promise<void> {
     const { dir, config, clock, log } = this.#d
+    this.#ca = await LocalCa.loadOrCreate({
+      dir,
+      secrets: this.#d.secrets(),
+      gatewayId: this.#d.gatewayId(),
+      validityDays: config.caValidityDays,
+      now: clock.now(),
+    })
+    await this.refresh()
+    log.info({ caFingerprint: this.#ca.fingerprint }, 'local CA ready')
+  }
+
+  /**
+   * Re-check the server certificate (expiry window, new names or addresses) and re-issue it when
+   * needed. Returns the reason it was renewed, or null. Listeners then reload it (reloadTls).
+   */
+  async refresh(): Promise<string | null> {
+    const { dir, config, clock, log } = this.#d
     const now = clock.now()
     const secrets = this.#d.secrets()
-    this.#ca = await LocalCa.loadOrCreate({ dir, secrets, gatewayId: this.#d.gatewayId(), validityDays: config.caValidityDays, now })
     const names = serverNames(this.#d.host.hostname, this.#d.host.interfaces(), config.extraSubjectAltNames)
-    this.#server = await ensureServerCertificate({
+    const result = await ensureServerCertificate({
       dir,
-      ca: this.#ca,
+      ca: this.ca,
       secrets,
       names,
       commonName: this.#d.host.hostname.toLowerCase(),
@@ -57,7 +73,8 @@ export class PkiService implements Service {
       now,
       log,
     })
-    log.info({ caFingerprint: this.#ca.fingerprint }, 'local CA ready')
+    this.#server = result
+    return result.renewed
   }
 
   async stop(): Promise<void> {}

@@ -16,7 +16,8 @@ export interface MigrationResult {
 export function migrate(db: Database, migrations: readonly Migration[], now: number, path: string): MigrationResult {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`)
-  const current = (db.prepare('SELECT coalesce(max(version), 0) AS v FROM schema_migrations').get() as { v: number }).v
+  const version = db.prepare('SELECT coalesce(max(version), 0) AS v FROM schema_migrations')
+  const current = (version.get() as { v: number }).v
   const latest = migrations.reduce((max, m) => Math.max(max, m.version), 0)
   if (current > latest) {
     throw new CarehubError(
@@ -28,11 +29,17 @@ export function migrate(db: Database, migrations: readonly Migration[], now: num
   const applied: number[] = []
   for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
     if (m.version <= current) continue
-    db.transaction(() => {
-      db.exec(m.sql)
-      record.run(m.version, m.name, now)
-    })()
-    applied.push(m.version)
+    // IMMEDIATE takes the write lock before reading the version again: the CLI and the daemon may
+    // both open a new store at once, and only one may apply a migration.
+    const ran = db
+      .transaction(() => {
+        if ((version.get() as { v: number }).v >= m.version) return false
+        db.exec(m.sql)
+        record.run(m.version, m.name, now)
+        return true
+      })
+      .immediate()
+    if (ran) applied.push(m.version)
   }
   return { from: current, to: Math.max(current, latest), applied }
 }

@@ -1,3 +1,4 @@
+import { existsSync, statSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import type { Logger } from 'pino'
 import { CarehubError } from '../core/errors.js'
@@ -30,10 +31,13 @@ function corrupt(path: string, reason: string, cause?: unknown): CarehubError {
  * WAL + synchronous=FULL, both read back and asserted, because better-sqlite3 is built with
  * SQLITE_DEFAULT_WAL_SYNCHRONOUS=1 and would otherwise silently run NORMAL, where a committed
  * transaction "might roll back following a power loss" (sqlite.org pragma.html#pragma_synchronous).
- * Nothing is written before the integrity check, so a damaged file is refused unmodified.
+ * Nothing is written before the read-only checks pass, so a damaged file is refused unmodified.
  */
 export function openStore(options: OpenStoreOptions): Db {
-  const { path, log } = options
+  const { path } = options
+  // Checks run on a read-only connection first: closing a read-write connection on a damaged file
+  // would checkpoint its WAL into it and delete the WAL — the evidence a person needs to recover.
+  if (existsSync(path) && statSync(path).size > 0) checkReadOnly(options)
   let db: Db
   try {
     db = new Database(path, { fileMustExist: false })
@@ -41,15 +45,6 @@ export function openStore(options: OpenStoreOptions): Db {
     throw new CarehubError('CAREHUB_ERR_STORE_UNAVAILABLE', `cannot open ${path}: ${(err as Error).message}`, { cause: err })
   }
   try {
-    // A read first: on a non-database file this fails before any pragma could write a WAL.
-    db.pragma('schema_version', { simple: true })
-    if (options.checkIntegrity) {
-      const started = performance.now()
-      const rows = db.pragma('integrity_check(20)') as Array<{ integrity_check: string }>
-      const problems = rows.map((r) => r.integrity_check).filter((r) => r !== 'ok')
-      if (problems.length > 0) throw corrupt(path, `integrity check: ${problems.slice(0, 3).join('; ')}`)
-      log.info({ ms: Math.round(performance.now() - started) }, 'integrity check passed after an unclean stop')
-    }
     const mode = db.pragma('journal_mode = WAL', { simple: true })
     if (mode !== 'wal') throw durability(path, `journal_mode is ${String(mode)}, expected wal`)
     db.pragma('synchronous = FULL')
@@ -62,11 +57,50 @@ export function openStore(options: OpenStoreOptions): Db {
     return db
   } catch (err) {
     db.close()
-    if (err instanceof CarehubError) throw err
-    const code = (err as { code?: string }).code
-    if (code && CORRUPTION_CODES.has(code)) throw corrupt(path, (err as Error).message, err)
-    throw new CarehubError('CAREHUB_ERR_STORE_UNAVAILABLE', `cannot use ${path}: ${(err as Error).message}`, { cause: err })
+    throw translate(err, path)
   }
+}
+
+/** Open an existing store read-only (for `carehub status`): never creates, migrates or writes. */
+export function openStoreReadOnly(path: string): Db {
+  try {
+    const db = new Database(path, { readonly: true, fileMustExist: true })
+    db.pragma('busy_timeout = 5000')
+    return db
+  } catch (err) {
+    throw translate(err, path)
+  }
+}
+
+function checkReadOnly(options: OpenStoreOptions): void {
+  const { path, log } = options
+  let ro: Db | undefined
+  try {
+    ro = new Database(path, { readonly: true, fileMustExist: true })
+    // A read first: on a file that is not a database this fails before anything else.
+    ro.pragma('schema_version', { simple: true })
+    if (!options.checkIntegrity) return
+    const started = performance.now()
+    const rows = ro.pragma('integrity_check(20)') as Array<{ integrity_check: string }>
+    const problems = rows.flatMap((r) => r.integrity_check.split('\n')).filter((r) => r !== 'ok')
+    if (problems.length > 0) throw corrupt(path, `integrity check: ${problems.slice(0, 3).join('; ').slice(0, 300)}`)
+    log.info({ ms: Math.round(performance.now() - started) }, 'integrity check passed after an unclean stop')
+  } catch (err) {
+    throw translate(err, path)
+  } finally {
+    ro?.close()
+  }
+}
+
+function translate(err: unknown, path: string): CarehubError {
+  if (err instanceof CarehubError) return err
+  const code = (err as { code?: string }).code
+  if (code && CORRUPTION_CODES.has(code)) return corrupt(path, (err as Error).message, err)
+  if (code === 'SQLITE_CANTOPEN')
+    return new CarehubError('CAREHUB_ERR_STORE_UNAVAILABLE', `no database at ${path} (has the gateway run with this CAREHUB_DATA_DIR?)`, {
+      cause: err,
+    })
+  return new CarehubError('CAREHUB_ERR_STORE_UNAVAILABLE', `cannot use ${path}: ${(err as Error).message}`, { cause: err })
 }
 
 function durability(path: string, what: string): CarehubError {

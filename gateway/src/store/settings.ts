@@ -15,11 +15,13 @@ export function setSetting(db: Db, key: string, value: unknown, now: number): vo
 
 /** Read a setting, or store `make()` under it first; the first writer wins. */
 export function getOrCreateSetting<T>(db: Db, key: string, make: () => T, now: number): T {
-  return db.transaction(() => {
-    const existing = getSetting<T>(db, key)
-    if (existing !== undefined) return existing
-    const value = make()
-    setSetting(db, key, value, now)
-    return value
-  })()
+  return db
+    .transaction(() => {
+      const existing = getSetting<T>(db, key)
+      if (existing !== undefined) return existing
+      const value = make()
+      setSetting(db, key, value, now)
+      return value
+    })
+    .immediate()
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { closeSync, fsyncSync, linkSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
 
@@ -28,7 +29,7 @@ function syncDir(path: string): void {
  * new file, so replacing a file that had looser permissions tightens them.
  */
 export function writeFileAtomic(path: string, content: string | Uint8Array, mode: number): void {
-  const tmp = `${path}.tmp-${process.pid}`
+  const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`
   writeSynced(tmp, content, mode)
   renameSync(tmp, path)
   syncDir(path)
@@ -40,7 +41,7 @@ export function writeFileAtomic(path: string, content: string | Uint8Array, mode
  * Returns false when the file already existed.
  */
 export function createFileExclusive(path: string, content: string | Uint8Array, mode: number): boolean {
-  const tmp = `${path}.tmp-${process.pid}`
+  const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`
   writeSynced(tmp, content, mode)
   try {
     linkSync(tmp, path)

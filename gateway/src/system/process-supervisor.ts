@@ -55,8 +55,13 @@ export function superviseProcess(o: SupervisorOptions): void {
         clearTimeout(deadline)
         log.info('stopped cleanly')
         o.notifier.close()
-        // Let the event loop drain (log lines flushed) instead of process.exit().
+        // Let the event loop drain (log lines flushed) instead of process.exit(); but if a forgotten
+        // handle keeps the process alive, exit anyway — unref'd, this timer alone keeps nothing alive.
         proc.exitCode = EXIT.clean
+        setTimeout(() => {
+          log.warn('still running after a clean stop: a handle was left open; exiting')
+          proc.exit(EXIT.clean)
+        }, 2000).unref()
       },
       (err: unknown) => {
         clearTimeout(deadline)

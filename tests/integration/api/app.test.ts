@@ -1,16 +1,27 @@
 import assert from 'node:assert/strict'
+import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { buildApp } from '../../../gateway/src/api/app.js'
 import { CarehubError } from '../../../gateway/src/core/errors.js'
 import type { HealthCheck } from '../../../gateway/src/core/service.js'
+import { openStore } from '../../../gateway/src/store/open.js'
 import { HealthRegistry } from '../../../gateway/src/system/health.js'
 import { Metrics } from '../../../gateway/src/system/metrics.js'
 import { RecentErrors } from '../../../gateway/src/system/recent-errors.js'
 import { captureLogger } from '../../_support/log-capture.js'
 import { parsePrometheus } from '../../_support/prometheus.js'
+import { tempDir } from '../../_support/temp.js'
 
-function setup(options: { checks?: HealthCheck[]; metricsLoopbackOnly?: boolean } = {}) {
+/** A request as if it came from a loopback socket (h3 reads the client address from req.ip). */
+function fromLoopback(path: string, init?: RequestInit): Request {
+  const req = new Request(`http://localhost${path}`, init)
+  Object.defineProperty(req, 'ip', { value: '127.0.0.1' })
+  return req
+}
+
+function setup(options: { checks?: HealthCheck[] } = {}) {
   const { log, lines } = captureLogger()
+  const db = openStore({ path: join(tempDir(), 'api.db'), log, now: Date.parse('2026-11-27T10:00:00Z'), checkIntegrity: false })
   const health = new HealthRegistry()
   for (const c of options.checks ?? [{ name: 'store', critical: true, check: () => ({ status: 'ok' as const }) }]) health.add(c)
   const metrics = new Metrics({})
@@ -21,12 +32,12 @@ function setup(options: { checks?: HealthCheck[]; metricsLoopbackOnly?: boolean 
     health,
     version: '9.9.9',
     startedAt: Date.parse('2026-11-27T10:00:00Z'),
-    metricsLoopbackOnly: options.metricsLoopbackOnly ?? true,
     bodyLimitBytes: 4096,
     recentErrors: new RecentErrors(),
     gatewayId: () => 'gw-test',
+    devices: { db: () => db, isSilent: () => false },
   })
-  return { app, lines, metrics }
+  return { app, lines, metrics, db }
 }
 
 describe('GET /health', () => {
@@ -158,7 +169,7 @@ describe('request ids, errors and access log', () => {
 })
 
 describe('GET /metrics', () => {
-  test('refused to non-loopback callers while API auth does not exist', async () => {
+  test('refused to non-loopback callers while API auth does not exist (no option opens it)', async () => {
     const { app } = setup()
     const res = await app.request('/metrics')
     assert.equal(res.status, 403)
@@ -166,9 +177,9 @@ describe('GET /metrics', () => {
   })
 
   test('Prometheus text that an independent parser reads, with process, event-loop and HTTP metrics', async () => {
-    const { app } = setup({ metricsLoopbackOnly: false })
+    const { app } = setup()
     await app.request('/health')
-    const res = await app.request('/metrics')
+    const res = await app.request(fromLoopback('/metrics'))
     assert.equal(res.status, 200)
     assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/)
     const text = await res.text()

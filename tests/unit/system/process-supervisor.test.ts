@@ -32,7 +32,16 @@ function setup(stop: () => Promise<void>, timeoutMs = 200) {
   const { log, lines } = captureLogger()
   const notifier = recordingNotifier()
   let stderr = ''
-  superviseProcess({ proc, log, notifier, stop, timeoutMs, stderr: (t) => void (stderr += t) })
+  superviseProcess({
+    proc,
+    log,
+    notifier,
+    stop,
+    timeoutMs,
+    stderr: (t) => {
+      stderr += t
+    },
+  })
   return { proc, lines, notifier, stderr: () => stderr }
 }
 

@@ -40,6 +40,6 @@ export function recordResponse(event: H3Event, status: number, metrics: Metrics)
   const line = { method: event.req.method, path: event.url.pathname, route, status, ms: Math.round(seconds * 1e4) / 10 }
   const log = event.context.log
   if (!log) return
-  if (status >= 500) log.error(line, 'request failed')
-  else log.info(line, 'request')
+  // 5xx causes are logged once, at error level, by the app's onError; this is the access line.
+  log.info(line, 'request')
 }

@@ -1,0 +1,210 @@
+import { createServer as createTcpServer, type Socket, type Server as TcpServer } from 'node:net'
+import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from 'node:tls'
+import { Aedes, type Client } from 'aedes'
+import aedesPersistenceLevel from 'aedes-persistence-level'
+import { Level } from 'level'
+import type { Logger } from 'pino'
+import { Counter, Gauge, type Registry } from 'prom-client'
+import type { Clock } from '../core/clock.js'
+import { fromSystemError } from '../core/errors.js'
+import type { HealthCheck, Service } from '../core/service.js'
+import { createAuthHooks, type HookPolicy } from './auth-hooks.js'
+import { ConnectionLimiter } from './connection-limiter.js'
+import type { DeviceSession } from './device-session.js'
+import { FrameGuard } from './frame-guard.js'
+
+export interface BrokerSettings {
+  readonly bind: string
+  readonly port: number
+  /** Plain MQTT on 127.0.0.1 for tools on the box itself; null = off (the default). */
+  readonly loopbackPlainPort: number | null
+  readonly maxPacketBytes: number
+  readonly maxConnections: number
+  readonly keepaliveLimitSeconds: number
+  readonly connectBurst: number
+  readonly connectPerSecond: number
+}
+
+export interface BrokerDeps {
+  readonly settings: BrokerSettings
+  readonly persistenceDir: string
+  readonly tls: () => { certPem: string; keyPem: string; caPem: string }
+  readonly policy: Omit<HookPolicy, 'onRefused'>
+  readonly onSession: (event: 'connected' | 'disconnected', session: DeviceSession) => void
+  readonly clock: Clock
+  readonly log: Logger
+  readonly registry: Registry
+}
+
+/**
+ * The embedded MQTT broker: aedes 1.x behind a mutual-TLS listener (requestCert +
+ * rejectUnauthorized: only certificates from the box's CA get past the handshake), with the guards
+ * aedes lacks — packet size before buffering, connection-attempt rate per address before the TLS
+ * handshake, a connection cap — and durable sessions/retained messages in LevelDB.
+ */
+export class BrokerService implements Service {
+  readonly name = 'broker'
+  readonly #d: BrokerDeps
+  #aedes: Aedes | undefined
+  #level: Level<string, Buffer> | undefined
+  #tls: TlsServer | undefined
+  #plain: TcpServer | undefined
+  #sessions: WeakMap<Client, DeviceSession> | undefined
+  readonly #clients = new Set<Client>()
+  readonly #refused: Counter<'reason'>
+
+  constructor(deps: BrokerDeps) {
+    this.#d = deps
+    this.#refused = new Counter({
+      name: 'carehub_mqtt_refused_total',
+      help: 'MQTT connections, publishes and subscriptions refused, by reason',
+      labelNames: ['reason'],
+      registers: [deps.registry],
+    })
+    const clients = this.#clients
+    new Gauge({
+      name: 'carehub_mqtt_clients',
+      help: 'Connected, authenticated MQTT clients',
+      registers: [deps.registry],
+      collect() {
+        this.set(clients.size)
+      },
+    })
+  }
+
+  readonly healthCheck: HealthCheck = {
+    name: 'broker',
+    critical: true,
+    check: () => (this.#tls?.listening ? { status: 'ok', detail: `${this.#clients.size} clients` } : { status: 'down', detail: 'not listening' }),
+  }
+
+  get address(): { port: number } | undefined {
+    const a = this.#tls?.address()
+    return a && typeof a === 'object' ? { port: a.port } : undefined
+  }
+
+  /** Sessions of connected clients (for revocation and presence). */
+  connected(): Array<{ client: Client; session: DeviceSession }> {
+    const out: Array<{ client: Client; session: DeviceSession }> = []
+    for (const client of this.#clients) {
+      const session = this.#sessions?.get(client)
+      if (session) out.push({ client, session })
+    }
+    return out
+  }
+
+  /** Publish from the box itself (commands, retained state), resolved when aedes has routed it. */
+  publish(topic: string, payload: string | Buffer, options: { qos?: 0 | 1; retain?: boolean } = {}): Promise<void> {
+    const aedes = this.#aedes
+    if (!aedes) return Promise.reject(new Error('broker not started'))
+    return new Promise((resolve, reject) =>
+      aedes.publish({ cmd: 'publish', topic, payload, qos: options.qos ?? 1, retain: options.retain ?? false, dup: false }, (err) =>
+        err ? reject(err) : resolve(),
+      ),
+    )
+  }
+
+  /** Replace the server certificate without dropping connections (renewal, new LAN address). */
+  reloadTls(): void {
+    const { certPem, keyPem, caPem } = this.#d.tls()
+    this.#tls?.setSecureContext({ cert: certPem, key: keyPem, ca: caPem })
+  }
+
+  async start(): Promise<void> {
+    const { settings, log } = this.#d
+    const onRefused = (reason: string) => this.#refused.inc({ reason })
+    const hooks = createAuthHooks({ ...this.#d.policy, onRefused }, log)
+    this.#sessions = hooks.sessions
+    this.#level = new Level<string, Buffer>(this.#d.persistenceDir, { valueEncoding: 'buffer' })
+    await this.#level.open()
+    const aedes = await Aedes.createBroker({
+      persistence: aedesPersistenceLevel(this.#level),
+      keepaliveLimit: settings.keepaliveLimitSeconds,
+      maxClientsIdLength: 23,
+      maxTopicLevels: 8,
+      connectTimeout: 10_000,
+      preConnect: hooks.preConnect,
+      authenticate: hooks.authenticate,
+      authorizePublish: hooks.authorizePublish,
+      authorizeSubscribe: hooks.authorizeSubscribe,
+    })
+    this.#aedes = aedes
+    aedes.on('clientReady', (client) => {
+      this.#clients.add(client)
+      const session = hooks.sessions.get(client)
+      if (session) this.#d.onSession('connected', session)
+    })
+    aedes.on('clientDisconnect', (client) => {
+      if (!this.#clients.delete(client)) return
+      const session = hooks.sessions.get(client)
+      if (session) this.#d.onSession('disconnected', session)
+    })
+    aedes.on('clientError', (_client, err) => log.debug({ err: err.message }, 'MQTT client error'))
+    aedes.on('connectionError', (_client, err) => log.debug({ err: err.message }, 'MQTT connection error'))
+
+    const limiter = new ConnectionLimiter({ burst: settings.connectBurst, perSecond: settings.connectPerSecond })
+    const { certPem, keyPem, caPem } = this.#d.tls()
+    const tls = createTlsServer(
+      { cert: certPem, key: keyPem, ca: caPem, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2', handshakeTimeout: 10_000 },
+      (socket: TLSSocket) => this.#accept(aedes, socket),
+    )
+    tls.maxConnections = settings.maxConnections
+    tls.on('connection', (raw: Socket) => {
+      if (!limiter.allow(raw.remoteAddress ?? '?', this.#d.clock.now())) {
+        onRefused('rate')
+        raw.destroy()
+      }
+    })
+    tls.on('tlsClientError', (err, socket) => {
+      // The real reason of a refused certificate is in authorizationError (dependencies notes, gotcha 2).
+      const reason = (socket as TLSSocket).authorizationError ?? (err as NodeJS.ErrnoException).code ?? err.message
+      onRefused('tls')
+      log.info({ reason: String(reason), remote: socket.remoteAddress }, 'MQTT TLS handshake refused')
+    })
+    await listen(tls, settings.port, settings.bind, `MQTT (TLS) on ${settings.bind}:${settings.port}`)
+    this.#tls = tls
+    if (settings.loopbackPlainPort !== null) {
+      const plain = createTcpServer((socket) => this.#accept(aedes, socket))
+      plain.maxConnections = settings.maxConnections
+      await listen(plain, settings.loopbackPlainPort, '127.0.0.1', `MQTT (plain, loopback) on 127.0.0.1:${settings.loopbackPlainPort}`)
+      this.#plain = plain
+    }
+  }
+
+  #accept(aedes: Aedes, socket: Socket): void {
+    aedes.handle(socket)
+    // After aedes attached its 'readable' listener, a 'data' listener sees each chunk aedes reads
+    // without switching the socket to flowing mode: at most one chunk is buffered past the limit.
+    const guard = new FrameGuard(this.#d.settings.maxPacketBytes)
+    socket.on('data', (chunk: Buffer) => {
+      const problem = guard.push(chunk)
+      if (problem === null) return
+      this.#refused.inc({ reason: 'packet_size' })
+      this.#d.log.warn({ remote: socket.remoteAddress, problem }, 'MQTT connection cut')
+      socket.destroy()
+    })
+  }
+
+  async stop(): Promise<void> {
+    const closing = [this.#tls, this.#plain].filter((s): s is TlsServer | TcpServer => s !== undefined)
+    this.#tls = undefined
+    this.#plain = undefined
+    const serversClosed = Promise.all(closing.map((s) => new Promise<void>((r) => s.close(() => r()))))
+    const aedes = this.#aedes
+    this.#aedes = undefined
+    if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()))
+    for (const client of this.#clients) client.conn.destroy()
+    this.#clients.clear()
+    await serversClosed
+    // aedes.close() does not close the level DB (dependencies notes, gotcha 1).
+    await this.#level?.close()
+    this.#level = undefined
+  }
+}
+
+function listen(server: TlsServer | TcpServer, port: number, host: string, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (err) => reject(fromSystemError(err, what)))
+    server.listen(port, host, () => resolve())
+  })
+}

@@ -1,0 +1,121 @@
+import { z } from 'zod'
+import type { NormalizeResult, RejectReason } from '../core/reading.js'
+import { GENERIC_FIELDS, isKnownMeasurement, MEASUREMENT_SCHEMAS } from './measurements.js'
+
+/**
+ * MQTT payload → Reading (pure: no I/O, no clock — receivedAt comes in). CONTRACT payload:
+ * `{ "ts": <ISO-8601 string | epoch ms>, "fields": {…}, "tags": {…} }`, `ts` optional (then the
+ * receive time is used and the reading flagged).
+ */
+export interface NormalizeLimits {
+  readonly maxPayloadBytes: number
+  /** A timestamp further ahead of the receive time is refused (device clock wrong). */
+  readonly maxFutureMs: number
+  /** A timestamp older than this is refused (buffered readings from a long outage are fine up to it). */
+  readonly maxPastMs: number
+}
+
+export const DEFAULT_LIMITS: NormalizeLimits = { maxPayloadBytes: 16 * 1024, maxFutureMs: 5 * 60_000, maxPastMs: 30 * 86_400_000 }
+
+/** 2020-01-01: an ESP32 whose clock was never set by SNTP reports 1970. */
+const EARLIEST_PLAUSIBLE = Date.UTC(2020, 0, 1)
+
+const Envelope = z.strictObject({
+  ts: z.union([z.string().max(40), z.number()]).optional(),
+  fields: z.record(z.string(), z.unknown()),
+  tags: z
+    .record(z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, { error: 'tag names are lowercase letters, digits and "_"' }), z.string().max(128))
+    .refine((t) => Object.keys(t).length <= 16, { error: 'at most 16 tags' })
+    .optional(),
+})
+
+const decoder = new TextDecoder('utf-8', { fatal: true })
+
+export function normalizeMqttReading(
+  input: { readonly deviceId: string; readonly measurement: string; readonly payload: Uint8Array; readonly receivedAt: number },
+  limits: NormalizeLimits = DEFAULT_LIMITS,
+): NormalizeResult {
+  const reject = (reason: RejectReason, detail: string): NormalizeResult => ({ ok: false, rejection: { reason, detail } })
+  if (input.payload.byteLength > limits.maxPayloadBytes) {
+    return reject('payload_too_large', `payload is ${input.payload.byteLength} bytes; at most ${limits.maxPayloadBytes} are accepted`)
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(decoder.decode(input.payload))
+  } catch (err) {
+    return reject('not_json', `payload is not UTF-8 JSON (${(err as Error).message})`)
+  }
+  const envelope = Envelope.safeParse(parsed)
+  if (!envelope.success) return reject('schema', describe(envelope.error))
+  const schema = isKnownMeasurement(input.measurement) ? MEASUREMENT_SCHEMAS[input.measurement] : GENERIC_FIELDS
+  const fields = schema.safeParse(envelope.data.fields)
+  if (!fields.success) return reject('measurement_schema', `${input.measurement}: ${describe(fields.error, 'fields')}`)
+
+  const ts = resolveTimestamp(envelope.data.ts, input.receivedAt, limits)
+  if (!ts.ok) return reject(ts.reason, ts.detail)
+  return {
+    ok: true,
+    reading: {
+      deviceId: input.deviceId,
+      measurement: input.measurement,
+      fields: stripUndefined(fields.data as Record<string, number | boolean | string | undefined>),
+      tags: envelope.data.tags ?? {},
+      ts: ts.value,
+      tsFromReceipt: envelope.data.ts === undefined,
+      receivedAt: input.receivedAt,
+      source: 'mqtt',
+    },
+  }
+}
+
+type TsResult = { ok: true; value: number } | { ok: false; reason: RejectReason; detail: string }
+
+export function resolveTimestamp(ts: string | number | undefined, receivedAt: number, limits: NormalizeLimits): TsResult {
+  if (ts === undefined) return { ok: true, value: receivedAt }
+  let value: number
+  if (typeof ts === 'number') {
+    if (!Number.isInteger(ts)) return { ok: false, reason: 'ts_invalid', detail: `ts ${ts}: epoch milliseconds must be an integer` }
+    if (ts > 0 && ts < 1e11) return { ok: false, reason: 'ts_invalid', detail: `ts ${ts} looks like epoch seconds; send milliseconds` }
+    value = ts
+  } else {
+    // ISO-8601 with a date, a time and a zone (Z or ±hh:mm): a zone-less time is ambiguous.
+    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/.test(ts)) {
+      return { ok: false, reason: 'ts_invalid', detail: `ts "${ts}": expected ISO-8601 with a time zone, e.g. 2026-11-27T10:00:00Z` }
+    }
+    value = Date.parse(ts)
+    if (Number.isNaN(value)) return { ok: false, reason: 'ts_invalid', detail: `ts "${ts}" is not a real date` }
+  }
+  if (value < EARLIEST_PLAUSIBLE)
+    return { ok: false, reason: 'ts_invalid', detail: `ts ${new Date(value).toISOString()} is before 2020: is the device clock set (SNTP)?` }
+  if (value - receivedAt > limits.maxFutureMs) {
+    return {
+      ok: false,
+      reason: 'ts_future',
+      detail: `ts ${new Date(value).toISOString()} is ${Math.round((value - receivedAt) / 1000)} s ahead of the gateway clock`,
+    }
+  }
+  if (receivedAt - value > limits.maxPastMs) {
+    return {
+      ok: false,
+      reason: 'ts_too_old',
+      detail: `ts ${new Date(value).toISOString()} is older than the ${Math.round(limits.maxPastMs / 86_400_000)} days accepted`,
+    }
+  }
+  return { ok: true, value }
+}
+
+function describe(error: z.ZodError, prefix?: string): string {
+  return error.issues
+    .slice(0, 3)
+    .map((i) => {
+      const path = [prefix, ...i.path.map(String)].filter(Boolean).join('.')
+      return path ? `${path}: ${i.message}` : i.message
+    })
+    .join('; ')
+}
+
+function stripUndefined(fields: Record<string, number | boolean | string | undefined>): Record<string, number | boolean | string> {
+  const out: Record<string, number | boolean | string> = {}
+  for (const [k, v] of Object.entries(fields)) if (v !== undefined) out[k] = v
+  return out
+}

@@ -1,0 +1,75 @@
+import type { Db } from './open.js'
+
+export type Availability = 'unknown' | 'online' | 'offline' | 'unavailable'
+
+export interface Device {
+  readonly id: string
+  readonly source: string
+  readonly type: string
+  readonly name: string | null
+  readonly room: string | null
+  readonly capabilities: readonly string[]
+  readonly metadata: Record<string, unknown>
+  readonly availability: Availability
+  readonly lastSeenAt: number | null
+  readonly createdAt: number
+  readonly updatedAt: number
+}
+
+interface DeviceRow {
+  id: string
+  source: string
+  type: string
+  name: string | null
+  room: string | null
+  capabilities: string
+  metadata: string
+  availability: Availability
+  last_seen_at: number | null
+  created_at: number
+  updated_at: number
+}
+
+const toDevice = (r: DeviceRow): Device => ({
+  id: r.id,
+  source: r.source,
+  type: r.type,
+  name: r.name,
+  room: r.room,
+  capabilities: JSON.parse(r.capabilities) as string[],
+  metadata: JSON.parse(r.metadata) as Record<string, unknown>,
+  availability: r.availability,
+  lastSeenAt: r.last_seen_at,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+})
+
+export function getDevice(db: Db, id: string): Device | undefined {
+  const row = db.prepare('SELECT * FROM devices WHERE id = ?').get(id) as DeviceRow | undefined
+  return row ? toDevice(row) : undefined
+}
+
+export function listDevices(db: Db, filter: { source?: string; type?: string; room?: string } = {}): Device[] {
+  const rows = db
+    .prepare(
+      `SELECT * FROM devices WHERE (@source IS NULL OR source = @source) AND (@type IS NULL OR type = @type)
+       AND (@room IS NULL OR room = @room) ORDER BY id`,
+    )
+    .all({ source: filter.source ?? null, type: filter.type ?? null, room: filter.room ?? null }) as DeviceRow[]
+  return rows.map(toDevice)
+}
+
+/** Register a device if it is new; an existing device keeps its metadata. Returns true when created. */
+export function ensureDevice(db: Db, d: { id: string; source: string; type?: string; name?: string; room?: string }, now: number): boolean {
+  const info = db
+    .prepare(
+      `INSERT INTO devices (id, source, type, name, room, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO NOTHING`,
+    )
+    .run(d.id, d.source, d.type ?? 'sensor', d.name ?? null, d.room ?? null, now, now)
+  return info.changes === 1
+}
+
+export function setAvailability(db: Db, id: string, availability: Availability, now: number): void {
+  db.prepare('UPDATE devices SET availability = ?, updated_at = ? WHERE id = ?').run(availability, now, id)
+}

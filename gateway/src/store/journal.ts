@@ -1,0 +1,116 @@
+import type { Reading } from '../core/reading.js'
+import type { Db } from './open.js'
+
+export interface DeadLetter {
+  readonly receivedAt: number
+  readonly source: string
+  readonly origin: string | null
+  readonly reasonCode: string
+  readonly reason: string
+  readonly payload: Uint8Array | null
+}
+
+/** Statements prepared once per connection: the ingest hot path must not re-parse SQL per row. */
+export class JournalWriter {
+  readonly #db: Db
+  readonly #insertReading
+  readonly #insertDeadLetter
+  readonly #touchDevice
+
+  constructor(db: Db) {
+    this.#db = db
+    this.#insertReading = db.prepare(
+      `INSERT INTO readings (device_id, measurement, fields, tags, ts, ts_from_receipt, received_at, source)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
+    this.#insertDeadLetter = db.prepare(
+      'INSERT INTO dead_letters (received_at, source, origin, reason_code, reason, payload) VALUES (?, ?, ?, ?, ?, ?)',
+    )
+    this.#touchDevice = db.prepare(
+      `UPDATE devices SET last_seen_at = max(coalesce(last_seen_at, 0), ?), updated_at = max(updated_at, ?) WHERE id = ?`,
+    )
+  }
+
+  /**
+   * Append readings and dead letters in ONE transaction (group commit: one fsync for the batch), and
+   * move each device's last-seen time once. Returns the journal seq of each reading, in order.
+   */
+  commit(readings: readonly Reading[], deadLetters: readonly DeadLetter[]): number[] {
+    return this.#db.transaction(() => {
+      const seqs: number[] = []
+      const lastSeen = new Map<string, number>()
+      for (const r of readings) {
+        const info = this.#insertReading.run(
+          r.deviceId,
+          r.measurement,
+          JSON.stringify(r.fields),
+          JSON.stringify(r.tags),
+          r.ts,
+          r.tsFromReceipt ? 1 : 0,
+          r.receivedAt,
+          r.source,
+        )
+        seqs.push(Number(info.lastInsertRowid))
+        lastSeen.set(r.deviceId, Math.max(lastSeen.get(r.deviceId) ?? 0, r.receivedAt))
+      }
+      for (const d of deadLetters) {
+        this.#insertDeadLetter.run(d.receivedAt, d.source, d.origin, d.reasonCode, d.reason, d.payload === null ? null : Buffer.from(d.payload))
+      }
+      for (const [id, at] of lastSeen) this.#touchDevice.run(at, at, id)
+      return seqs
+    })()
+  }
+}
+
+export interface JournalEntry {
+  readonly seq: number
+  readonly deviceId: string
+  readonly measurement: string
+  readonly fields: Record<string, number | boolean | string>
+  readonly tags: Record<string, string>
+  readonly ts: number
+  readonly tsFromReceipt: boolean
+  readonly receivedAt: number
+  readonly source: string
+}
+
+interface JournalRow {
+  seq: number
+  device_id: string
+  measurement: string
+  fields: string
+  tags: string
+  ts: number
+  ts_from_receipt: number
+  received_at: number
+  source: string
+}
+
+const toEntry = (r: JournalRow): JournalEntry => ({
+  seq: r.seq,
+  deviceId: r.device_id,
+  measurement: r.measurement,
+  fields: JSON.parse(r.fields) as Record<string, number | boolean | string>,
+  tags: JSON.parse(r.tags) as Record<string, string>,
+  ts: r.ts,
+  tsFromReceipt: r.ts_from_receipt === 1,
+  receivedAt: r.received_at,
+  source: r.source,
+})
+
+/** The latest reading of each measurement of a device (what the panel shows first). */
+export function latestReadings(db: Db, deviceId: string): JournalEntry[] {
+  const rows = db
+    .prepare(
+      `SELECT r.* FROM readings r
+       JOIN (SELECT measurement, max(seq) AS seq FROM readings WHERE device_id = ? GROUP BY measurement) l ON l.seq = r.seq
+       ORDER BY r.measurement`,
+    )
+    .all(deviceId) as JournalRow[]
+  return rows.map(toEntry)
+}
+
+/** Journal entries after a cursor, in seq order (consumers: rules, forwarders, sync). */
+export function readAfter(db: Db, afterSeq: number, limit: number): JournalEntry[] {
+  return (db.prepare('SELECT * FROM readings WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit) as JournalRow[]).map(toEntry)
+}
