@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import Database from 'better-sqlite3'
@@ -80,6 +81,14 @@ describe('carehub user add', () => {
 })
 
 describe('carehub status', () => {
+  test('a data folder that does not exist is reported, not created', async () => {
+    const data = join(tempDir(), 'typo')
+    const r = await cli(['status'], { CAREHUB_DATA_DIR: data })
+    assert.equal(r.code, 66)
+    assert.match(r.stderr, /no CareHub data at .*typo/)
+    assert.equal(existsSync(data), false)
+  })
+
   test('without a daemon: says so, and reports the store', async () => {
     const env = { CAREHUB_DATA_DIR: join(tempDir(), 'data') }
     await cli(['user', 'add', 'erin', '--role', 'admin', '--password-stdin'], env, 'a long passphrase')

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import Database from 'better-sqlite3'
@@ -12,6 +14,7 @@ import { captureLogger } from '../../_support/log-capture.js'
 import { tempDir } from '../../_support/temp.js'
 
 const NOW = Date.parse('2026-11-27T10:00:00Z')
+const require = createRequire(import.meta.url)
 
 function open(path: string, checkIntegrity = false): Db {
   return openStore({ path, log: captureLogger().log, now: NOW, checkIntegrity })
@@ -192,6 +195,36 @@ describe('store: damaged files are refused and left untouched', () => {
     const err = expectCode(() => open(path, true), 'CAREHUB_ERR_STORE_CORRUPT')
     assert.match(err.message, /integrity check/)
     assert.equal(sha256(path), before, 'the damaged file was not modified')
+  })
+
+  test('after a crash with a live WAL: a damaged file is refused and neither it nor its WAL is changed', () => {
+    const path = join(tempDir(), 'crashed.db')
+    // A writer that dies mid-run: a checkpointed bulk of rows, then more transactions left in the WAL.
+    const writer = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import Database from ${JSON.stringify(require.resolve('better-sqlite3'))}
+         const db = new Database(${JSON.stringify(path)}); db.pragma('journal_mode = WAL')
+         db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); CREATE INDEX tv ON t(v)')
+         const ins = db.prepare('INSERT INTO t (v) VALUES (?)')
+         db.transaction(() => { for (let i = 0; i < 5000; i++) ins.run('row-' + i + '-' + 'x'.repeat(40)) })()
+         db.pragma('wal_checkpoint(PASSIVE)')
+         for (let i = 0; i < 20; i++) ins.run('late-' + i)
+         process.kill(process.pid, 'SIGKILL')`,
+      ],
+      { encoding: 'utf8' },
+    )
+    assert.equal(writer.signal, 'SIGKILL', writer.stderr)
+    assert.ok(statSync(`${path}-wal`).size > 0, 'precondition: the WAL holds committed transactions')
+    const fd = openSync(path, 'r+')
+    writeSync(fd, Buffer.alloc(3000, 0x5a), 0, 3000, 4096 * 20 + 100)
+    closeSync(fd)
+    const before = [sha256(path), sha256(`${path}-wal`)]
+    const err = expectCode(() => open(path, true), 'CAREHUB_ERR_STORE_CORRUPT')
+    assert.deepEqual([sha256(path), sha256(`${path}-wal`)], before, 'database and WAL are both unchanged')
+    assert.doesNotMatch(err.message, /\n/, 'the refusal is one line')
   })
 
   test('the integrity check passes on a healthy database and is logged', () => {

@@ -449,3 +449,24 @@ describe('config/gateway.schema.json', () => {
     assert.equal(readFileSync(JSON_SCHEMA_PATH, 'utf8'), expected)
   })
 })
+
+describe('loadConfig: review regressions', () => {
+  test('an unknown top-level key with no value is still an unknown key', () => {
+    assert.match(invalid('influx:\n').message, /unknown key "influx"/)
+  })
+
+  test('a known scalar left empty is an error, not a silent default', () => {
+    assert.match(invalid('dataDir:\n').message, /dataDir/)
+  })
+
+  test('bind must be an IP address (a host name typo used to exit 70 and restart-loop)', () => {
+    assert.match(invalid('bind: 0.0.0.O\n').message, /bind: an IP address/)
+    assert.match(expectError(() => loadConfig({ CAREHUB_BIND: 'localhst' }, tempDir()), 'CAREHUB_ERR_CONFIG_INVALID').message, /bind/)
+    const { cwd, file } = withFile('bind: "::1"\n')
+    assert.equal(loadConfig({ CAREHUB_CONFIG: file }, cwd).config.bind, '::1')
+  })
+
+  test('there is no option that serves /metrics to the LAN without authentication', () => {
+    assert.match(invalid('http:\n  metricsFromLoopbackOnly: false\n').message, /unknown key "http\.metricsFromLoopbackOnly"/)
+  })
+})

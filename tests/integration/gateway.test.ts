@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
+import { ConfigSchema } from '../../gateway/src/config/schema.js'
+import { CarehubError } from '../../gateway/src/core/errors.js'
+import { Gateway } from '../../gateway/src/gateway.js'
+import { acquireInstanceLock, runningDaemon } from '../../gateway/src/system/instance-lock.js'
+import { RecentErrors } from '../../gateway/src/system/recent-errors.js'
+import type { SystemdNotifier } from '../../gateway/src/system/systemd-notifier.js'
+import { captureLogger } from '../_support/log-capture.js'
+import { freePort, tempDir } from '../_support/temp.js'
+
+const noNotify: SystemdNotifier = {
+  enabled: false,
+  ready: () => {},
+  status: () => {},
+  watchdog: () => {},
+  stopping: () => {},
+  watchdogIntervalMs: () => null,
+  close: () => {},
+}
+
+async function build(overrides: { httpPort?: number } = {}) {
+  const dataDir = join(tempDir(), 'data')
+  const config = ConfigSchema.parse({
+    dataDir,
+    bind: '127.0.0.1',
+    http: { port: overrides.httpPort ?? (await freePort()) },
+    mqtt: { port: await freePort() },
+    mdns: { enabled: false },
+  })
+  const { log, lines } = captureLogger('info')
+  const gateway = new Gateway({
+    config,
+    log,
+    clock: { now: () => Date.now() },
+    version: '0.0.0-test',
+    pid: process.pid,
+    notifier: noNotify,
+    recentErrors: new RecentErrors(),
+    host: { hostname: 'carehub-test', interfaces: () => ({}) },
+  })
+  const events: string[] = []
+  gateway.bus.on('service:started', (e) => void events.push(`+${e.name}`))
+  gateway.bus.on('service:stopped', (e) => void events.push(`-${e.name}`))
+  return { gateway, dataDir, events, lines }
+}
+
+describe('Gateway (composition root)', () => {
+  test('starts every part in order and stops them in exactly the reverse order', async () => {
+    const { gateway, events, dataDir } = await build()
+    await gateway.start()
+    assert.equal(runningDaemon(dataDir)?.pid, process.pid, 'holds the data-folder lock')
+    await gateway.stop()
+    const started = events.filter((e) => e.startsWith('+')).map((e) => e.slice(1))
+    const stopped = events.filter((e) => e.startsWith('-')).map((e) => e.slice(1))
+    assert.deepEqual(started.slice(0, 3), ['data-dir', 'store', 'identity'])
+    assert.ok(started.indexOf('journal') < started.indexOf('broker'), 'the journal is up before the broker acknowledges anything')
+    assert.ok(started.indexOf('broker') < started.indexOf('http'))
+    assert.deepEqual(stopped, [...started].reverse())
+    assert.equal(gateway.store.isOpen, false)
+    assert.equal(runningDaemon(dataDir), null, 'the lock is free after stop')
+  })
+
+  test('a part failing to start stops everything already started and frees the lock', async () => {
+    const port = await freePort()
+    const blocker = createServer().listen(port, '127.0.0.1')
+    await new Promise((r) => blocker.once('listening', r))
+    try {
+      const { gateway, events, dataDir } = await build({ httpPort: port })
+      await assert.rejects(gateway.start(), (err: unknown) => err instanceof CarehubError && err.code === 'CAREHUB_ERR_PORT_IN_USE')
+      assert.ok(!events.includes('+http'))
+      assert.deepEqual(
+        events.filter((e) => e.startsWith('-')),
+        events
+          .filter((e) => e.startsWith('+'))
+          .reverse()
+          .map((e) => `-${e.slice(1)}`),
+      )
+      assert.equal(gateway.store.isOpen, false)
+      acquireInstanceLock(dataDir, { pid: process.pid, startedAt: 0 }).release()
+    } finally {
+      blocker.close()
+    }
+  })
+
+  test('stop() called while start() is still running waits for it, then stops everything it started', async () => {
+    const { gateway, events, dataDir } = await build()
+    const starting = gateway.start()
+    await new Promise((r) => setImmediate(r))
+    await Promise.all([starting, gateway.stop()])
+    const started = events.filter((e) => e.startsWith('+')).length
+    const stopped = events.filter((e) => e.startsWith('-')).length
+    assert.ok(started > 0)
+    assert.equal(stopped, started)
+    assert.equal(events.at(-1), '-data-dir', 'the lock goes last')
+    assert.equal(runningDaemon(dataDir), null)
+    assert.equal(gateway.stopRequested, true)
+  })
+})
