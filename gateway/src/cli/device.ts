@@ -8,6 +8,7 @@ import { appendAudit } from '../store/audit.js'
 import { certificatesOf } from '../store/device-certificates.js'
 import { listDevices } from '../store/devices.js'
 import { getOrCreateSetting } from '../store/settings.js'
+import { prepareDataDir } from '../system/data-dir.js'
 import { PKI_DIR, SECRETS_DIR } from '../system/data-layout.js'
 import { type CliContext, type CliIo, withStore } from './context.js'
 
@@ -22,6 +23,7 @@ export async function deviceAdd(
   const { config } = ctx
   const now = io.now()
   const outDir = resolve(io.cwd, args.out)
+  prepareDataDir(config.dataDir, [PKI_DIR, SECRETS_DIR])
   const secrets = await SecretBox.open(join(config.dataDir, SECRETS_DIR))
   const issued = await withStore(ctx, now, async (db) => {
     // Same CA the daemon uses; created here if the daemon never ran (first enrolment on the bench).

@@ -1,0 +1,88 @@
+import { join } from 'node:path'
+import { after } from 'node:test'
+import { type ConfigInput, ConfigSchema } from '../../gateway/src/config/schema.js'
+import { Gateway } from '../../gateway/src/gateway.js'
+import { enrolDevice } from '../../gateway/src/pki/device-enrolment.js'
+import type { IssuedCertificate } from '../../gateway/src/pki/local-ca.js'
+import { RecentErrors } from '../../gateway/src/system/recent-errors.js'
+import type { SystemdNotifier } from '../../gateway/src/system/systemd-notifier.js'
+import { captureLogger } from './log-capture.js'
+import { freePort, tempDir } from './temp.js'
+
+const noNotify: SystemdNotifier = {
+  enabled: false,
+  ready: () => {},
+  status: () => {},
+  watchdog: () => {},
+  stopping: () => {},
+  watchdogIntervalMs: () => null,
+  close: () => {},
+}
+
+export interface Harness {
+  readonly gateway: Gateway
+  readonly dataDir: string
+  readonly mqttPort: number
+  readonly httpPort: number
+  readonly lines: () => Array<Record<string, unknown>>
+  /** Enrol a device with the running gateway's CA and store; returns its PEMs and the CA's. */
+  enrol(deviceId: string, options?: { validityDays?: number; now?: number }): Promise<DeviceCerts>
+  /** Stop and start a new Gateway on the same data folder and ports. */
+  restart(): Promise<Harness>
+}
+
+export interface DeviceCerts extends IssuedCertificate {
+  readonly caPem: string
+}
+
+/** A real Gateway in this process on loopback, random ports, throw-away data folder; stopped at the end. */
+export async function startGateway(overrides: ConfigInput = {}, reuse?: { dataDir: string; mqttPort: number; httpPort: number }): Promise<Harness> {
+  const dataDir = reuse?.dataDir ?? join(tempDir(), 'data')
+  const mqttPort = reuse?.mqttPort ?? (await freePort())
+  const httpPort = reuse?.httpPort ?? (await freePort())
+  const config = ConfigSchema.parse({
+    ...overrides,
+    dataDir,
+    bind: '127.0.0.1',
+    http: { ...overrides.http, port: httpPort },
+    mqtt: { ...overrides.mqtt, port: mqttPort },
+    mdns: overrides.mdns ?? { enabled: false },
+  })
+  const { log, lines } = captureLogger('debug')
+  const gateway = new Gateway({
+    config,
+    log,
+    clock: { now: () => Date.now() },
+    version: '0.0.0-test',
+    pid: process.pid,
+    notifier: noNotify,
+    recentErrors: new RecentErrors(),
+    host: { hostname: 'carehub-test', interfaces: () => ({}) },
+  })
+  await gateway.start()
+  let stopped = false
+  after(async () => {
+    if (!stopped) await gateway.stop()
+  })
+  const harness: Harness = {
+    gateway,
+    dataDir,
+    mqttPort,
+    httpPort,
+    lines,
+    async enrol(deviceId, options = {}) {
+      const issued = await enrolDevice(gateway.store.db, gateway.pki.ca, deviceId, {
+        validityDays: options.validityDays ?? 365,
+        now: options.now ?? Date.now(),
+        renew: false,
+      })
+      return { ...issued, caPem: gateway.pki.ca.certPem }
+    },
+    async restart() {
+      stopped = true
+      await gateway.stop()
+      return startGateway(overrides, { dataDir, mqttPort, httpPort })
+    },
+  }
+  return harness
+}
