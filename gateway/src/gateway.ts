@@ -22,6 +22,7 @@ import { JournalWriter } from './store/journal.js'
 import { JournalCommitter } from './store/journal-committer.js'
 import { getOrCreateSetting } from './store/settings.js'
 import { StoreService } from './store/store-service.js'
+import { WalCheckpointer } from './store/wal-checkpointer.js'
 import { prepareDataDir } from './system/data-dir.js'
 import { BROKER_DIR, PKI_DIR, SECRETS_DIR, STORE_FILE } from './system/data-layout.js'
 import { HealthRegistry } from './system/health.js'
@@ -172,6 +173,7 @@ export class Gateway {
         () => this.#lock?.release(),
       ),
       store,
+      new WalCheckpointer({ path: join(dataDir, STORE_FILE), intervalMs: 1000, log: child('store') }),
       defineService('identity', async () => {
         this.#gatewayId = config.gateway.id ?? getOrCreateSetting(db(), 'gateway.id', () => `gw-${randomBytes(4).toString('hex')}`, clock.now())
         this.#secrets = await SecretBox.open(join(dataDir, SECRETS_DIR))

@@ -1,6 +1,6 @@
 /**
- * Tracks MQTT packet boundaries on a byte stream and reports a packet whose Remaining Length
- * exceeds the limit as soon as its fixed header arrives — before the body is buffered. aedes and
+ * Tracks MQTT packet boundaries on a byte stream and reports a packet whose Remaining Length (the
+ * packet minus its 2–5 byte fixed header) exceeds the limit as soon as its fixed header arrives — before the body is buffered. aedes and
  * mqtt-packet check no size at all (security-reliability §0.3: a client can make the broker buffer
  * 256 MiB). Fixed header: [MQTT-2.2]; Remaining Length: variable byte integer, at most 4 bytes
  * ([MQTT-2.2.3]).

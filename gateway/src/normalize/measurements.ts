@@ -35,7 +35,8 @@ export const MEASUREMENT_SCHEMAS = {
     .refine((f) => f.power_w !== undefined || f.energy_wh !== undefined, { error: 'a power reading needs power_w or energy_wh' }),
   state: z
     .record(z.string().regex(FIELD_NAME), z.union([z.boolean(), z.string().max(64), num(-1e9, 1e9)]))
-    .refine((f) => Object.keys(f).length > 0, { error: 'a state reading needs at least one field' }),
+    .refine((f) => Object.keys(f).length > 0, { error: 'a state reading needs at least one field' })
+    .refine((f) => Object.keys(f).length <= 32, { error: 'at most 32 fields per reading' }),
   event: z
     .strictObject({
       door: z.enum(['open', 'closed']).optional(),

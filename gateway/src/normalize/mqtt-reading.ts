@@ -83,25 +83,37 @@ export function resolveTimestamp(ts: string | number | undefined, receivedAt: nu
       return { ok: false, reason: 'ts_invalid', detail: `ts "${ts}": expected ISO-8601 with a time zone, e.g. 2026-11-27T10:00:00Z` }
     }
     value = Date.parse(ts)
-    if (Number.isNaN(value)) return { ok: false, reason: 'ts_invalid', detail: `ts "${ts}" is not a real date` }
+    if (Number.isNaN(value) || !isRealCalendarDate(ts)) return { ok: false, reason: 'ts_invalid', detail: `ts "${ts}" is not a real date` }
   }
   if (value < EARLIEST_PLAUSIBLE)
-    return { ok: false, reason: 'ts_invalid', detail: `ts ${new Date(value).toISOString()} is before 2020: is the device clock set (SNTP)?` }
+    return { ok: false, reason: 'ts_invalid', detail: `ts ${iso(value)} is before 2020: is the device clock set (SNTP)?` }
   if (value - receivedAt > limits.maxFutureMs) {
     return {
       ok: false,
       reason: 'ts_future',
-      detail: `ts ${new Date(value).toISOString()} is ${Math.round((value - receivedAt) / 1000)} s ahead of the gateway clock`,
+      detail: `ts ${iso(value)} is ${Math.round((value - receivedAt) / 1000)} s ahead of the gateway clock`,
     }
   }
   if (receivedAt - value > limits.maxPastMs) {
     return {
       ok: false,
       reason: 'ts_too_old',
-      detail: `ts ${new Date(value).toISOString()} is older than the ${Math.round(limits.maxPastMs / 86_400_000)} days accepted`,
+      detail: `ts ${iso(value)} is older than the ${Math.round(limits.maxPastMs / 86_400_000)} days accepted`,
     }
   }
   return { ok: true, value }
+}
+
+/** Date.parse rolls 2031-02-30 over to March 2: refuse a day the month does not have. */
+function isRealCalendarDate(ts: string): boolean {
+  const [y, m, d] = ts.slice(0, 10).split('-').map(Number) as [number, number, number]
+  const date = new Date(Date.UTC(y, m - 1, d))
+  return date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d
+}
+
+/** ISO text for messages; numbers beyond what a Date can hold (±8.64e15 ms) must not throw here. */
+function iso(ms: number): string {
+  return Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : `${ms} ms`
 }
 
 function describe(error: z.ZodError, prefix?: string): string {

@@ -40,6 +40,7 @@ export class JournalCommitter implements Service {
   #scheduled = false
   #stopped = false
   #failing = false
+  #lastSlowLog = 0
   readonly #commitSeconds: Histogram
   readonly #batchSize: Histogram
   readonly #committed: Counter<'kind'>
@@ -144,7 +145,13 @@ export class JournalCommitter implements Service {
     }
     if (this.#failing) this.#o.log.info('journal commits succeed again')
     this.#failing = false
-    this.#commitSeconds.observe((performance.now() - started) / 1000)
+    const ms = performance.now() - started
+    this.#commitSeconds.observe(ms / 1000)
+    // Storage that stalls on fsync (SD cards, busy VMs) shows up here first: say so, at most once a minute.
+    if (ms > 200 && this.#o.clock.now() - this.#lastSlowLog > 60_000) {
+      this.#lastSlowLog = this.#o.clock.now()
+      this.#o.log.warn({ ms: Math.round(ms), items: batch.length }, 'slow journal commit: the storage stalled on fsync')
+    }
     this.#batchSize.observe(batch.length)
     if (readings.length) this.#committed.inc({ kind: 'reading' }, readings.length)
     if (deadLetters.length) this.#committed.inc({ kind: 'dead_letter' }, deadLetters.length)

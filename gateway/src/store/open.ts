@@ -4,6 +4,7 @@ import type { Logger } from 'pino'
 import { CarehubError } from '../core/errors.js'
 import { migrate } from './migrate.js'
 import { MIGRATIONS } from './migrations/registry.js'
+import { SAFETY_NET_AUTOCHECKPOINT_PAGES } from './wal-checkpointer.js'
 
 export type Db = Database.Database
 
@@ -53,6 +54,8 @@ export function openStore(options: OpenStoreOptions): Db {
     db.pragma('foreign_keys = ON')
     if (db.pragma('foreign_keys', { simple: true }) !== 1) throw durability(path, 'foreign_keys could not be enabled')
     db.pragma('busy_timeout = 5000')
+    // Checkpoints run in a worker (wal-checkpointer.ts); this is only the safety net.
+    db.pragma(`wal_autocheckpoint = ${SAFETY_NET_AUTOCHECKPOINT_PAGES}`)
     migrate(db, MIGRATIONS, options.now, path)
     return db
   } catch (err) {
