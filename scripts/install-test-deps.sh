@@ -4,10 +4,11 @@
 #   openssl          — verifies the certificates our CA issues
 #   age              — decrypts what SecretBox encrypted (and the reverse)
 #   systemd          — systemd-analyze verifies config/systemd/carehub.service
-# Later issues add their servers here (mariadb-server, victoria-metrics, influxdb, mosquitto-clients, …).
+#   mosquitto-clients — mosquitto_pub/mosquitto_sub, a third-party MQTT client for the broker tests
+# Later issues add their servers here (mariadb-server, victoria-metrics, influxdb, …).
 set -euo pipefail
 
-declare -A need=([openssl]=openssl [age]=age [systemd-analyze]=systemd)
+declare -A need=([openssl]=openssl [age]=age [systemd-analyze]=systemd [mosquitto_pub]=mosquitto-clients)
 missing=()
 for cmd in "${!need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")

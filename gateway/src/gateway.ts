@@ -209,13 +209,21 @@ export class Gateway {
         log: child('mdns'),
       }),
       // Hourly: renew the server certificate before expiry or when the box gained an address.
-      new Ticker('certificate-refresh', 3_600_000, child('pki'), async () => {
-        if ((await this.pki.refresh()) === null) return
-        this.http.reloadTls()
-        this.broker.reloadTls()
-      }),
+      new Ticker('certificate-refresh', 3_600_000, child('pki'), async () => void (await this.refreshCertificates())),
       new Watchdog({ notifier: deps.notifier, health: this.health, log: child('watchdog') }),
     ]
+  }
+
+  /**
+   * Renew the server certificate when it nears expiry or the box gained a name or address, and
+   * hand it to both listeners (new handshakes get it; open connections keep theirs). Hourly.
+   */
+  async refreshCertificates(): Promise<string | null> {
+    const renewed = await this.pki.refresh()
+    if (renewed === null) return null
+    this.http.reloadTls()
+    this.broker.reloadTls()
+    return renewed
   }
 
   get gatewayId(): string {

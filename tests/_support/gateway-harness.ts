@@ -1,3 +1,4 @@
+import type { NetworkInterfaceInfo } from 'node:os'
 import { join } from 'node:path'
 import { after } from 'node:test'
 import { type ConfigInput, ConfigSchema } from '../../gateway/src/config/schema.js'
@@ -36,7 +37,11 @@ export interface DeviceCerts extends IssuedCertificate {
 }
 
 /** A real Gateway in this process on loopback, random ports, throw-away data folder; stopped at the end. */
-export async function startGateway(overrides: ConfigInput = {}, reuse?: { dataDir: string; mqttPort: number; httpPort: number }): Promise<Harness> {
+export async function startGateway(
+  overrides: ConfigInput = {},
+  reuse?: { dataDir: string; mqttPort: number; httpPort: number },
+  interfaces: () => NodeJS.Dict<NetworkInterfaceInfo[]> = () => ({}),
+): Promise<Harness> {
   const dataDir = reuse?.dataDir ?? join(tempDir(), 'data')
   const mqttPort = reuse?.mqttPort ?? (await freePort())
   const httpPort = reuse?.httpPort ?? (await freePort())
@@ -57,7 +62,7 @@ export async function startGateway(overrides: ConfigInput = {}, reuse?: { dataDi
     pid: process.pid,
     notifier: noNotify,
     recentErrors: new RecentErrors(),
-    host: { hostname: 'carehub-test', interfaces: () => ({}) },
+    host: { hostname: 'carehub-test', interfaces },
   })
   await gateway.start()
   let stopped = false
@@ -81,7 +86,7 @@ export async function startGateway(overrides: ConfigInput = {}, reuse?: { dataDi
     async restart() {
       stopped = true
       await gateway.stop()
-      return startGateway(overrides, { dataDir, mqttPort, httpPort })
+      return startGateway(overrides, { dataDir, mqttPort, httpPort }, interfaces)
     },
   }
   return harness
