@@ -11,6 +11,7 @@ import type { Clock } from './core/clock.js'
 import { EventBus } from './core/event-bus.js'
 import type { GatewayEvents } from './core/events.js'
 import { defineService, type Service } from './core/service.js'
+import { ServiceRunner } from './core/service-runner.js'
 import { certificateProblem } from './pki/device-enrolment.js'
 import { PkiService } from './pki/pki-service.js'
 import { SecretBox } from './secrets/secret-box.js'
@@ -60,17 +61,12 @@ export class Gateway {
   readonly presence: Presence
   readonly broker: BrokerService
   readonly http: HttpsServer
-  readonly #services: Service[]
-  readonly #started: Service[] = []
-  readonly #d: GatewayDeps
+  readonly #runner: ServiceRunner
   #lock: AcquiredLock | undefined
   #secrets: SecretBox | undefined
   #gatewayId: string | undefined
-  #stopRequested = false
-  #starting: Promise<void> | undefined
 
   constructor(deps: GatewayDeps) {
-    this.#d = deps
     const { config, log, clock } = deps
     const dataDir = config.dataDir
     const child = (module: string) => log.child({ module })
@@ -161,7 +157,7 @@ export class Gateway {
     })
     for (const check of [store.healthCheck, this.broker.healthCheck, this.http.healthCheck]) this.health.add(check)
 
-    this.#services = [
+    const services: Service[] = [
       defineService(
         'data-dir',
         () => {
@@ -212,6 +208,16 @@ export class Gateway {
       new Ticker('certificate-refresh', 3_600_000, child('pki'), async () => void (await this.refreshCertificates())),
       new Watchdog({ notifier: deps.notifier, health: this.health, log: child('watchdog') }),
     ]
+    this.#runner = new ServiceRunner(services, log, {
+      starting: (name) => deps.notifier.status(`starting ${name}`),
+      started: (name) => this.bus.emit('service:started', { name }),
+      stopped: (name) => this.bus.emit('service:stopped', { name }),
+      // A part that failed to stop may have left the store inconsistent: keep the pid file so the
+      // next start runs the integrity check.
+      stopFailed: () => {
+        this.#lock = undefined
+      },
+    })
   }
 
   /**
@@ -232,51 +238,16 @@ export class Gateway {
 
   /** True once stop() was called: a signal during start-up ends start() early. */
   get stopRequested(): boolean {
-    return this.#stopRequested
+    return this.#runner.stopRequested
   }
 
-  async start(): Promise<void> {
-    this.#starting = this.#startAll()
-    await this.#starting
-  }
-
-  async #startAll(): Promise<void> {
-    for (const service of this.#services) {
-      // A signal arrived during start-up: stop() waits for this loop, then stops what started.
-      if (this.#stopRequested) return
-      this.#d.notifier.status(`starting ${service.name}`)
-      try {
-        await service.start()
-      } catch (err) {
-        await this.#stopAll()
-        throw err
-      }
-      this.#started.push(service)
-      this.bus.emit('service:started', { name: service.name })
-    }
+  start(): Promise<void> {
+    return this.#runner.start()
   }
 
   /** Stop what was started, in reverse; one part failing to stop does not keep the others running. */
-  async stop(): Promise<void> {
-    this.#stopRequested = true
-    // Never stop beside a start in progress: the lock would go before the part still starting.
-    await this.#starting?.catch(() => {})
-    await this.#stopAll()
-  }
-
-  async #stopAll(): Promise<void> {
-    while (this.#started.length > 0) {
-      const service = this.#started.pop() as Service
-      try {
-        await service.stop()
-        this.bus.emit('service:stopped', { name: service.name })
-      } catch (err) {
-        this.#d.log.error({ err, service: service.name }, 'service failed to stop')
-        // A part that failed to stop may have left the store inconsistent: keep the pid file so the
-        // next start runs the integrity check.
-        if (service.name !== 'data-dir') this.#lock = undefined
-      }
-    }
+  stop(): Promise<void> {
+    return this.#runner.stop()
   }
 
   #require<T>(value: T | undefined, what: string): T {
