@@ -210,6 +210,33 @@ if (process.env.BENCH_TRACE) {
   for (const [t] of slow) buckets.set(Math.floor(t / 1000), (buckets.get(Math.floor(t / 1000)) ?? 0) + 1)
   process.stderr.write(`slow per second: ${JSON.stringify([...buckets])}\n`)
 }
+// The gateway's own view: journal commit (fsync) times and event-loop delay, from its /metrics.
+const metricsText = await new Promise<string>((resolve, reject) => {
+  import('node:https').then(({ get }) =>
+    get({ host: '127.0.0.1', port: httpPort, path: '/metrics', ca, servername: 'localhost' }, (res) => {
+      let body = ''
+      res.on('data', (c) => {
+        body += c
+      })
+      res.on('end', () => resolve(body))
+    }).on('error', reject),
+  )
+})
+const metric = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(metricsText)?.[1] ?? Number.NaN)
+const commitBuckets = [...metricsText.matchAll(/^carehub_journal_commit_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm)].map(
+  (m) => [m[1], Number(m[2])] as const,
+)
+const commits = metric('carehub_journal_commit_seconds_count')
+const gatewayView = {
+  journalCommits: commits,
+  journalCommitMeanMs: Math.round((metric('carehub_journal_commit_seconds_sum') / commits) * 1e5) / 100,
+  journalCommitsOver10ms: commits - (commitBuckets.find(([le]) => le === '0.01')?.[1] ?? Number.NaN),
+  journalCommitsOver100ms: commits - (commitBuckets.find(([le]) => le === '0.1')?.[1] ?? Number.NaN),
+  eventLoopLagP99Ms: Math.round(metric('nodejs_eventloop_lag_p99_seconds') * 1e5) / 100,
+  eventLoopLagMaxMs: Math.round(metric('nodejs_eventloop_lag_max_seconds') * 1e5) / 100,
+}
+process.stderr.write(`gateway view: ${JSON.stringify(gatewayView)}\n`)
+
 for (const d of devices) d.socket.destroy()
 gw.kill('SIGTERM')
 await new Promise((r) => gw.once('exit', r))

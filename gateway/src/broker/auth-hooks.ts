@@ -88,6 +88,10 @@ export function createAuthHooks(policy: HookPolicy, log: Logger) {
         done(new Error(`device ${session?.deviceId ?? '?'} may not publish to ${printable(packet.topic)}`))
         return
       }
+      // Back-pressure: aedes reads a client's next chunk only when every packet of the previous one
+      // has called back (lib/client.js nextBatch), so while this commit is pending the socket is not
+      // read and TCP flow control pushes back on the device: memory is bounded by one read chunk per
+      // connection, not by the journal queue.
       policy.onPublish(session, topic, packet).then(
         () => done(null),
         (err: Error) => done(err),
