@@ -12,13 +12,12 @@ import { EventBus } from './core/event-bus.js'
 import type { GatewayEvents } from './core/events.js'
 import { defineService, type Service } from './core/service.js'
 import { ServiceRunner } from './core/service-runner.js'
-import { certificateProblem } from './pki/device-enrolment.js'
+import { certificateProblem, hasValidCertificate } from './pki/device-enrolment.js'
 import { PkiService } from './pki/pki-service.js'
 import { SecretBox } from './secrets/secret-box.js'
 import { MqttIngest } from './sources/mqtt/mqtt-ingest.js'
 import { Presence } from './sources/mqtt/presence.js'
 import { revocationVersion } from './store/device-certificates.js'
-import { getDevice } from './store/devices.js'
 import { JournalWriter } from './store/journal.js'
 import { JournalCommitter } from './store/journal-committer.js'
 import { getOrCreateSetting } from './store/settings.js'
@@ -36,6 +35,9 @@ import { Ticker } from './system/ticker.js'
 import { Watchdog } from './system/watchdog.js'
 
 /** Everything the gateway needs from outside, in one typed object (no module singletons). */
+const isAnyAddress = (bind: string) => bind === '0.0.0.0' || bind === '::'
+const isLoopbackAddress = (bind: string) => bind.startsWith('127.') || bind === '::1'
+
 export interface GatewayDeps {
   readonly config: Readonly<Config>
   readonly log: Logger
@@ -127,7 +129,7 @@ export class Gateway {
       tls: () => ({ certPem: this.pki.serverTls.certPem, keyPem: this.pki.serverTls.keyPem, caPem: this.pki.ca.certPem }),
       policy: {
         certificateProblem: certProblem,
-        isRegisteredDevice: (id) => getDevice(db(), id)?.source === 'mqtt',
+        hasValidCertificate: (id) => hasValidCertificate(db(), id, clock.now()),
         onPublish: (session, topic, packet) => ingest.onPublish(session, topic, packet),
       },
       onSession: (event, session) => (event === 'connected' ? presence.connected(session.deviceId) : presence.disconnected(session.deviceId)),
@@ -187,8 +189,10 @@ export class Gateway {
       }),
       this.http,
       new MdnsAdvertiser({
-        enabled: config.mdns.enabled,
-        interfaceAddress: config.mdns.interface,
+        // Advertise where the listeners can be reached: a bind to one address means that interface only;
+        // a loopback-only box advertises nothing on the LAN (unless mdns.interface says otherwise).
+        interfaceAddress: config.mdns.interface ?? (isAnyAddress(config.bind) ? undefined : config.bind),
+        enabled: config.mdns.enabled && (config.mdns.interface !== undefined || !isLoopbackAddress(config.bind)),
         name: () => `${config.gateway.name} ${this.gatewayId}`,
         txt: () => ({
           gw: this.gatewayId,

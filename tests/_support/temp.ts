@@ -11,14 +11,19 @@ export function tempDir(prefix = 'carehub-test-'): string {
   return dir
 }
 
-/** A free TCP port on loopback (bound then released; fine for tests run two files at a time). */
+/**
+ * A free TCP port on loopback, picked at random below Linux's ephemeral range (32768–60999): a port
+ * the kernel hands out for `listen(0)` or an outgoing connection in a concurrently running test
+ * file cannot collide with it in the moment between this check and the daemon's bind.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000)
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer()
+      server.once('error', () => resolve(false))
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
     })
-  })
+    if (free) return port
+  }
 }

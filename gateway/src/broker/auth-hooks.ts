@@ -6,14 +6,14 @@ import { clientIdProblem, DEVICE_ID, maySubscribe, type PublishTopic, printable,
 export interface HookPolicy {
   /** null when the certificate (by serial) is ours, recorded and not revoked; else the reason. */
   certificateProblem(serial: string, deviceId: string): string | null
-  /** For the loopback plain listener: is this a registered device? */
-  isRegisteredDevice(deviceId: string): boolean
+  /** For the loopback plain listener: is this device enrolled with a valid, unrevoked certificate? */
+  hasValidCertificate(deviceId: string): boolean
   /** Resolve to acknowledge (PUBACK); reject to refuse (the connection is closed, the device retries). */
   onPublish(session: DeviceSession, topic: PublishTopic, packet: PublishPacket): Promise<void>
   onRefused(reason: string, detail: string, remoteAddress: string | undefined): void
 }
 
-/** aedes AuthErrorCode is a const enum (unusable under isolatedModules): [MQTT-3.2.2.3] return codes. */
+/** aedes AuthErrorCode is a const enum (unusable under isolatedModules): CONNACK return codes, MQTT 3.1.1 §3.2.2.3. */
 const IDENTIFIER_REJECTED = 2
 const NOT_AUTHORIZED = 5
 
@@ -62,8 +62,9 @@ export function createAuthHooks(policy: HookPolicy, log: Logger) {
           done(refuse(NOT_AUTHORIZED, 'certificate', certProblem, client), false)
           return
         }
-      } else if (!policy.isRegisteredDevice(deviceId)) {
-        done(refuse(NOT_AUTHORIZED, 'unknown_device', `device "${deviceId}" is not registered`, client), false)
+      } else if (!policy.hasValidCertificate(deviceId)) {
+        // Loopback plain listener: the device must still be enrolled and not revoked.
+        done(refuse(NOT_AUTHORIZED, 'unknown_device', `device "${deviceId}" has no valid certificate (unknown or revoked)`, client), false)
         return
       }
       // The will is published by the broker later, as this device: it must be a topic it may write.
@@ -88,6 +89,17 @@ export function createAuthHooks(policy: HookPolicy, log: Logger) {
         done(new Error(`device ${session?.deviceId ?? '?'} may not publish to ${printable(packet.topic)}`))
         return
       }
+      if (packet.qos === 2) {
+        // aedes runs authorizePublish before its QoS 2 duplicate check, so every DUP resend before
+        // PUBREL would be journaled again ([MQTT-4.3.3] promises exactly once). Devices use QoS 1:
+        // acked = stored, and replays are harmless downstream (idempotency keys).
+        policy.onRefused('qos2', `QoS 2 publish to "${printable(packet.topic)}"`, session.remoteAddress)
+        done(new Error('QoS 2 is not supported; publish with QoS 1'))
+        return
+      }
+      // A retained reading would be kept by the broker forever, per measurement name: a device could
+      // fill the disk. Only a short availability message may be retained (the firmware's LWT).
+      if (packet.retain && !(topic.kind === 'status' && packet.payload.length <= 16)) packet.retain = false
       // Back-pressure: aedes reads a client's next chunk only when every packet of the previous one
       // has called back (lib/client.js nextBatch), so while this commit is pending the socket is not
       // read and TCP flow control pushes back on the device: memory is bounded by one read chunk per
@@ -105,7 +117,7 @@ export function createAuthHooks(policy: HookPolicy, log: Logger) {
         return
       }
       policy.onRefused('subscribe', `subscribe to "${printable(sub.topic)}"`, session?.remoteAddress)
-      done(null, null) // SUBACK 0x80 for this filter; the connection stays ([MQTT-3.9.3])
+      done(null, null) // SUBACK 0x80 for this filter; the connection stays ([MQTT-3.9.3-1] return codes)
     },
   }
 }

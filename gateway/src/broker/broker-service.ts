@@ -20,6 +20,7 @@ export interface BrokerSettings {
   readonly loopbackPlainPort: number | null
   readonly maxPacketBytes: number
   readonly maxConnections: number
+  readonly maxConnectionsPerAddress: number
   readonly keepaliveLimitSeconds: number
   readonly connectBurst: number
   readonly connectPerSecond: number
@@ -120,9 +121,11 @@ export class BrokerService implements Service {
     const aedes = await Aedes.createBroker({
       persistence: aedesPersistenceLevel(this.#level),
       keepaliveLimit: settings.keepaliveLimitSeconds,
-      maxClientsIdLength: 23,
+      // Only MQTT 3.1 (protocol level 3) applies this; 3.1.1 ids are checked in the identity hooks.
+      maxClientsIdLength: 128,
       maxTopicLevels: 8,
-      connectTimeout: 10_000,
+      connectTimeout: 5_000, // a TLS-authenticated socket must send CONNECT within 5 s
+
       preConnect: hooks.preConnect,
       authenticate: hooks.authenticate,
       authorizePublish: hooks.authorizePublish,
@@ -130,8 +133,15 @@ export class BrokerService implements Service {
     })
     this.#aedes = aedes
     aedes.on('clientReady', (client) => {
-      this.#clients.add(client)
       const session = hooks.sessions.get(client)
+      // Revoked between authenticate and now (the revocation watch only sweeps ready clients): check again.
+      const problem = session?.serial ? this.#d.policy.certificateProblem(session.serial, session.deviceId) : null
+      if (problem) {
+        log.warn({ deviceId: session?.deviceId, problem }, 'closing a client whose certificate was revoked while it connected')
+        client.close()
+        return
+      }
+      this.#clients.add(client)
       if (session) this.#d.onSession('connected', session)
     })
     aedes.on('clientDisconnect', (client) => {
@@ -145,15 +155,33 @@ export class BrokerService implements Service {
     const limiter = new ConnectionLimiter({ burst: settings.connectBurst, perSecond: settings.connectPerSecond })
     const { certPem, keyPem, caPem } = this.#d.tls()
     const tls = createTlsServer(
-      { cert: certPem, key: keyPem, ca: caPem, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2', handshakeTimeout: 10_000 },
+      // A short handshake timeout: sockets that never finish TLS must not hold connection slots.
+      { cert: certPem, key: keyPem, ca: caPem, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2', handshakeTimeout: 3_000 },
       (socket: TLSSocket) => this.#accept(aedes, socket),
     )
     tls.maxConnections = settings.maxConnections
+    // Before TLS: the attempt rate and the open connections per source address, so one host (or a
+    // scan of idle sockets) cannot take every slot of maxConnections from the real sensors.
+    const open = new Map<string, number>()
     tls.on('connection', (raw: Socket) => {
-      if (!limiter.allow(raw.remoteAddress ?? '?', this.#d.clock.now())) {
+      const address = raw.remoteAddress ?? '?'
+      if (!limiter.allow(address, performance.now())) {
         onRefused('rate')
         raw.destroy()
+        return
       }
+      const count = (open.get(address) ?? 0) + 1
+      if (count > settings.maxConnectionsPerAddress) {
+        onRefused('per_address')
+        raw.destroy()
+        return
+      }
+      open.set(address, count)
+      raw.once('close', () => {
+        const left = (open.get(address) ?? 1) - 1
+        if (left <= 0) open.delete(address)
+        else open.set(address, left)
+      })
     })
     tls.on('tlsClientError', (err, socket) => {
       // The real reason of a refused certificate is in authorizationError (dependencies notes, gotcha 2).

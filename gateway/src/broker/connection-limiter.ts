@@ -16,7 +16,8 @@ export class ConnectionLimiter {
   /** True when a connection from `address` may proceed now. */
   allow(address: string, now: number): boolean {
     const bucket = this.#buckets.get(address) ?? { tokens: this.#burst, at: now }
-    bucket.tokens = Math.min(this.#burst, bucket.tokens + ((now - bucket.at) / 1000) * this.#perSecond)
+    // `now` must be monotonic (performance.now()); clamp anyway so a step back can never lock out.
+    bucket.tokens = Math.min(this.#burst, bucket.tokens + (Math.max(0, now - bucket.at) / 1000) * this.#perSecond)
     bucket.at = now
     const allowed = bucket.tokens >= 1
     if (allowed) bucket.tokens -= 1

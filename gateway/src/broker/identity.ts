@@ -3,9 +3,10 @@
  * the broker. The identity is the certificate's CN (the device id), never anything the client says.
  *
  * Client id rule (decided here, documented in the README):
- * - equal to the CN, or `{cn}:{suffix}` (suffix [A-Za-z0-9_-]{1,32}) for a second session of the same
- *   device (e.g. a diagnostics subscriber next to the publisher) — a client id is a session key, and
- *   two sessions with one id kick each other out;
+ * - equal to the CN, or `{cn}:{suffix}` (suffix [A-Za-z0-9_-]{1,32}) with clean session for a second
+ *   session of the same device (e.g. a diagnostics subscriber next to the publisher) — a client id
+ *   is a session key, two sessions with one id kick each other out, and only the plain CN may keep a
+ *   persistent session (otherwise a device could create unbounded stored sessions);
  * - or empty with clean session = 1 ([MQTT-3.1.3-7] allows it; aedes then assigns `aedes_<uuid>`),
  *   because mosquitto_pub without `-i` and many firmware examples send an empty id.
  * Anything else is refused: it would let one device hold (and kick) another device's session.
@@ -17,7 +18,11 @@ const MEASUREMENT = /^[a-z][a-z0-9_]{0,63}$/
 export function clientIdProblem(cn: string, clientId: string, cleanSession: boolean): string | null {
   if (clientId === '') return cleanSession ? null : 'an empty client id needs clean session ([MQTT-3.1.3-8])'
   if (clientId === cn) return null
-  if (clientId.startsWith(`${cn}:`) && SUFFIX.test(clientId.slice(cn.length + 1))) return null
+  if (clientId.startsWith(`${cn}:`) && SUFFIX.test(clientId.slice(cn.length + 1))) {
+    return cleanSession
+      ? null
+      : `client id "${printable(clientId)}": only "${cn}" may keep a persistent session; connect "${cn}:…" with clean session`
+  }
   return `client id "${printable(clientId)}" does not belong to certificate CN "${cn}" (use "${cn}" or "${cn}:<suffix>")`
 }
 

@@ -71,6 +71,7 @@ export const ConfigSchema = z
           .default(256 * 1024)
           .describe('A larger MQTT packet cuts the connection before it is buffered.'),
         maxConnections: z.int().min(1).max(100_000).default(1000).describe('Concurrent MQTT connections at most.'),
+        maxConnectionsPerAddress: z.int().min(1).max(100_000).default(32).describe('Open MQTT connections from one source address at most.'),
         keepaliveLimitSeconds: z
           .int()
           .min(10)

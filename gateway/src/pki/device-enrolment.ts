@@ -69,3 +69,8 @@ export function certificateProblem(db: Db, serial: string, deviceId: string): st
   if (cert.revokedAt !== null) return `certificate of ${deviceId} was revoked at ${new Date(cert.revokedAt).toISOString()}`
   return null
 }
+
+/** For the loopback plain listener, which has no certificate to check: is the device enrolled and not revoked? */
+export function hasValidCertificate(db: Db, deviceId: string, now: number): boolean {
+  return certificatesOf(db, deviceId).some((c) => c.revokedAt === null && c.notAfter > now)
+}

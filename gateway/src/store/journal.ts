@@ -16,6 +16,7 @@ export class JournalWriter {
   readonly #insertReading
   readonly #insertDeadLetter
   readonly #touchDevice
+  readonly #setLatest
 
   constructor(db: Db) {
     this.#db = db
@@ -25,6 +26,10 @@ export class JournalWriter {
     )
     this.#insertDeadLetter = db.prepare(
       'INSERT INTO dead_letters (received_at, source, origin, reason_code, reason, payload) VALUES (?, ?, ?, ?, ?, ?)',
+    )
+    this.#setLatest = db.prepare(
+      `INSERT INTO latest_readings (device_id, measurement, seq) VALUES (?, ?, ?)
+       ON CONFLICT (device_id, measurement) DO UPDATE SET seq = max(seq, excluded.seq)`,
     )
     this.#touchDevice = db.prepare(
       `UPDATE devices SET last_seen_at = max(coalesce(last_seen_at, 0), ?), updated_at = max(updated_at, ?) WHERE id = ?`,
@@ -39,6 +44,7 @@ export class JournalWriter {
     return this.#db.transaction(() => {
       const seqs: number[] = []
       const lastSeen = new Map<string, number>()
+      const latest = new Map<string, { deviceId: string; measurement: string; seq: number }>()
       for (const r of readings) {
         const info = this.#insertReading.run(
           r.deviceId,
@@ -50,9 +56,12 @@ export class JournalWriter {
           r.receivedAt,
           r.source,
         )
-        seqs.push(Number(info.lastInsertRowid))
+        const seq = Number(info.lastInsertRowid)
+        seqs.push(seq)
         lastSeen.set(r.deviceId, Math.max(lastSeen.get(r.deviceId) ?? 0, r.receivedAt))
+        latest.set(`${r.deviceId}\u0000${r.measurement}`, { deviceId: r.deviceId, measurement: r.measurement, seq })
       }
+      for (const l of latest.values()) this.#setLatest.run(l.deviceId, l.measurement, l.seq)
       for (const d of deadLetters) {
         this.#insertDeadLetter.run(d.receivedAt, d.source, d.origin, d.reasonCode, d.reason, d.payload === null ? null : Buffer.from(d.payload))
       }
@@ -101,11 +110,7 @@ const toEntry = (r: JournalRow): JournalEntry => ({
 /** The latest reading of each measurement of a device (what the panel shows first). */
 export function latestReadings(db: Db, deviceId: string): JournalEntry[] {
   const rows = db
-    .prepare(
-      `SELECT r.* FROM readings r
-       JOIN (SELECT measurement, max(seq) AS seq FROM readings WHERE device_id = ? GROUP BY measurement) l ON l.seq = r.seq
-       ORDER BY r.measurement`,
-    )
+    .prepare('SELECT r.* FROM latest_readings l JOIN readings r ON r.seq = l.seq WHERE l.device_id = ? ORDER BY l.measurement')
     .all(deviceId) as JournalRow[]
   return rows.map(toEntry)
 }

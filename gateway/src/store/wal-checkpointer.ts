@@ -27,7 +27,7 @@ const timer = setInterval(() => {
     parentPort.postMessage({ ok: false, error: String(err && err.message) })
   }
 }, workerData.intervalMs)
-parentPort.on('message', (m) => { if (m === 'stop') { clearInterval(timer); db.close(); process.exit(0) } })
+parentPort.on('message', (m) => { if (m === 'stop') { clearInterval(timer); db.close(); parentPort.close() } })
 `
 
 export class WalCheckpointer implements Service {

@@ -10,8 +10,12 @@ describe('identity: clientIdProblem', () => {
     assert.equal(clientIdProblem(CN, CN, false), null)
   })
 
-  test('CN:suffix is accepted for suffixes of [A-Za-z0-9_-]{1,32}', () => {
-    for (const suffix of ['diag', 'Sub-1', 'x', '_', 'a'.repeat(32)]) assert.equal(clientIdProblem(CN, `${CN}:${suffix}`, false), null, suffix)
+  test('CN:suffix is accepted for suffixes of [A-Za-z0-9_-]{1,32}, with clean session', () => {
+    for (const suffix of ['diag', 'Sub-1', 'x', '_', 'a'.repeat(32)]) assert.equal(clientIdProblem(CN, `${CN}:${suffix}`, true), null, suffix)
+  })
+
+  test('only the plain CN may keep a persistent session (no unbounded stored sessions per device)', () => {
+    assert.match(String(clientIdProblem(CN, `${CN}:diag`, false)), /only "dev_a" may keep a persistent session/)
   })
 
   test('a bad or too long suffix is refused, naming the CN and the expected forms', () => {

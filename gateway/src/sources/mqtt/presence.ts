@@ -33,6 +33,9 @@ export class Presence implements Service {
   readonly #o: PresenceOptions
   readonly #pending = new Map<string, Availability>()
   readonly #rhythm = new Map<string, Rhythm>()
+  /** Open sessions per device (a device may hold `id` and `id:suffix` at once). */
+  readonly #sessions = new Map<string, number>()
+  readonly #rhythmChanged = new Set<string>()
   #timer: NodeJS.Timeout | undefined
 
   constructor(options: PresenceOptions) {
@@ -49,10 +52,18 @@ export class Presence implements Service {
   }
 
   connected(deviceId: string): void {
+    this.#sessions.set(deviceId, (this.#sessions.get(deviceId) ?? 0) + 1)
     this.#pending.set(deviceId, 'online')
   }
 
+  /** Offline only when the device's last session closed (keepalive expiry included). */
   disconnected(deviceId: string): void {
+    const left = (this.#sessions.get(deviceId) ?? 1) - 1
+    if (left > 0) {
+      this.#sessions.set(deviceId, left)
+      return
+    }
+    this.#sessions.delete(deviceId)
     this.#pending.set(deviceId, 'offline')
   }
 
@@ -68,7 +79,10 @@ export class Presence implements Service {
       return
     }
     const gap = at - r.lastAt
-    if (gap > 0) r.intervalMs = r.intervalMs === null ? gap : 0.8 * r.intervalMs + 0.2 * gap
+    if (gap > 0) {
+      r.intervalMs = r.intervalMs === null ? gap : 0.8 * r.intervalMs + 0.2 * gap
+      this.#rhythmChanged.add(deviceId)
+    }
     r.lastAt = at
   }
 
@@ -89,18 +103,32 @@ export class Presence implements Service {
   }
 
   flush(): void {
-    if (this.#pending.size === 0) return
+    if (this.#pending.size === 0 && this.#rhythmChanged.size === 0) return
     const changes = [...this.#pending]
+    const rhythms = [...this.#rhythmChanged].map((id) => [id, Math.round(this.#rhythm.get(id)?.intervalMs ?? 0)] as const)
     this.#pending.clear()
+    this.#rhythmChanged.clear()
     const now = this.#o.clock.now()
     const db = this.#o.db()
     const update = db.prepare('UPDATE devices SET availability = ?, updated_at = ? WHERE id = ?')
+    const interval = db.prepare('UPDATE devices SET report_interval_ms = ? WHERE id = ?')
     db.transaction(() => {
       for (const [id, availability] of changes) update.run(availability, now, id)
+      for (const [id, ms] of rhythms) interval.run(ms, id)
     })()
   }
 
   async start(): Promise<void> {
+    const db = this.#o.db()
+    // Nothing is connected yet: an "online" left by a crash or power cut is not true any more.
+    db.prepare("UPDATE devices SET availability = 'offline', updated_at = ? WHERE source = 'mqtt' AND availability = 'online'").run(
+      this.#o.clock.now(),
+    )
+    // The rhythm survives restarts, so a sensor that died during the outage shows as silent.
+    const rows = db
+      .prepare("SELECT id, last_seen_at AS lastAt, report_interval_ms AS intervalMs FROM devices WHERE source = 'mqtt' AND last_seen_at IS NOT NULL")
+      .all() as Array<{ id: string; lastAt: number; intervalMs: number | null }>
+    for (const r of rows) this.#rhythm.set(r.id, { lastAt: r.lastAt, intervalMs: r.intervalMs })
     this.#timer = setInterval(() => {
       try {
         this.flush()

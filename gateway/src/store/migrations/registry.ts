@@ -1,4 +1,5 @@
 import * as m001 from './001-initial.js'
+import * as m002 from './002-latest-and-rhythm.js'
 
 /**
  * Forward-only, numbered migrations. Append; never edit or reorder a released one — a database
@@ -10,4 +11,7 @@ export interface Migration {
   readonly sql: string
 }
 
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'initial', sql: m001.sql }]
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'initial', sql: m001.sql },
+  { version: 2, name: 'latest-and-rhythm', sql: m002.sql },
+]
