@@ -7,7 +7,12 @@ import type { DeviceCerts } from './gateway-harness.js'
  * A hand-driven MQTT 3.1.1 client over TLS: to send what no well-behaved library would (oversized
  * packets, invalid UTF-8 topics) and see exactly how the broker reacts.
  */
-export async function rawSession(port: number, certs: Pick<DeviceCerts, 'certPem' | 'keyPem' | 'caPem'>, clientId: string): Promise<RawSession> {
+export async function rawSession(
+  port: number,
+  certs: Pick<DeviceCerts, 'certPem' | 'keyPem' | 'caPem'>,
+  clientId: string,
+  keepalive = 60,
+): Promise<RawSession> {
   const socket = connect({ host: '127.0.0.1', port, ca: certs.caPem, cert: certs.certPem, key: certs.keyPem, servername: 'localhost' })
   after(() => socket.destroy())
   await new Promise<void>((resolve, reject) => {
@@ -15,7 +20,7 @@ export async function rawSession(port: number, certs: Pick<DeviceCerts, 'certPem
     socket.once('error', reject)
   })
   const session = new RawSession(socket)
-  socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId, clean: true, keepalive: 60 }))
+  socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId, clean: true, keepalive }))
   const connack = await session.nextPacket()
   if (connack.cmd !== 'connack' || (connack as { returnCode?: number }).returnCode !== 0)
     throw new Error(`CONNACK refused: ${JSON.stringify(connack)}`)
