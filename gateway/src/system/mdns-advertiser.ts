@@ -44,21 +44,29 @@ export class MdnsAdvertiser implements Service {
       : {}
     this.#bonjour = new Bonjour(options as never, (err: Error) => this.#d.log.warn({ err: err.message }, 'mDNS error'))
     this.#addresses = this.#signature()
-    this.#publish()
+    this.#publish(true)
     this.#timer = setInterval(() => {
       const now = this.#signature()
       if (now === this.#addresses) return
       this.#addresses = now
       this.#d.log.info('network addresses changed: re-announcing over mDNS')
-      this.#bonjour?.unpublishAll(() => this.#publish())
+      this.#bonjour?.unpublishAll(() => this.#publish(false))
     }, this.#d.recheckMs)
   }
 
-  #publish(): void {
+  /**
+   * Probe for name conflicts on the first announcement only (RFC 6762 §8.1): on a re-announcement the
+   * names are already ours, and our own just-withdrawn records would otherwise read as a conflict.
+   */
+  #publish(probe: boolean): void {
     const txt = this.#d.txt()
-    const common = { txt, disableIPv6: this.#d.interfaceAddress !== undefined && !this.#d.interfaceAddress.includes(':') }
-    this.#bonjour?.publish({ name: `${this.#d.name()} MQTT`, type: MDNS_TYPES.broker, port: this.#d.mqttPort(), ...common })
-    this.#bonjour?.publish({ name: `${this.#d.name()} panel`, type: MDNS_TYPES.panel, port: this.#d.httpPort(), ...common })
+    const common = { txt, probe, disableIPv6: this.#d.interfaceAddress !== undefined && !this.#d.interfaceAddress.includes(':') }
+    for (const service of [
+      this.#bonjour?.publish({ name: `${this.#d.name()} MQTT`, type: MDNS_TYPES.broker, port: this.#d.mqttPort(), ...common }),
+      this.#bonjour?.publish({ name: `${this.#d.name()} panel`, type: MDNS_TYPES.panel, port: this.#d.httpPort(), ...common }),
+    ]) {
+      service?.on('error', (err: Error) => this.#d.log.warn({ err: err.message, name: service.name }, 'mDNS announcement failed'))
+    }
     this.#d.log.info({ txt }, 'advertising over mDNS')
   }
 
