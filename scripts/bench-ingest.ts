@@ -66,7 +66,7 @@ for (let i = 0; i < DEVICES; i++) {
 const [httpPort, mqttPort] = [await freePort(), await freePort()]
 // Every simulated device connects from 127.0.0.1: lift the per-address connect rate for the run.
 const configPath = join(root, 'gateway.yaml')
-writeFileSync(configPath, `mqtt:\n  connectBurst: ${DEVICES * 2}\n  connectPerSecond: ${DEVICES}\n`)
+writeFileSync(configPath, `mqtt:\n  connectBurst: ${DEVICES * 2}\n  connectPerSecond: ${DEVICES}\n  maxConnectionsPerAddress: ${DEVICES * 2}\n`)
 const gw = spawn(process.execPath, [ENTRY], {
   env: {
     PATH: process.env.PATH,
