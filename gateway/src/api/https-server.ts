@@ -27,6 +27,11 @@ export class HttpsServer implements Service {
     this.#o = options
   }
 
+  /** The application, for in-process requests (tests). */
+  get app(): H3 {
+    return this.#o.app
+  }
+
   /** The bound address (port 0 in tests resolves to a real port here). */
   get address(): AddressInfo | undefined {
     return (this.#server?.address() as AddressInfo | null) ?? undefined

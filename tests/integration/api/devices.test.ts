@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { startGateway } from '../../_support/gateway-harness.js'
+import { httpsGet } from '../../_support/https-get.js'
+import { connectDevice } from '../../_support/mqtt-clients.js'
+
+describe('GET /api/devices (loopback only until API auth)', () => {
+  test('a published reading shows on the device: availability, last seen, latest per measurement, certificates', async () => {
+    const h = await startGateway()
+    const certs = await h.enrol('kitchen_temp')
+    const client = await connectDevice(h.mqttPort, certs, { clientId: 'kitchen_temp' })
+    await client.publishAsync('care/kitchen_temp/climate', '{"fields":{"temp_c":21.0}}', { qos: 1 })
+    await client.publishAsync('care/kitchen_temp/climate', '{"fields":{"temp_c":21.5,"humid_pct":40},"tags":{"room":"kitchen"}}', { qos: 1 })
+    await client.publishAsync('care/kitchen_temp/power', '{"fields":{"power_w":3.2}}', { qos: 1 })
+    h.gateway.presence.flush()
+    const res = await httpsGet(`https://127.0.0.1:${h.httpPort}/api/devices/kitchen_temp`, certs.caPem)
+    assert.equal(res.status, 200, res.body)
+    const device = JSON.parse(res.body) as {
+      id: string
+      availability: string
+      lastSeenAt: number
+      silent: boolean
+      latest: Array<{ measurement: string; fields: Record<string, unknown>; tags: Record<string, string> }>
+      certificates: Array<{ serial: string; revokedAt: number | null; fingerprintSha256?: string }>
+    }
+    assert.equal(device.id, 'kitchen_temp')
+    assert.equal(device.availability, 'online')
+    assert.ok(Date.now() - device.lastSeenAt < 10_000)
+    assert.equal(device.silent, false)
+    assert.deepEqual(
+      device.latest.map((r) => [r.measurement, r.fields]),
+      [
+        ['climate', { temp_c: 21.5, humid_pct: 40 }],
+        ['power', { power_w: 3.2 }],
+      ],
+    )
+    assert.equal(device.certificates[0]?.serial, certs.serial)
+    assert.equal(device.certificates[0]?.fingerprintSha256, undefined)
+
+    const list = await httpsGet(`https://127.0.0.1:${h.httpPort}/api/devices?source=mqtt`, certs.caPem)
+    assert.deepEqual(
+      (JSON.parse(list.body) as Array<{ id: string }>).map((d) => d.id),
+      ['kitchen_temp'],
+    )
+    const badFilter = await httpsGet(`https://127.0.0.1:${h.httpPort}/api/devices?source=zigbee`, certs.caPem)
+    assert.equal(badFilter.status, 400)
+    const missing = await httpsGet(`https://127.0.0.1:${h.httpPort}/api/devices/nope`, certs.caPem)
+    assert.equal(missing.status, 404)
+    assert.equal((JSON.parse(missing.body) as { code: string }).code, 'CAREHUB_ERR_NOT_FOUND')
+  })
+
+  test('refused to a client that is not on loopback', async () => {
+    const h = await startGateway()
+    const res = await h.gateway.http.app.request('/api/devices')
+    assert.equal(res.status, 403)
+  })
+})
