@@ -36,21 +36,18 @@ export interface DeviceCerts extends IssuedCertificate {
   readonly caPem: string
 }
 
-/** A real Gateway in this process on loopback, random ports, throw-away data folder; stopped at the end. */
-export async function startGateway(
-  overrides: ConfigInput = {},
-  reuse?: { dataDir: string; mqttPort: number; httpPort: number },
+/** A Gateway (not started) on loopback with the given ports and data folder, logging to memory. */
+export function buildGateway(
+  overrides: ConfigInput,
+  where: { dataDir: string; mqttPort: number; httpPort: number },
   interfaces: () => NodeJS.Dict<NetworkInterfaceInfo[]> = () => ({}),
-): Promise<Harness> {
-  const dataDir = reuse?.dataDir ?? join(tempDir(), 'data')
-  const mqttPort = reuse?.mqttPort ?? (await freePort())
-  const httpPort = reuse?.httpPort ?? (await freePort())
+): { gateway: Gateway; lines: () => Array<Record<string, unknown>> } {
   const config = ConfigSchema.parse({
     ...overrides,
-    dataDir,
+    dataDir: where.dataDir,
     bind: '127.0.0.1',
-    http: { ...overrides.http, port: httpPort },
-    mqtt: { ...overrides.mqtt, port: mqttPort },
+    http: { ...overrides.http, port: where.httpPort },
+    mqtt: { ...overrides.mqtt, port: where.mqttPort },
     mdns: overrides.mdns ?? { enabled: false },
   })
   const { log, lines } = captureLogger('debug')
@@ -64,6 +61,19 @@ export async function startGateway(
     recentErrors: new RecentErrors(),
     host: { hostname: 'carehub-test', interfaces },
   })
+  return { gateway, lines }
+}
+
+/** A real Gateway in this process on loopback, random ports, throw-away data folder; stopped at the end. */
+export async function startGateway(
+  overrides: ConfigInput = {},
+  reuse?: { dataDir: string; mqttPort: number; httpPort: number },
+  interfaces: () => NodeJS.Dict<NetworkInterfaceInfo[]> = () => ({}),
+): Promise<Harness> {
+  const dataDir = reuse?.dataDir ?? join(tempDir(), 'data')
+  const mqttPort = reuse?.mqttPort ?? (await freePort())
+  const httpPort = reuse?.httpPort ?? (await freePort())
+  const { gateway, lines } = buildGateway(overrides, { dataDir, mqttPort, httpPort }, interfaces)
   await gateway.start()
   let stopped = false
   after(async () => {

@@ -6,26 +6,27 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import type { DeviceCerts } from './gateway-harness.js'
 import { tempDir } from './temp.js'
 
+/** Client options of a device: its certificate, MQTT 3.1.1, no reconnects, the box CA trusted. */
+function deviceOptions(certs: Partial<Pick<DeviceCerts, 'certPem' | 'keyPem'>> & { caPem: string }, options: IClientOptions): IClientOptions {
+  return {
+    ca: certs.caPem,
+    cert: certs.certPem,
+    key: certs.keyPem,
+    servername: 'localhost',
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+    connectTimeout: 5000,
+    ...options,
+  }
+}
+
 /** mqtt.js (MQTT 3.1.1) with a device's certificate; the `false` third argument avoids the hang on a silent close (dependencies notes §3). */
 export async function connectDevice(
   port: number,
   certs: Pick<DeviceCerts, 'certPem' | 'keyPem' | 'caPem'>,
   options: IClientOptions = {},
 ): Promise<MqttClient> {
-  const client = await mqtt.connectAsync(
-    `mqtts://127.0.0.1:${port}`,
-    {
-      ca: certs.caPem,
-      cert: certs.certPem,
-      key: certs.keyPem,
-      servername: 'localhost',
-      protocolVersion: 4,
-      reconnectPeriod: 0,
-      connectTimeout: 5000,
-      ...options,
-    },
-    false,
-  )
+  const client = await mqtt.connectAsync(`mqtts://127.0.0.1:${port}`, deviceOptions(certs, options), false)
   after(() => client.end(true))
   return client
 }
@@ -37,16 +38,7 @@ export async function connectError(
   options: IClientOptions = {},
 ): Promise<Error | null> {
   return new Promise((resolve) => {
-    const client = mqtt.connect(`mqtts://127.0.0.1:${port}`, {
-      ca: certs.caPem,
-      cert: certs.certPem,
-      key: certs.keyPem,
-      servername: 'localhost',
-      protocolVersion: 4,
-      reconnectPeriod: 0,
-      connectTimeout: 5000,
-      ...options,
-    })
+    const client = mqtt.connect(`mqtts://127.0.0.1:${port}`, deviceOptions(certs, options))
     const done = (err: Error | null) => {
       client.end(true)
       resolve(err)

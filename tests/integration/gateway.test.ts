@@ -2,45 +2,14 @@ import assert from 'node:assert/strict'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { ConfigSchema } from '../../gateway/src/config/schema.js'
 import { CarehubError } from '../../gateway/src/core/errors.js'
-import { Gateway } from '../../gateway/src/gateway.js'
 import { acquireInstanceLock, runningDaemon } from '../../gateway/src/system/instance-lock.js'
-import { RecentErrors } from '../../gateway/src/system/recent-errors.js'
-import type { SystemdNotifier } from '../../gateway/src/system/systemd-notifier.js'
-import { captureLogger } from '../_support/log-capture.js'
+import { buildGateway } from '../_support/gateway-harness.js'
 import { freePort, tempDir } from '../_support/temp.js'
-
-const noNotify: SystemdNotifier = {
-  enabled: false,
-  ready: () => {},
-  status: () => {},
-  watchdog: () => {},
-  stopping: () => {},
-  watchdogIntervalMs: () => null,
-  close: () => {},
-}
 
 async function build(overrides: { httpPort?: number } = {}) {
   const dataDir = join(tempDir(), 'data')
-  const config = ConfigSchema.parse({
-    dataDir,
-    bind: '127.0.0.1',
-    http: { port: overrides.httpPort ?? (await freePort()) },
-    mqtt: { port: await freePort() },
-    mdns: { enabled: false },
-  })
-  const { log, lines } = captureLogger('info')
-  const gateway = new Gateway({
-    config,
-    log,
-    clock: { now: () => Date.now() },
-    version: '0.0.0-test',
-    pid: process.pid,
-    notifier: noNotify,
-    recentErrors: new RecentErrors(),
-    host: { hostname: 'carehub-test', interfaces: () => ({}) },
-  })
+  const { gateway, lines } = buildGateway({}, { dataDir, httpPort: overrides.httpPort ?? (await freePort()), mqttPort: await freePort() })
   const events: string[] = []
   gateway.bus.on('service:started', (e) => void events.push(`+${e.name}`))
   gateway.bus.on('service:stopped', (e) => void events.push(`-${e.name}`))
