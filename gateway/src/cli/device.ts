@@ -58,7 +58,7 @@ export async function deviceRevoke(ctx: CliContext, io: CliIo, id: string | unde
       const count = revokeDevice(db, id, now)
       appendAudit(db, { at: now, actor: 'cli', action: 'device.revoke', target: `device:${id}`, detail: { certificates: count } })
       return count
-    })(),
+    }).immediate(),
   )
   io.stdout(
     n === 0

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util'
 import { CarehubError, isCarehubError } from '../core/errors.js'
 import { type CliIo, cliContext } from './context.js'
+import { auditVerify } from './audit.js'
 import { deviceAdd, deviceList, deviceRevoke } from './device.js'
 import { status } from './status.js'
 import { userAdd } from './user-add.js'
@@ -12,6 +13,7 @@ export const CLI_USAGE = `Usage: carehub <command>
   device list [--json]
   user add <username> --role <admin|caregiver|installer|viewer> --password-stdin
   status [--json]
+  audit verify [--json]                          check the audit log's hash chain
 
 The command works on CAREHUB_DATA_DIR (default ./data) whether or not the gateway runs.`
 
@@ -50,6 +52,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       if (sub === 'add') await deviceAdd(ctx, io, { id: rest[0], out: values.out, renew: values.renew })
       else if (sub === 'revoke') await deviceRevoke(ctx, io, rest[0])
       else await deviceList(ctx, io, values.json)
+      return 0
+    }
+    if (command === 'audit' && sub === 'verify' && rest.length === 0) {
+      await auditVerify(cliContext(io), io, values.json)
       return 0
     }
     if (command === 'status' && sub === undefined) {

@@ -1,5 +1,6 @@
 import * as m001 from './001-initial.js'
 import * as m002 from './002-latest-and-rhythm.js'
+import * as m003 from './003-audit-chain.js'
 
 /**
  * Forward-only, numbered migrations. Append; never edit or reorder a released one — a database
@@ -14,4 +15,5 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial', sql: m001.sql },
   { version: 2, name: 'latest-and-rhythm', sql: m002.sql },
+  { version: 3, name: 'audit-chain', sql: m003.sql },
 ]
