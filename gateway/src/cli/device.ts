@@ -54,11 +54,13 @@ export async function deviceRevoke(ctx: CliContext, io: CliIo, id: string | unde
   if (!id) throw new CarehubError('CAREHUB_ERR_USAGE', 'give the device id: carehub device revoke <device_id>')
   const now = io.now()
   const n = await withStore(ctx, now, (db) =>
-    db.transaction(() => {
-      const count = revokeDevice(db, id, now)
-      appendAudit(db, { at: now, actor: 'cli', action: 'device.revoke', target: `device:${id}`, detail: { certificates: count } })
-      return count
-    }).immediate(),
+    db
+      .transaction(() => {
+        const count = revokeDevice(db, id, now)
+        appendAudit(db, { at: now, actor: 'cli', action: 'device.revoke', target: `device:${id}`, detail: { certificates: count } })
+        return count
+      })
+      .immediate(),
   )
   io.stdout(
     n === 0

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { CarehubError, isCarehubError } from '../core/errors.js'
-import { type CliIo, cliContext } from './context.js'
 import { auditVerify } from './audit.js'
+import { type CliIo, cliContext } from './context.js'
 import { deviceAdd, deviceList, deviceRevoke } from './device.js'
 import { status } from './status.js'
 import { userAdd } from './user-add.js'

@@ -37,11 +37,13 @@ export async function userAdd(ctx: CliContext, io: CliIo, args: UserAddArgs): Pr
   const passwordHash = await hashPassword(password, username)
   const now = io.now()
   const user = await withStore(ctx, now, (db) =>
-    db.transaction(() => {
-      const row = insertUser(db, { username, role: args.role as Role, passwordHash, now })
-      appendAudit(db, { at: now, actor: 'cli', action: 'user.create', target: `user:${row.id}`, detail: { username, role: row.role } })
-      return row
-    }).immediate(),
+    db
+      .transaction(() => {
+        const row = insertUser(db, { username, role: args.role as Role, passwordHash, now })
+        appendAudit(db, { at: now, actor: 'cli', action: 'user.create', target: `user:${row.id}`, detail: { username, role: row.role } })
+        return row
+      })
+      .immediate(),
   )
   io.stdout(`user "${user.username}" added with role ${user.role} (id ${user.id})\n`)
 }

@@ -91,7 +91,8 @@ export function verifyAuditChain(db: Db): ChainReport {
     }
     const link = prev ?? GENESIS
     if (row.prev_hash !== link) return { entries, unchained, head: prev, broken: { id: row.id, reason: 'does not link to the entry before it' } }
-    if (entryHash(link, row) !== row.hash) return { entries, unchained, head: prev, broken: { id: row.id, reason: 'its content was changed after it was written' } }
+    if (entryHash(link, row) !== row.hash)
+      return { entries, unchained, head: prev, broken: { id: row.id, reason: 'its content was changed after it was written' } }
     prev = row.hash
     expectedId = row.id + 1
   }
