@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import type { NetworkInterfaceInfo } from 'node:os'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
@@ -18,9 +17,9 @@ import { SecretBox } from './secrets/secret-box.js'
 import { MqttIngest } from './sources/mqtt/mqtt-ingest.js'
 import { Presence } from './sources/mqtt/presence.js'
 import { revocationVersion } from './store/device-certificates.js'
+import { gatewayIdentity } from './store/gateway-id.js'
 import { JournalWriter } from './store/journal.js'
 import { JournalCommitter } from './store/journal-committer.js'
-import { getOrCreateSetting } from './store/settings.js'
 import { StoreService } from './store/store-service.js'
 import { WalCheckpointer } from './store/wal-checkpointer.js'
 import { prepareDataDir } from './system/data-dir.js'
@@ -173,7 +172,7 @@ export class Gateway {
       store,
       new WalCheckpointer({ path: join(dataDir, STORE_FILE), intervalMs: 1000, log: child('store') }),
       defineService('identity', async () => {
-        this.#gatewayId = config.gateway.id ?? getOrCreateSetting(db(), 'gateway.id', () => `gw-${randomBytes(4).toString('hex')}`, clock.now())
+        this.#gatewayId = gatewayIdentity(db(), config.gateway.id, clock.now())
         this.#secrets = await SecretBox.open(join(dataDir, SECRETS_DIR))
       }),
       this.pki,

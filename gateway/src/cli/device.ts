@@ -7,7 +7,7 @@ import { SecretBox } from '../secrets/secret-box.js'
 import { appendAudit } from '../store/audit.js'
 import { certificatesOf } from '../store/device-certificates.js'
 import { listDevices } from '../store/devices.js'
-import { getOrCreateSetting } from '../store/settings.js'
+import { gatewayIdentity } from '../store/gateway-id.js'
 import { prepareDataDir } from '../system/data-dir.js'
 import { PKI_DIR, SECRETS_DIR } from '../system/data-layout.js'
 import { type CliContext, type CliIo, withStore } from './context.js'
@@ -27,7 +27,7 @@ export async function deviceAdd(
   const secrets = await SecretBox.open(join(config.dataDir, SECRETS_DIR))
   const issued = await withStore(ctx, now, async (db) => {
     // Same CA the daemon uses; created here if the daemon never ran (first enrolment on the bench).
-    const gatewayId = config.gateway.id ?? getOrCreateSetting(db, 'gateway.id', () => `gw-${crypto.randomUUID().slice(0, 8)}`, now)
+    const gatewayId = gatewayIdentity(db, config.gateway.id, now)
     const ca = await LocalCa.loadOrCreate({ dir: join(config.dataDir, PKI_DIR), secrets, gatewayId, validityDays: config.pki.caValidityDays, now })
     const cert = await enrolDevice(db, ca, args.id as string, { validityDays: config.devices.certValidityDays, now, renew: args.renew })
     appendAudit(db, {

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { CarehubError } from '../core/errors.js'
 import type { SecretBox } from '../secrets/secret-box.js'
-import { writeFileAtomic } from '../system/atomic-file.js'
+import { createFileExclusive, writeFileAtomic } from '../system/atomic-file.js'
 import type { x509 } from './x509-keys.js'
 
 /** The X.509 library is loaded only to create or issue (~100 ms of start-up saved on every warm start). */
@@ -52,14 +52,20 @@ export class LocalCa {
   static async loadOrCreate(opts: { dir: string; secrets: SecretBox; gatewayId: string; validityDays: number; now: number }): Promise<LocalCa> {
     const certPath = join(opts.dir, 'ca.crt')
     const keyPath = join(opts.dir, 'ca.key.age')
+    const load = async () => {
+      const ca = new LocalCa(readFileSync(certPath, 'utf8'), await opts.secrets.readFile(keyPath))
+      if (!ca.cert.checkPrivateKey(createPrivateKey(ca.#keyPem))) throw new Error('ca.key.age does not belong to ca.crt')
+      return ca
+    }
     try {
       if (existsSync(certPath) || existsSync(keyPath)) {
-        if (!existsSync(certPath) || !existsSync(keyPath)) {
-          throw new Error(`only one of ca.crt and ca.key.age exists in ${opts.dir}; restore the other from a backup (devices trust this CA)`)
+        // Another process (the daemon, or `carehub device add`) may be between writing the key and the certificate.
+        if (!existsSync(certPath) && !(await appears(certPath, 3000))) {
+          throw new Error(`ca.key.age exists without ca.crt in ${opts.dir}; restore ca.crt from a backup (devices trust this CA)`)
         }
-        const ca = new LocalCa(readFileSync(certPath, 'utf8'), await opts.secrets.readFile(keyPath))
-        if (!ca.cert.checkPrivateKey(createPrivateKey(ca.#keyPem))) throw new Error('ca.key.age does not belong to ca.crt')
-        return ca
+        if (!existsSync(keyPath))
+          throw new Error(`ca.crt exists without ca.key.age in ${opts.dir}; restore the key from a backup (devices trust this CA)`)
+        return await load()
       }
       const { crypto, EC_ALGORITHM, generateKeyPair, newSerialNumber, privateKeyToPem, x509 } = await loadX509()
       const keys = await generateKeyPair()
@@ -79,9 +85,14 @@ export class LocalCa {
         },
         crypto,
       )
+      // The key is created exclusively: when the daemon and the CLI both create the CA at once, one
+      // wins and the other loads the winner's (two CAs would leave a key that fits no certificate).
       // Key first: a crash between the two writes leaves a key without a cert, reported above.
       const keyPem = await privateKeyToPem(keys.privateKey)
-      await opts.secrets.writeFile(keyPath, keyPem)
+      if (!createFileExclusive(keyPath, await opts.secrets.encrypt(keyPem), 0o600)) {
+        if (!(await appears(certPath, 3000))) throw new Error(`another process created ca.key.age but no ca.crt in ${opts.dir}`)
+        return await load()
+      }
       writeFileAtomic(certPath, cert.toString('pem'), 0o644)
       return new LocalCa(cert.toString('pem'), keyPem)
     } catch (err) {
@@ -131,4 +142,13 @@ export class LocalCa {
       notAfter: Date.parse(parsed.validTo),
     }
   }
+}
+
+/** Wait (polling) for a file another process is about to write. */
+async function appears(path: string, timeoutMs: number): Promise<boolean> {
+  for (let waited = 0; waited < timeoutMs; waited += 50) {
+    if (existsSync(path)) return true
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  return existsSync(path)
 }

@@ -139,7 +139,7 @@ describe('LocalCa.loadOrCreate', () => {
     const certBefore = readFileSync(join(dir, 'ca.crt'), 'utf8')
     await assert.rejects(
       LocalCa.loadOrCreate({ dir, secrets, gatewayId: 'gw-test', validityDays: 3650, now: NOW }),
-      carehubError('CAREHUB_ERR_PKI', /only one of ca\.crt and ca\.key\.age/),
+      carehubError('CAREHUB_ERR_PKI', /ca\.crt exists without ca\.key\.age.*restore the key from a backup/),
     )
     assert.equal(readFileSync(join(dir, 'ca.crt'), 'utf8'), certBefore)
     assert.equal(existsSync(join(dir, 'ca.key.age')), false)
@@ -151,7 +151,7 @@ describe('LocalCa.loadOrCreate', () => {
     const keyBefore = readFileSync(join(dir, 'ca.key.age'), 'utf8')
     await assert.rejects(
       LocalCa.loadOrCreate({ dir, secrets, gatewayId: 'gw-test', validityDays: 3650, now: NOW }),
-      carehubError('CAREHUB_ERR_PKI', /only one of ca\.crt and ca\.key\.age/),
+      carehubError('CAREHUB_ERR_PKI', /ca\.key\.age exists without ca\.crt.*restore ca\.crt from a backup/),
     )
     assert.equal(existsSync(join(dir, 'ca.crt')), false)
     assert.equal(readFileSync(join(dir, 'ca.key.age'), 'utf8'), keyBefore)
@@ -276,5 +276,16 @@ describe('LocalCa.issue', () => {
     // Issued later in the CA's life, the clamp still holds.
     const late = await ca.issue({ commonName: 'late', usage: 'server', validityDays: 20, now: NOW + 25 * DAY_MS })
     assert.equal(late.notAfter, caNotAfter)
+  })
+})
+
+describe('LocalCa: two processes creating the CA at once', () => {
+  test('the daemon and `carehub device add` racing on a new data folder end up with one CA', async () => {
+    const dir = tempDir()
+    const create = async () =>
+      LocalCa.loadOrCreate({ dir, secrets: await SecretBox.open(dir), gatewayId: 'gw-race', validityDays: 365, now: Date.now() })
+    const [a, b] = await Promise.all([create(), create()])
+    assert.equal(a.fingerprint, b.fingerprint)
+    assert.equal((await create()).fingerprint, a.fingerprint, 'the stored key fits the stored certificate')
   })
 })
