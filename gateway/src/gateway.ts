@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { buildApp } from './api/app.js'
 import { HttpsServer } from './api/https-server.js'
+import { AuthService } from './auth/auth-service.js'
 import { BrokerService } from './broker/broker-service.js'
 import { RevocationWatch } from './broker/revocation-watch.js'
 import type { Config } from './config/schema.js'
@@ -62,6 +63,7 @@ export class Gateway {
   readonly presence: Presence
   readonly broker: BrokerService
   readonly http: HttpsServer
+  readonly auth: AuthService
   readonly #runner: ServiceRunner
   #lock: AcquiredLock | undefined
   #secrets: SecretBox | undefined
@@ -136,6 +138,20 @@ export class Gateway {
       log: child('broker'),
       registry,
     })
+    this.auth = new AuthService({
+      db,
+      secrets: () => this.#require(this.#secrets, 'secrets'),
+      keyPath: join(dataDir, SECRETS_DIR, 'jwt-signing.key.age'),
+      issuer: () => `carehub:${this.gatewayId}`,
+      clock,
+      log: child('auth'),
+      settings: {
+        accessTtlMs: config.auth.accessTokenMinutes * 60_000,
+        refreshTtlMs: config.auth.refreshTokenDays * 86_400_000,
+        sessionMaxMs: config.auth.sessionMaxDays * 86_400_000,
+        graceMs: config.auth.refreshGraceSeconds * 1000,
+      },
+    })
     this.http = new HttpsServer({
       app: buildApp({
         log: child('http'),
@@ -148,6 +164,7 @@ export class Gateway {
         recentErrors: deps.recentErrors,
         gatewayId: () => this.gatewayId,
         devices: { db, isSilent: (id) => presence.isSilent(id) },
+        auth: this.auth,
       }),
       bind: config.bind,
       port: config.http.port,
@@ -176,6 +193,7 @@ export class Gateway {
         this.#secrets = await SecretBox.open(join(dataDir, SECRETS_DIR))
       }),
       this.pki,
+      this.auth,
       this.journal,
       presence,
       this.broker,

@@ -1,12 +1,15 @@
 import type { NetworkInterfaceInfo } from 'node:os'
 import { join } from 'node:path'
 import { after } from 'node:test'
+import { hashPassword } from '../../gateway/src/auth/password.js'
 import { type ConfigInput, ConfigSchema } from '../../gateway/src/config/schema.js'
 import { Gateway } from '../../gateway/src/gateway.js'
 import { enrolDevice } from '../../gateway/src/pki/device-enrolment.js'
 import type { IssuedCertificate } from '../../gateway/src/pki/local-ca.js'
+import { insertUser, type Role } from '../../gateway/src/store/users.js'
 import { RecentErrors } from '../../gateway/src/system/recent-errors.js'
 import type { SystemdNotifier } from '../../gateway/src/system/systemd-notifier.js'
+import { httpsJson } from './https-get.js'
 import { captureLogger } from './log-capture.js'
 import { freePort, tempDir } from './temp.js'
 
@@ -28,6 +31,10 @@ export interface Harness {
   readonly lines: () => Array<Record<string, unknown>>
   /** Enrol a device with the running gateway's CA and store; returns its PEMs and the CA's. */
   enrol(deviceId: string, options?: { validityDays?: number; now?: number }): Promise<DeviceCerts>
+  /** Create a user directly in the store (as `carehub user add` does); returns its id. */
+  addUser(username: string, role: Role, password?: string): Promise<number>
+  /** Sign in over real HTTPS; returns the token pair. */
+  login(username: string, password?: string): Promise<{ accessToken: string; refreshToken: string }>
   /** Stop and start a new Gateway on the same data folder and ports. */
   restart(): Promise<Harness>
 }
@@ -37,10 +44,15 @@ export interface DeviceCerts extends IssuedCertificate {
 }
 
 /** A Gateway (not started) on loopback with the given ports and data folder, logging to memory. */
+export interface HarnessOptions {
+  readonly interfaces?: () => NodeJS.Dict<NetworkInterfaceInfo[]>
+  readonly clock?: { now(): number }
+}
+
 export function buildGateway(
   overrides: ConfigInput,
   where: { dataDir: string; mqttPort: number; httpPort: number },
-  interfaces: () => NodeJS.Dict<NetworkInterfaceInfo[]> = () => ({}),
+  options: HarnessOptions = {},
 ): { gateway: Gateway; lines: () => Array<Record<string, unknown>> } {
   const config = ConfigSchema.parse({
     ...overrides,
@@ -54,12 +66,12 @@ export function buildGateway(
   const gateway = new Gateway({
     config,
     log,
-    clock: { now: () => Date.now() },
+    clock: options.clock ?? { now: () => Date.now() },
     version: '0.0.0-test',
     pid: process.pid,
     notifier: noNotify,
     recentErrors: new RecentErrors(),
-    host: { hostname: 'carehub-test', interfaces },
+    host: { hostname: 'carehub-test', interfaces: options.interfaces ?? (() => ({})) },
   })
   return { gateway, lines }
 }
@@ -68,12 +80,12 @@ export function buildGateway(
 export async function startGateway(
   overrides: ConfigInput = {},
   reuse?: { dataDir: string; mqttPort: number; httpPort: number },
-  interfaces: () => NodeJS.Dict<NetworkInterfaceInfo[]> = () => ({}),
+  options: HarnessOptions = {},
 ): Promise<Harness> {
   const dataDir = reuse?.dataDir ?? join(tempDir(), 'data')
   const mqttPort = reuse?.mqttPort ?? (await freePort())
   const httpPort = reuse?.httpPort ?? (await freePort())
-  const { gateway, lines } = buildGateway(overrides, { dataDir, mqttPort, httpPort }, interfaces)
+  const { gateway, lines } = buildGateway(overrides, { dataDir, mqttPort, httpPort }, options)
   await gateway.start()
   let stopped = false
   after(async () => {
@@ -93,10 +105,19 @@ export async function startGateway(
       })
       return { ...issued, caPem: gateway.pki.ca.certPem }
     },
+    async addUser(username, role, password = 'correct horse battery') {
+      const passwordHash = await hashPassword(password, username)
+      return insertUser(gateway.store.db, { username, role, passwordHash, now: Date.now() }).id
+    },
+    async login(username, password = 'correct horse battery') {
+      const res = await httpsJson('POST', `https://127.0.0.1:${httpPort}/api/auth/login`, gateway.pki.ca.certPem, { username, password })
+      if (res.status !== 200) throw new Error(`login failed: ${res.status} ${JSON.stringify(res.body)}`)
+      return res.body as { accessToken: string; refreshToken: string }
+    },
     async restart() {
       stopped = true
       await gateway.stop()
-      return startGateway(overrides, { dataDir, mqttPort, httpPort }, interfaces)
+      return startGateway(overrides, { dataDir, mqttPort, httpPort }, options)
     },
   }
   return harness

@@ -21,3 +21,35 @@ export function httpsGet(url: string, ca: string | Buffer, headers: Record<strin
     req.end()
   })
 }
+
+/** A JSON request over real TLS (the API as a client on the LAN uses it). */
+export function httpsJson(
+  method: string,
+  url: string,
+  ca: string | Buffer,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: unknown }> {
+  const payload = body === undefined ? undefined : JSON.stringify(body)
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method,
+        ca,
+        servername: 'localhost',
+        headers: { ...(payload ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) } : {}), ...headers },
+      },
+      (res) => {
+        let text = ''
+        res.setEncoding('utf8')
+        res.on('data', (c: string) => {
+          text += c
+        })
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text ? (JSON.parse(text) as unknown) : null }))
+      },
+    )
+    req.on('error', reject)
+    req.end(payload)
+  })
+}

@@ -1,12 +1,14 @@
 import { bodyLimit, H3 } from 'h3'
 import type { Logger } from 'pino'
+import type { AuthService } from '../auth/auth-service.js'
 import type { Clock } from '../core/clock.js'
 import type { HealthRegistry } from '../system/health.js'
 import type { Metrics } from '../system/metrics.js'
 import type { RecentErrors } from '../system/recent-errors.js'
-import { loopbackOnly } from './_internal/loopback-only.js'
+import { authenticate } from './_internal/authenticate.js'
 import { problemResponse, toProblem } from './_internal/problem.js'
 import { recordResponse, requestContext } from './_internal/request-context.js'
+import { authRoutes } from './routes/auth.js'
 import { type DeviceRouteDeps, deviceRoutes } from './routes/devices.js'
 import { healthRoutes } from './routes/health.js'
 import { metricsRoutes } from './routes/metrics.js'
@@ -22,6 +24,7 @@ export interface ApiDeps {
   readonly recentErrors: RecentErrors
   readonly gatewayId: () => string
   readonly devices: DeviceRouteDeps
+  readonly auth: AuthService
 }
 
 /**
@@ -35,7 +38,10 @@ export function buildApp(deps: ApiDeps): H3 {
       const problem = toProblem(error, event.context.requestId)
       const log = event.context.log ?? deps.log
       if (problem.status >= 500) log.error({ err: error.cause ?? error }, 'request error')
-      return problemResponse(problem)
+      const response = problemResponse(problem)
+      // Headers meant for error responses (WWW-Authenticate, …) — h3 applies them only to its own.
+      for (const [name, value] of event.res.errHeaders) response.headers.set(name, value)
+      return response
     },
     onResponse(response, event) {
       recordResponse(event, response.status, deps.metrics)
@@ -52,8 +58,9 @@ export function buildApp(deps: ApiDeps): H3 {
     now: () => deps.clock.now(),
     gatewayId: deps.gatewayId,
   })
-  metricsRoutes(app, { metrics: deps.metrics })
-  app.use('/api/**', loopbackOnly())
+  metricsRoutes(app, { metrics: deps.metrics, auth: deps.auth })
+  app.use('/api/**', authenticate(deps.auth))
+  authRoutes(app, { auth: deps.auth })
   deviceRoutes(app, deps.devices)
   return app
 }

@@ -57,6 +57,19 @@ export const ConfigSchema = z
         requestTimeoutMs: z.int().min(1000).max(300_000).default(30_000).describe('A request taking longer is answered 408 / dropped.'),
       })
       .prefault({}),
+    auth: z
+      .strictObject({
+        accessTokenMinutes: z.int().min(1).max(60).default(10).describe('Lifetime of an access token (JWT).'),
+        refreshTokenDays: z.int().min(1).max(90).default(14).describe('A refresh token unused this long expires.'),
+        sessionMaxDays: z.int().min(1).max(365).default(30).describe('Absolute session lifetime: sign in again after it, however active.'),
+        refreshGraceSeconds: z
+          .int()
+          .min(0)
+          .max(60)
+          .default(10)
+          .describe('A refresh token reused within this window returns the same successor (two tabs).'),
+      })
+      .prefault({}),
     mqtt: z
       .strictObject({
         port: port.default(8883).describe('MQTT over mutual TLS. Env: CAREHUB_MQTT_PORT.'),

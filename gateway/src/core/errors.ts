@@ -28,7 +28,9 @@ export const ERRORS = {
   CAREHUB_ERR_VALIDATION: { http: 400, exit: 65, title: 'Invalid input' },
   CAREHUB_ERR_CONFLICT: { http: 409, exit: 65, title: 'Already exists' },
   CAREHUB_ERR_NOT_FOUND: { http: 404, exit: 66, title: 'Not found' },
+  CAREHUB_ERR_UNAUTHENTICATED: { http: 401, exit: 77, title: 'Authentication required' },
   CAREHUB_ERR_FORBIDDEN: { http: 403, exit: 77, title: 'Forbidden' },
+  CAREHUB_ERR_RATE_LIMITED: { http: 429, exit: 75, title: 'Too many requests' },
   CAREHUB_ERR_SHUTDOWN_TIMEOUT: { http: 503, exit: 70, title: 'Shutdown did not finish in time' },
   CAREHUB_ERR_INTERNAL: { http: 500, exit: 70, title: 'Internal error' },
 } as const satisfies Record<string, CatalogueEntry>

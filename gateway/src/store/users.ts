@@ -58,3 +58,21 @@ export function countUsersByRole(db: Db): Record<Role, number> {
   }
   return counts
 }
+
+export interface UserAuthState {
+  readonly id: number
+  readonly username: string
+  readonly role: Role
+  readonly disabled: boolean
+  /** Access tokens issued before this (ms) are void: password/role/MFA change, admin revocation. */
+  readonly sessionsValidAfter: number
+}
+
+export function userAuthState(db: Db, id: number): UserAuthState | undefined {
+  const row = db.prepare('SELECT id, username, role, disabled, sessions_valid_after FROM users WHERE id = ?').get(id) as
+    | { id: number; username: string; role: Role; disabled: number; sessions_valid_after: number }
+    | undefined
+  return row
+    ? { id: row.id, username: row.username, role: row.role, disabled: row.disabled === 1, sessionsValidAfter: row.sessions_valid_after }
+    : undefined
+}

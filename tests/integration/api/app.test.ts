@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { buildApp } from '../../../gateway/src/api/app.js'
+import { AuthService } from '../../../gateway/src/auth/auth-service.js'
 import { CarehubError } from '../../../gateway/src/core/errors.js'
 import type { HealthCheck } from '../../../gateway/src/core/service.js'
 import { openStore } from '../../../gateway/src/store/open.js'
@@ -36,6 +37,18 @@ function setup(options: { checks?: HealthCheck[] } = {}) {
     recentErrors: new RecentErrors(),
     gatewayId: () => 'gw-test',
     devices: { db: () => db, isSilent: () => false },
+    // Never started: these tests send no tokens (tests/integration/api/auth.test.ts covers sign-in).
+    auth: new AuthService({
+      db: () => db,
+      secrets: () => {
+        throw new Error('no secrets in this test')
+      },
+      keyPath: '',
+      issuer: () => 'carehub:gw-test',
+      clock: { now: () => Date.now() },
+      log,
+      settings: { accessTtlMs: 600_000, refreshTtlMs: 86_400_000, sessionMaxMs: 86_400_000, graceMs: 10_000 },
+    }),
   })
   return { app, lines, metrics, db }
 }
@@ -169,11 +182,12 @@ describe('request ids, errors and access log', () => {
 })
 
 describe('GET /metrics', () => {
-  test('refused to non-loopback callers while API auth does not exist (no option opens it)', async () => {
+  test('a non-loopback caller without a token is asked to sign in (401, WWW-Authenticate: Bearer)', async () => {
     const { app } = setup()
     const res = await app.request('/metrics')
-    assert.equal(res.status, 403)
-    assert.match(((await res.json()) as { detail: string }).detail, /loopback/)
+    assert.equal(res.status, 401)
+    assert.equal(res.headers.get('www-authenticate'), 'Bearer')
+    assert.match(((await res.json()) as { detail: string }).detail, /Authorization: Bearer/)
   })
 
   test('Prometheus text that an independent parser reads, with process, event-loop and HTTP metrics', async () => {

@@ -4,7 +4,7 @@ import { startGateway } from '../../_support/gateway-harness.js'
 import { httpsGet } from '../../_support/https-get.js'
 import { connectDevice } from '../../_support/mqtt-clients.js'
 
-describe('GET /api/devices (loopback only until API auth)', () => {
+describe('GET /api/devices (signed in)', () => {
   test('a published reading shows on the device: availability, last seen, latest per measurement, certificates', async () => {
     const h = await startGateway()
     const certs = await h.enrol('kitchen_temp')
@@ -13,7 +13,10 @@ describe('GET /api/devices (loopback only until API auth)', () => {
     await client.publishAsync('care/kitchen_temp/climate', '{"fields":{"temp_c":21.5,"humid_pct":40},"tags":{"room":"kitchen"}}', { qos: 1 })
     await client.publishAsync('care/kitchen_temp/power', '{"fields":{"power_w":3.2}}', { qos: 1 })
     h.gateway.presence.flush()
-    const res = await httpsGet(`https://127.0.0.1:${h.httpPort}/api/devices/kitchen_temp`, certs.caPem)
+    await h.addUser('nurse', 'caregiver')
+    const { accessToken } = await h.login('nurse')
+    const auth = { authorization: `Bearer ${accessToken}` }
+    const res = await httpsGet(`https://127.0.0.1:${h.httpPort}/api/devices/kitchen_temp`, certs.caPem, auth)
     assert.equal(res.status, 200, res.body)
     const device = JSON.parse(res.body) as {
       id: string
@@ -37,21 +40,22 @@ describe('GET /api/devices (loopback only until API auth)', () => {
     assert.equal(device.certificates[0]?.serial, certs.serial)
     assert.equal(device.certificates[0]?.fingerprintSha256, undefined)
 
-    const list = await httpsGet(`https://127.0.0.1:${h.httpPort}/api/devices?source=mqtt`, certs.caPem)
+    const list = await httpsGet(`https://127.0.0.1:${h.httpPort}/api/devices?source=mqtt`, certs.caPem, auth)
     assert.deepEqual(
       (JSON.parse(list.body) as Array<{ id: string }>).map((d) => d.id),
       ['kitchen_temp'],
     )
-    const badFilter = await httpsGet(`https://127.0.0.1:${h.httpPort}/api/devices?source=zigbee`, certs.caPem)
+    const badFilter = await httpsGet(`https://127.0.0.1:${h.httpPort}/api/devices?source=zigbee`, certs.caPem, auth)
     assert.equal(badFilter.status, 400)
-    const missing = await httpsGet(`https://127.0.0.1:${h.httpPort}/api/devices/nope`, certs.caPem)
+    const missing = await httpsGet(`https://127.0.0.1:${h.httpPort}/api/devices/nope`, certs.caPem, auth)
     assert.equal(missing.status, 404)
     assert.equal((JSON.parse(missing.body) as { code: string }).code, 'CAREHUB_ERR_NOT_FOUND')
   })
 
-  test('refused to a client that is not on loopback', async () => {
+  test('without a token: 401, even from loopback', async () => {
     const h = await startGateway()
-    const res = await h.gateway.http.app.request('/api/devices')
-    assert.equal(res.status, 403)
+    const res = await httpsGet(`https://127.0.0.1:${h.httpPort}/api/devices`, h.gateway.pki.ca.certPem)
+    assert.equal(res.status, 401)
+    assert.equal((JSON.parse(res.body) as { code: string }).code, 'CAREHUB_ERR_UNAUTHENTICATED')
   })
 })

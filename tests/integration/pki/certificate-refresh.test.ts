@@ -28,7 +28,7 @@ const nic = (address: string): NetworkInterfaceInfo => ({
 describe('server certificate refresh while running', () => {
   test('a new LAN address re-issues the certificate and both listeners serve it without a restart', async () => {
     let addresses = [nic('192.168.1.10')]
-    const h = await startGateway({}, undefined, () => ({ eth0: addresses }))
+    const h = await startGateway({}, undefined, { interfaces: () => ({ eth0: addresses }) })
     const ca = h.gateway.pki.ca.certPem
     const httpBefore = await servedCertificate(h.httpPort, ca)
     assert.match(httpBefore.sans, /192\.168\.1\.10/)

@@ -14,6 +14,8 @@ export interface Problem {
   readonly code: string
   readonly requestId: string | undefined
   readonly issues?: unknown
+  /** RFC 9110 §10.2.3: seconds a client should wait (429). */
+  readonly retryAfterSeconds?: number
 }
 
 export function toProblem(error: HTTPError, requestId: string | undefined): Problem {
@@ -27,6 +29,7 @@ export function toProblem(error: HTTPError, requestId: string | undefined): Prob
       detail: cause.httpStatus >= 500 ? 'The gateway could not complete the request; see its log for this request id.' : cause.message,
       code: cause.code,
       requestId,
+      ...(typeof cause.details?.retryAfterSeconds === 'number' ? { retryAfterSeconds: cause.details.retryAfterSeconds } : {}),
     }
   }
   const status = error.status
@@ -54,6 +57,10 @@ export function toProblem(error: HTTPError, requestId: string | undefined): Prob
 export function problemResponse(problem: Problem): Response {
   return new Response(JSON.stringify(problem), {
     status: problem.status,
-    headers: { 'content-type': 'application/problem+json', ...(problem.requestId ? { 'x-request-id': problem.requestId } : {}) },
+    headers: {
+      'content-type': 'application/problem+json',
+      ...(problem.requestId ? { 'x-request-id': problem.requestId } : {}),
+      ...(problem.retryAfterSeconds ? { 'retry-after': String(problem.retryAfterSeconds) } : {}),
+    },
   })
 }

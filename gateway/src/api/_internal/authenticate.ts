@@ -1,0 +1,53 @@
+import { getRequestIP, type H3Event, HTTPError, type Middleware } from 'h3'
+import type { AuthService, Principal } from '../../auth/auth-service.js'
+import { can, type Permission } from '../../auth/permissions.js'
+import { CarehubError } from '../../core/errors.js'
+
+declare module 'h3' {
+  interface H3EventContext {
+    principal?: Principal
+  }
+}
+
+/** Routes reachable without a token: signing in and refreshing (they carry their own credential). */
+const PUBLIC_API = new Set(['/api/auth/login', '/api/auth/refresh'])
+
+/**
+ * Every /api route needs a valid access token (DESIGN invariant 5). The token is re-checked against
+ * the live user and session on each request, so revocation is immediate.
+ */
+export function authenticate(auth: AuthService): Middleware {
+  return async (event) => {
+    if (PUBLIC_API.has(event.url.pathname)) return
+    event.context.principal = await principalOf(event, auth)
+  }
+}
+
+export async function principalOf(event: H3Event, auth: AuthService): Promise<Principal> {
+  const header = event.req.headers.get('authorization') ?? ''
+  const match = /^Bearer ([A-Za-z0-9._-]+)$/.exec(header)
+  if (!match?.[1]) {
+    event.res.errHeaders.set('www-authenticate', 'Bearer')
+    throw new CarehubError('CAREHUB_ERR_UNAUTHENTICATED', 'sign in first: send "Authorization: Bearer <access token>" (POST /api/auth/login)')
+  }
+  try {
+    return await auth.authenticate(match[1])
+  } catch (err) {
+    event.res.errHeaders.set('www-authenticate', 'Bearer error="invalid_token"')
+    throw err
+  }
+}
+
+/** The route's permission, from the written table (auth/permissions.ts). */
+export function requirePermission(event: H3Event, permission: Permission): Principal {
+  const principal = event.context.principal
+  if (!principal) throw new CarehubError('CAREHUB_ERR_UNAUTHENTICATED', 'sign in first')
+  if (!can(principal.role, permission)) {
+    throw new HTTPError({ status: 403, message: `the ${principal.role} role may not ${permission.replace(':', ' ')}` })
+  }
+  return principal
+}
+
+export function clientOf(event: H3Event): { ip: string; userAgent: string | null } {
+  return { ip: getRequestIP(event) ?? 'unknown', userAgent: event.req.headers.get('user-agent')?.slice(0, 200) ?? null }
+}

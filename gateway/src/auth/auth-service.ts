@@ -1,0 +1,211 @@
+import { randomBytes, randomUUID } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { jwtVerify, SignJWT } from 'jose'
+import type { Logger } from 'pino'
+import type { Clock } from '../core/clock.js'
+import { CarehubError } from '../core/errors.js'
+import type { Service } from '../core/service.js'
+import type { SecretBox } from '../secrets/secret-box.js'
+import { appendAudit } from '../store/audit.js'
+import type { Db } from '../store/open.js'
+import { familyActive, revokeFamily, rotateRefreshToken, startFamily } from '../store/refresh-tokens.js'
+import { findUserByUsername, type Role, userAuthState } from '../store/users.js'
+import { createFileExclusive } from '../system/atomic-file.js'
+import { LoginThrottle } from './login-throttle.js'
+import { hashPassword, verifyPassword } from './password.js'
+
+export interface AuthSettings {
+  readonly accessTtlMs: number
+  readonly refreshTtlMs: number
+  /** Absolute session lifetime (ASVS 7.3.2 / 10.4.8): no refresh extends a session past it. */
+  readonly sessionMaxMs: number
+  /** RFC 9700 §4.14.2 pitfall: a consumed token presented again within this window gets the same successor. */
+  readonly graceMs: number
+}
+
+export interface Principal {
+  readonly userId: number
+  readonly username: string
+  readonly role: Role
+  readonly sessionId: string
+}
+
+export interface TokenPair {
+  readonly accessToken: string
+  readonly refreshToken: string
+  readonly tokenType: 'Bearer'
+  readonly expiresIn: number
+}
+
+interface Client {
+  readonly ip: string
+  readonly userAgent: string | null
+}
+
+/**
+ * Sign-in and sessions: HS256 access JWTs (claims sub, role, sid, iat, exp, jti — minimal), signed
+ * with a random key kept age-encrypted in the data folder; rotating refresh tokens grouped in a
+ * family per sign-in (the `sid`). Every request re-checks the user and the family, so logout,
+ * password or role change and admin revocation take effect on the next request (ASVS 7.4.1).
+ */
+export interface AuthDeps {
+  readonly db: () => Db
+  readonly secrets: () => SecretBox
+  /** Where the age-encrypted signing key lives (created on first start). */
+  readonly keyPath: string
+  /** `iss` of the tokens: the gateway id, so a token from another box is refused. */
+  readonly issuer: () => string
+  readonly clock: Clock
+  readonly log: Logger
+  readonly settings: AuthSettings
+}
+
+export class AuthService implements Service {
+  readonly name = 'auth'
+  readonly #d: AuthDeps
+  readonly #throttle = new LoginThrottle({ freeFailures: 5, freeFailuresPerUser: 20, maxDelayMs: 15 * 60_000 })
+  /** Successors handed out within the grace window, by the consumed token's row id (memory only). */
+  readonly #recent = new Map<number, { pair: TokenPair; until: number }>()
+  #key: Uint8Array | undefined
+  /** A real argon2id hash to verify against when the user does not exist: the same work, so timing does not reveal usernames. */
+  #dummyHash: Promise<string> | undefined
+
+  constructor(deps: AuthDeps) {
+    this.#d = deps
+  }
+
+  async start(): Promise<void> {
+    const { keyPath, secrets } = this.#d
+    if (!existsSync(keyPath)) createFileExclusive(keyPath, await secrets().encrypt(randomBytes(32).toString('base64')), 0o600)
+    this.#key = Buffer.from(await secrets().readFile(keyPath), 'base64')
+    if (this.#key.length !== 32) throw new CarehubError('CAREHUB_ERR_SECRETS', `${keyPath} does not hold a 256-bit signing key`)
+  }
+
+  async stop(): Promise<void> {
+    this.#recent.clear()
+  }
+
+  async login(username: string, password: string, client: Client): Promise<TokenPair> {
+    const now = this.#d.clock.now()
+    const wait = this.#throttle.waitMs(client.ip, username, now)
+    if (wait > 0) {
+      throw new CarehubError('CAREHUB_ERR_RATE_LIMITED', `too many failed sign-ins; try again in ${Math.ceil(wait / 1000)} s`, {
+        details: { retryAfterSeconds: Math.ceil(wait / 1000) },
+      })
+    }
+    const db = this.#d.db()
+    const user = findUserByUsername(db, username)
+    this.#dummyHash ??= hashPassword(randomBytes(24).toString('base64url'), '')
+    const ok = await verifyPassword(user?.passwordHash ?? (await this.#dummyHash), password)
+    if (!user || !ok || user.disabled) {
+      this.#throttle.failed(client.ip, username, now)
+      appendAudit(db, {
+        at: now,
+        actor: user ? `user:${user.id}` : 'anonymous',
+        action: 'auth.login',
+        target: `username:${username.slice(0, 64)}`,
+        outcome: 'denied',
+        ip: client.ip,
+      })
+      throw new CarehubError('CAREHUB_ERR_UNAUTHENTICATED', 'wrong username or password')
+    }
+    this.#throttle.succeeded(client.ip, username)
+    const s = this.#d.settings
+    const refresh = startFamily(db, {
+      userId: user.id,
+      now,
+      ttlMs: s.refreshTtlMs,
+      familyTtlMs: s.sessionMaxMs,
+      userAgent: client.userAgent,
+      ip: client.ip,
+    })
+    appendAudit(db, { at: now, actor: `user:${user.id}`, action: 'auth.login', target: `session:${refresh.familyId}`, ip: client.ip })
+    return {
+      accessToken: await this.#sign(user.id, user.role, refresh.familyId, now),
+      refreshToken: refresh.token,
+      tokenType: 'Bearer',
+      expiresIn: s.accessTtlMs / 1000,
+    }
+  }
+
+  async refresh(token: string, client: Client): Promise<TokenPair> {
+    const now = this.#d.clock.now()
+    const db = this.#d.db()
+    const s = this.#d.settings
+    const result = rotateRefreshToken(db, token, { now, ttlMs: s.refreshTtlMs, graceMs: s.graceMs })
+    if (result.kind === 'already_rotated') {
+      const recent = this.#recent.get(result.parentId)
+      if (recent && recent.until >= now) return recent.pair
+      throw new CarehubError('CAREHUB_ERR_UNAUTHENTICATED', 'this refresh token was just used; use the new one')
+    }
+    if (result.kind === 'reuse') {
+      this.#d.log.warn({ userId: result.userId, familyId: result.familyId }, 'refresh token reuse: session revoked')
+      appendAudit(db, {
+        at: now,
+        actor: 'system',
+        action: 'auth.refresh_reuse',
+        target: `session:${result.familyId}`,
+        outcome: 'denied',
+        ip: client.ip,
+      })
+      throw new CarehubError('CAREHUB_ERR_UNAUTHENTICATED', 'this refresh token was already used; the session was ended for safety, sign in again')
+    }
+    if (result.kind === 'invalid') throw new CarehubError('CAREHUB_ERR_UNAUTHENTICATED', `refresh token ${result.reason}; sign in again`)
+    const user = userAuthState(db, result.userId)
+    if (!user || user.disabled) throw new CarehubError('CAREHUB_ERR_UNAUTHENTICATED', 'the account is disabled')
+    const pair: TokenPair = {
+      accessToken: await this.#sign(user.id, user.role, result.next.familyId, now),
+      refreshToken: result.next.token,
+      tokenType: 'Bearer',
+      expiresIn: s.accessTtlMs / 1000,
+    }
+    this.#recent.set(result.parentId, { pair, until: now + s.graceMs })
+    for (const [id, r] of this.#recent) if (r.until < now) this.#recent.delete(id)
+    return pair
+  }
+
+  logout(principal: Principal, ip: string): void {
+    const now = this.#d.clock.now()
+    const db = this.#d.db()
+    revokeFamily(db, principal.sessionId, now)
+    appendAudit(db, { at: now, actor: `user:${principal.userId}`, action: 'auth.logout', target: `session:${principal.sessionId}`, ip })
+  }
+
+  /** Verify an access token and the live state behind it; throws CAREHUB_ERR_UNAUTHENTICATED. */
+  async authenticate(accessToken: string): Promise<Principal> {
+    const deny = (why: string) => new CarehubError('CAREHUB_ERR_UNAUTHENTICATED', why)
+    let claims: { sub?: string; sid?: unknown; iat?: number }
+    try {
+      ;({ payload: claims } = await jwtVerify(accessToken, this.#signingKey(), {
+        algorithms: ['HS256'],
+        issuer: this.#d.issuer(),
+        currentDate: new Date(this.#d.clock.now()),
+      }))
+    } catch (err) {
+      throw deny((err as { code?: string }).code === 'ERR_JWT_EXPIRED' ? 'the access token expired; refresh it' : 'invalid access token')
+    }
+    const db = this.#d.db()
+    const user = userAuthState(db, Number(claims.sub))
+    if (!user || user.disabled) throw deny('the account is disabled')
+    if (typeof claims.sid !== 'string' || !familyActive(db, claims.sid, this.#d.clock.now())) throw deny('the session has ended; sign in again')
+    if ((claims.iat ?? 0) * 1000 < user.sessionsValidAfter) throw deny('the session has ended; sign in again')
+    return { userId: user.id, username: user.username, role: user.role, sessionId: claims.sid }
+  }
+
+  #signingKey(): Uint8Array {
+    if (!this.#key) throw new CarehubError('CAREHUB_ERR_SECRETS', 'auth is not started')
+    return this.#key
+  }
+
+  #sign(userId: number, role: Role, sessionId: string, now: number): Promise<string> {
+    const iat = Math.floor(now / 1000)
+    return new SignJWT({ role, sid: sessionId })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject(String(userId))
+      .setIssuer(this.#d.issuer())
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + Math.round(this.#d.settings.accessTtlMs / 1000))
+      .setJti(randomUUID())
+      .sign(this.#signingKey())
+  }
+}

@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { can, PERMISSIONS, ROLE_PERMISSIONS } from '../../../gateway/src/auth/permissions.js'
+import { ROLES } from '../../../gateway/src/store/users.js'
+import { startGateway } from '../../_support/gateway-harness.js'
+
+/** The written table (README "Accounts and security"), restated here so a change to one is a change to both. */
+const EXPECTED: Record<string, Record<(typeof ROLES)[number], boolean>> = {
+  'telemetry:read': { admin: true, caregiver: true, installer: true, viewer: true },
+  'devices:read': { admin: true, caregiver: true, installer: true, viewer: true },
+  'devices:write': { admin: true, caregiver: false, installer: true, viewer: false },
+  'rules:write': { admin: true, caregiver: true, installer: false, viewer: false },
+  'alerts:ack': { admin: true, caregiver: true, installer: false, viewer: false },
+  'users:manage': { admin: true, caregiver: false, installer: false, viewer: false },
+  'audit:read': { admin: true, caregiver: false, installer: false, viewer: false },
+  'logs:read': { admin: true, caregiver: false, installer: false, viewer: false },
+  'metrics:read': { admin: true, caregiver: false, installer: true, viewer: false },
+}
+
+describe('the permission table', () => {
+  test('every role × permission is exactly as documented', () => {
+    assert.deepEqual(Object.keys(EXPECTED).sort(), [...PERMISSIONS].sort())
+    for (const permission of PERMISSIONS)
+      for (const role of ROLES) assert.equal(can(role, permission), EXPECTED[permission]?.[role], `${role} ${permission}`)
+    assert.deepEqual(Object.keys(ROLE_PERMISSIONS).sort(), [...ROLES].sort())
+  })
+
+  test('routes enforce it: per role, the status of each protected route (off loopback)', async () => {
+    const h = await startGateway()
+    const routes: Array<{ path: string; permission: keyof typeof EXPECTED }> = [
+      { path: '/api/devices', permission: 'devices:read' },
+      { path: '/metrics', permission: 'metrics:read' },
+    ]
+    for (const role of ROLES) {
+      await h.addUser(`u_${role}`, role)
+      const { accessToken } = await h.login(`u_${role}`)
+      for (const r of routes) {
+        // app.request has no socket address: the request counts as coming from the LAN.
+        const res = await h.gateway.http.app.request(r.path, { headers: { authorization: `Bearer ${accessToken}` } })
+        assert.equal(res.status, EXPECTED[r.permission]?.[role] ? 200 : 403, `${role} GET ${r.path}`)
+      }
+    }
+  })
+})
