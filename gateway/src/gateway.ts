@@ -23,6 +23,7 @@ import { JournalWriter } from './store/journal.js'
 import { JournalCommitter } from './store/journal-committer.js'
 import { StoreService } from './store/store-service.js'
 import { WalCheckpointer } from './store/wal-checkpointer.js'
+import { clockTrust } from './system/clock-trust.js'
 import { prepareDataDir } from './system/data-dir.js'
 import { BROKER_DIR, PKI_DIR, SECRETS_DIR, STORE_FILE } from './system/data-layout.js'
 import { HealthRegistry } from './system/health.js'
@@ -138,7 +139,9 @@ export class Gateway {
       log: child('broker'),
       registry,
     })
+    const trust = clockTrust({ syncedFlagFile: config.auth.clockSyncedFlagFile, now: () => clock.now() })
     this.auth = new AuthService({
+      clockTrusted: (now) => trust.trusted(now),
       db,
       secrets: () => this.#require(this.#secrets, 'secrets'),
       keyPath: join(dataDir, SECRETS_DIR, 'jwt-signing.key.age'),
@@ -173,7 +176,7 @@ export class Gateway {
       drainMs: Math.max(1000, config.shutdown.timeoutMs - 2000),
       log: child('http'),
     })
-    for (const check of [store.healthCheck, this.broker.healthCheck, this.http.healthCheck]) this.health.add(check)
+    for (const check of [store.healthCheck, this.broker.healthCheck, this.http.healthCheck, trust.healthCheck]) this.health.add(check)
 
     const services: Service[] = [
       defineService(

@@ -8,11 +8,12 @@ import type { Service } from '../core/service.js'
 import type { SecretBox } from '../secrets/secret-box.js'
 import { appendAudit } from '../store/audit.js'
 import type { Db } from '../store/open.js'
-import { familyActive, revokeFamily, rotateRefreshToken, startFamily } from '../store/refresh-tokens.js'
+import { familyActive, revokeFamily, revokeOtherFamilies, rotateRefreshToken, startFamily } from '../store/refresh-tokens.js'
 import { findUserByUsername, type Role, userAuthState } from '../store/users.js'
 import { createFileExclusive } from '../system/atomic-file.js'
 import { LoginThrottle } from './login-throttle.js'
 import { hashPassword, verifyPassword } from './password.js'
+import { checkSecondFactor, confirmTotp, enrolTotp } from './second-factor.js'
 
 export interface AuthSettings {
   readonly accessTtlMs: number
@@ -58,6 +59,8 @@ export interface AuthDeps {
   readonly clock: Clock
   readonly log: Logger
   readonly settings: AuthSettings
+  /** Is the clock known to be right (TOTP)? */
+  readonly clockTrusted: (now: number) => boolean
 }
 
 export class AuthService implements Service {
@@ -85,7 +88,7 @@ export class AuthService implements Service {
     this.#recent.clear()
   }
 
-  async login(username: string, password: string, client: Client): Promise<TokenPair> {
+  async login(username: string, password: string, client: Client, secondFactor?: string): Promise<TokenPair> {
     const now = this.#d.clock.now()
     const wait = this.#throttle.waitMs(client.ip, username, now)
     if (wait > 0) {
@@ -108,6 +111,24 @@ export class AuthService implements Service {
         ip: client.ip,
       })
       throw new CarehubError('CAREHUB_ERR_UNAUTHENTICATED', 'wrong username or password')
+    }
+    try {
+      await checkSecondFactor({ db, secrets: this.#d.secrets(), clockTrusted: this.#d.clockTrusted(now), now }, user.id, secondFactor)
+    } catch (err) {
+      // A missing code is a prompt, not a failure; a wrong one counts like a wrong password.
+      if ((err as CarehubError).code === 'CAREHUB_ERR_UNAUTHENTICATED') {
+        this.#throttle.failed(client.ip, username, now)
+        appendAudit(db, {
+          at: now,
+          actor: `user:${user.id}`,
+          action: 'auth.login',
+          target: `username:${username.slice(0, 64)}`,
+          outcome: 'denied',
+          ip: client.ip,
+          detail: { factor: 'otp' },
+        })
+      }
+      throw err
     }
     this.#throttle.succeeded(client.ip, username)
     const s = this.#d.settings
@@ -162,6 +183,27 @@ export class AuthService implements Service {
     this.#recent.set(result.parentId, { pair, until: now + s.graceMs })
     for (const [id, r] of this.#recent) if (r.until < now) this.#recent.delete(id)
     return pair
+  }
+
+  /** Start TOTP enrolment for the signed-in user. */
+  async enrolMfa(principal: Principal): Promise<{ otpauthUri: string; secret: string }> {
+    const now = this.#d.clock.now()
+    return enrolTotp(
+      { db: this.#d.db(), secrets: this.#d.secrets(), clockTrusted: this.#d.clockTrusted(now), now },
+      principal.userId,
+      principal.username,
+      `CareHub ${this.#d.issuer().replace(/^carehub:/, '')}`,
+    )
+  }
+
+  /** Confirm enrolment with a first code; other sessions of the user end (ASVS 7.4.3: factor change). */
+  async confirmMfa(principal: Principal, code: string, ip: string): Promise<{ recoveryCodes: string[] }> {
+    const now = this.#d.clock.now()
+    const db = this.#d.db()
+    const recoveryCodes = await confirmTotp({ db, secrets: this.#d.secrets(), clockTrusted: this.#d.clockTrusted(now), now }, principal.userId, code)
+    revokeOtherFamilies(db, principal.userId, principal.sessionId, now)
+    appendAudit(db, { at: now, actor: `user:${principal.userId}`, action: 'auth.mfa_enabled', target: `user:${principal.userId}`, ip })
+    return { recoveryCodes }
   }
 
   logout(principal: Principal, ip: string): void {

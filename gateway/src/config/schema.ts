@@ -68,6 +68,13 @@ export const ConfigSchema = z
           .max(60)
           .default(10)
           .describe('A refresh token reused within this window returns the same successor (two tabs).'),
+        clockSyncedFlagFile: z
+          .string()
+          .min(1)
+          .optional()
+          .describe(
+            'A file that exists once NTP has synchronised the clock (systemd-timesyncd: /run/systemd/timesync/synchronized); one-time codes are refused until then.',
+          ),
       })
       .prefault({}),
     mqtt: z

@@ -29,6 +29,8 @@ export const ERRORS = {
   CAREHUB_ERR_CONFLICT: { http: 409, exit: 65, title: 'Already exists' },
   CAREHUB_ERR_NOT_FOUND: { http: 404, exit: 66, title: 'Not found' },
   CAREHUB_ERR_UNAUTHENTICATED: { http: 401, exit: 77, title: 'Authentication required' },
+  CAREHUB_ERR_MFA_REQUIRED: { http: 401, exit: 77, title: 'One-time code required' },
+  CAREHUB_ERR_CLOCK_UNTRUSTED: { http: 503, exit: 69, title: 'Clock not synchronised' },
   CAREHUB_ERR_FORBIDDEN: { http: 403, exit: 77, title: 'Forbidden' },
   CAREHUB_ERR_RATE_LIMITED: { http: 429, exit: 75, title: 'Too many requests' },
   CAREHUB_ERR_SHUTDOWN_TIMEOUT: { http: 503, exit: 70, title: 'Shutdown did not finish in time' },

@@ -121,3 +121,10 @@ export function familyActive(db: Db, familyId: string, now: number): boolean {
     undefined
   )
 }
+
+/** End every session of a user except one (after a factor change in that session). */
+export function revokeOtherFamilies(db: Db, userId: number, keepFamilyId: string, now: number): number {
+  return db
+    .prepare('UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND family_id <> ? AND revoked_at IS NULL')
+    .run(now, userId, keepFamilyId).changes
+}

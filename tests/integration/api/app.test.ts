@@ -48,6 +48,7 @@ function setup(options: { checks?: HealthCheck[] } = {}) {
       clock: { now: () => Date.now() },
       log,
       settings: { accessTtlMs: 600_000, refreshTtlMs: 86_400_000, sessionMaxMs: 86_400_000, graceMs: 10_000 },
+      clockTrusted: () => true,
     }),
   })
   return { app, lines, metrics, db }

@@ -38,10 +38,15 @@ export async function principalOf(event: H3Event, auth: AuthService): Promise<Pr
   }
 }
 
-/** The route's permission, from the written table (auth/permissions.ts). */
-export function requirePermission(event: H3Event, permission: Permission): Principal {
+export function requireSignedIn(event: H3Event): Principal {
   const principal = event.context.principal
   if (!principal) throw new CarehubError('CAREHUB_ERR_UNAUTHENTICATED', 'sign in first')
+  return principal
+}
+
+/** The route's permission, from the written table (auth/permissions.ts). */
+export function requirePermission(event: H3Event, permission: Permission): Principal {
+  const principal = requireSignedIn(event)
   if (!can(principal.role, permission)) {
     throw new HTTPError({ status: 403, message: `the ${principal.role} role may not ${permission.replace(':', ' ')}` })
   }

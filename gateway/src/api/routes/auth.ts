@@ -2,7 +2,7 @@ import { type H3, readValidatedBody } from 'h3'
 import { z } from 'zod'
 import type { AuthService } from '../../auth/auth-service.js'
 import { PASSWORD_MAX } from '../../auth/password.js'
-import { clientOf } from '../_internal/authenticate.js'
+import { clientOf, requireSignedIn } from '../_internal/authenticate.js'
 
 const Login = z.strictObject({
   username: z.string().min(1).max(64),
@@ -10,7 +10,10 @@ const Login = z.strictObject({
     .string()
     .min(1)
     .max(PASSWORD_MAX * 4),
+  /** The 6-digit code, or a recovery code, for an account with MFA. */
+  totp: z.string().min(6).max(32).optional(),
 })
+const MfaCode = z.strictObject({ code: z.string().regex(/^\d{6}$/, { error: 'the 6-digit code from the authenticator app' }) })
 const Refresh = z.strictObject({ refreshToken: z.string().min(20).max(200) })
 
 /** POST /api/auth/login, /api/auth/refresh (rotating), /api/auth/logout (ends the session everywhere it is used). */
@@ -18,13 +21,26 @@ export function authRoutes(app: H3, deps: { auth: AuthService }): void {
   app.post('/api/auth/login', async (event) => {
     const body = await readValidatedBody(event, Login)
     event.res.headers.set('cache-control', 'no-store')
-    return deps.auth.login(body.username, body.password, clientOf(event))
+    return deps.auth.login(body.username, body.password, clientOf(event), body.totp)
   })
 
   app.post('/api/auth/refresh', async (event) => {
     const body = await readValidatedBody(event, Refresh)
     event.res.headers.set('cache-control', 'no-store')
     return deps.auth.refresh(body.refreshToken, clientOf(event))
+  })
+
+  // TOTP (RFC 6238): enrol returns the otpauth:// URI (for a QR code) and the base32 secret; the
+  // first correct code activates it and returns ten one-time recovery codes, shown only then.
+  app.post('/api/auth/mfa/enroll', async (event) => {
+    event.res.headers.set('cache-control', 'no-store')
+    return deps.auth.enrolMfa(requireSignedIn(event))
+  })
+
+  app.post('/api/auth/mfa/verify', async (event) => {
+    const body = await readValidatedBody(event, MfaCode)
+    event.res.headers.set('cache-control', 'no-store')
+    return deps.auth.confirmMfa(requireSignedIn(event), body.code, clientOf(event).ip)
   })
 
   app.post('/api/auth/logout', (event) => {
