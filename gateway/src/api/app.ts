@@ -12,6 +12,7 @@ import { authRoutes } from './routes/auth.js'
 import { type DeviceRouteDeps, deviceRoutes } from './routes/devices.js'
 import { healthRoutes } from './routes/health.js'
 import { metricsRoutes } from './routes/metrics.js'
+import { userRoutes } from './routes/users.js'
 
 export interface ApiDeps {
   readonly log: Logger
@@ -62,5 +63,6 @@ export function buildApp(deps: ApiDeps): H3 {
   app.use('/api/**', authenticate(deps.auth))
   authRoutes(app, { auth: deps.auth })
   deviceRoutes(app, deps.devices)
+  userRoutes(app, { db: deps.devices.db, clock: deps.clock })
   return app
 }

@@ -1,10 +1,8 @@
 import { hashPassword } from '../auth/password.js'
 import { CarehubError } from '../core/errors.js'
 import { appendAudit } from '../store/audit.js'
-import { insertUser, ROLES, type Role } from '../store/users.js'
+import { insertUser, ROLES, type Role, USERNAME_PATTERN } from '../store/users.js'
 import { type CliContext, type CliIo, withStore } from './context.js'
-
-export const USERNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@-]{2,63}$/
 
 export interface UserAddArgs {
   readonly username: string | undefined

@@ -2,6 +2,7 @@ import { CarehubError } from '../core/errors.js'
 import type { Db } from './open.js'
 
 export const ROLES = ['admin', 'caregiver', 'installer', 'viewer'] as const
+export const USERNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@-]{2,63}$/
 export type Role = (typeof ROLES)[number]
 
 export interface UserRow {
