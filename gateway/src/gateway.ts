@@ -31,6 +31,7 @@ import { type AcquiredLock, acquireInstanceLock } from './system/instance-lock.j
 import { MdnsAdvertiser } from './system/mdns-advertiser.js'
 import { Metrics } from './system/metrics.js'
 import type { RecentErrors } from './system/recent-errors.js'
+import type { RecentLogs } from './system/recent-logs.js'
 import type { SystemdNotifier } from './system/systemd-notifier.js'
 import { Ticker } from './system/ticker.js'
 import { Watchdog } from './system/watchdog.js'
@@ -47,6 +48,7 @@ export interface GatewayDeps {
   readonly pid: number
   readonly notifier: SystemdNotifier
   readonly recentErrors: RecentErrors
+  readonly recentLogs: RecentLogs
   readonly host: { readonly hostname: string; readonly interfaces: () => NodeJS.Dict<NetworkInterfaceInfo[]> }
 }
 
@@ -166,8 +168,9 @@ export class Gateway {
         bodyLimitBytes: config.http.bodyLimitBytes,
         recentErrors: deps.recentErrors,
         gatewayId: () => this.gatewayId,
-        devices: { db, isSilent: (id) => presence.isSilent(id) },
+        devices: { db, isSilent: (id) => presence.isSilent(id), clock },
         auth: this.auth,
+        recentLogs: deps.recentLogs,
       }),
       bind: config.bind,
       port: config.http.port,

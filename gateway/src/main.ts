@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { hostname, networkInterfaces } from 'node:os'
-import type { Logger } from 'pino'
+import { type Logger, pino } from 'pino'
 import { loadConfig } from './config/load.js'
 import { systemClock } from './core/clock.js'
 import { CarehubError, isCarehubError } from './core/errors.js'
@@ -8,6 +8,7 @@ import { Gateway } from './gateway.js'
 import { createLogger } from './system/logger.js'
 import { superviseProcess } from './system/process-supervisor.js'
 import { RecentErrors } from './system/recent-errors.js'
+import { RecentLogs } from './system/recent-logs.js'
 import { createSystemdNotifier } from './system/systemd-notifier.js'
 import { gatewayVersion } from './system/version.js'
 
@@ -31,7 +32,12 @@ async function main(): Promise<void> {
   try {
     const { config, source } = loadConfig(process.env, process.cwd())
     const recentErrors = new RecentErrors()
-    log = createLogger({ level: config.log.level, onError: (e) => recentErrors.push({ at: new Date().toISOString(), ...e }) })
+    const recentLogs = new RecentLogs()
+    log = createLogger({
+      level: config.log.level,
+      destination: recentLogs.tee(pino.destination({ dest: 1, sync: true })),
+      onError: (e) => recentErrors.push({ at: new Date().toISOString(), ...e }),
+    })
     const notifier = createSystemdNotifier(process.env, process.pid, log.child({ module: 'systemd' }))
     const gateway = new Gateway({
       config,
@@ -41,6 +47,7 @@ async function main(): Promise<void> {
       pid: process.pid,
       notifier,
       recentErrors,
+      recentLogs,
       host: { hostname: hostname(), interfaces: networkInterfaces },
     })
 

@@ -8,6 +8,7 @@ import { enrolDevice } from '../../gateway/src/pki/device-enrolment.js'
 import type { IssuedCertificate } from '../../gateway/src/pki/local-ca.js'
 import { insertUser, type Role } from '../../gateway/src/store/users.js'
 import { RecentErrors } from '../../gateway/src/system/recent-errors.js'
+import { RecentLogs } from '../../gateway/src/system/recent-logs.js'
 import type { SystemdNotifier } from '../../gateway/src/system/systemd-notifier.js'
 import { httpsJson } from './https-get.js'
 import { captureLogger } from './log-capture.js'
@@ -62,7 +63,8 @@ export function buildGateway(
     mqtt: { ...overrides.mqtt, port: where.mqttPort },
     mdns: overrides.mdns ?? { enabled: false },
   })
-  const { log, lines } = captureLogger('debug')
+  const recentLogs = new RecentLogs()
+  const { log, lines } = captureLogger('debug', (d) => recentLogs.tee(d))
   const gateway = new Gateway({
     config,
     log,
@@ -71,6 +73,7 @@ export function buildGateway(
     pid: process.pid,
     notifier: noNotify,
     recentErrors: new RecentErrors(),
+    recentLogs,
     host: { hostname: 'carehub-test', interfaces: options.interfaces ?? (() => ({})) },
   })
   return { gateway, lines }

@@ -5,9 +5,11 @@ import type { Clock } from '../core/clock.js'
 import type { HealthRegistry } from '../system/health.js'
 import type { Metrics } from '../system/metrics.js'
 import type { RecentErrors } from '../system/recent-errors.js'
+import type { RecentLogs } from '../system/recent-logs.js'
 import { authenticate } from './_internal/authenticate.js'
 import { problemResponse, toProblem } from './_internal/problem.js'
 import { recordResponse, requestContext } from './_internal/request-context.js'
+import { adminRoutes } from './routes/admin.js'
 import { authRoutes } from './routes/auth.js'
 import { type DeviceRouteDeps, deviceRoutes } from './routes/devices.js'
 import { healthRoutes } from './routes/health.js'
@@ -26,6 +28,7 @@ export interface ApiDeps {
   readonly gatewayId: () => string
   readonly devices: DeviceRouteDeps
   readonly auth: AuthService
+  readonly recentLogs: RecentLogs
 }
 
 /**
@@ -64,5 +67,6 @@ export function buildApp(deps: ApiDeps): H3 {
   authRoutes(app, { auth: deps.auth })
   deviceRoutes(app, deps.devices)
   userRoutes(app, { db: deps.devices.db, clock: deps.clock })
+  adminRoutes(app, { db: deps.devices.db, recentLogs: deps.recentLogs })
   return app
 }

@@ -68,7 +68,7 @@ export class AuthService implements Service {
   readonly #d: AuthDeps
   readonly #throttle = new LoginThrottle({ freeFailures: 5, freeFailuresPerUser: 20, maxDelayMs: 15 * 60_000 })
   /** Successors handed out within the grace window, by the consumed token's row id (memory only). */
-  readonly #recent = new Map<number, { pair: TokenPair; until: number }>()
+  readonly #recent = new Map<number, { pair: Promise<TokenPair>; until: number }>()
   #key: Uint8Array | undefined
   /** A real argon2id hash to verify against when the user does not exist: the same work, so timing does not reveal usernames. */
   #dummyHash: Promise<string> | undefined
@@ -156,7 +156,7 @@ export class AuthService implements Service {
     const result = rotateRefreshToken(db, token, { now, ttlMs: s.refreshTtlMs, graceMs: s.graceMs })
     if (result.kind === 'already_rotated') {
       const recent = this.#recent.get(result.parentId)
-      if (recent && recent.until >= now) return recent.pair
+      if (recent && recent.until >= now) return await recent.pair
       throw new CarehubError('CAREHUB_ERR_UNAUTHENTICATED', 'this refresh token was just used; use the new one')
     }
     if (result.kind === 'reuse') {
@@ -174,12 +174,11 @@ export class AuthService implements Service {
     if (result.kind === 'invalid') throw new CarehubError('CAREHUB_ERR_UNAUTHENTICATED', `refresh token ${result.reason}; sign in again`)
     const user = userAuthState(db, result.userId)
     if (!user || user.disabled) throw new CarehubError('CAREHUB_ERR_UNAUTHENTICATED', 'the account is disabled')
-    const pair: TokenPair = {
-      accessToken: await this.#sign(user.id, user.role, result.next.familyId, now),
-      refreshToken: result.next.token,
-      tokenType: 'Bearer',
-      expiresIn: s.accessTtlMs / 1000,
-    }
+    // Registered before the first await: a second tab arriving while this one signs its token must
+    // find the successor (and wait for the same pair), not see a "just used" token.
+    const pair = this.#sign(user.id, user.role, result.next.familyId, now).then(
+      (accessToken): TokenPair => ({ accessToken, refreshToken: result.next.token, tokenType: 'Bearer', expiresIn: s.accessTtlMs / 1000 }),
+    )
     this.#recent.set(result.parentId, { pair, until: now + s.graceMs })
     for (const [id, r] of this.#recent) if (r.until < now) this.#recent.delete(id)
     return pair

@@ -73,3 +73,31 @@ export function ensureDevice(db: Db, d: { id: string; source: string; type?: str
 export function setAvailability(db: Db, id: string, availability: Availability, now: number): void {
   db.prepare('UPDATE devices SET availability = ?, updated_at = ? WHERE id = ?').run(availability, now, id)
 }
+
+export interface DeviceMetadata {
+  readonly type?: string | undefined
+  readonly name?: string | null | undefined
+  readonly room?: string | null | undefined
+  readonly capabilities?: readonly string[] | undefined
+  readonly metadata?: Record<string, unknown> | undefined
+}
+
+/** Change what people say about a device; fields left out keep their value. */
+export function updateDeviceMetadata(db: Db, id: string, m: DeviceMetadata, now: number): void {
+  db.prepare(
+    `UPDATE devices SET type = coalesce(@type, type),
+       name = CASE WHEN @setName THEN @name ELSE name END, room = CASE WHEN @setRoom THEN @room ELSE room END,
+       capabilities = coalesce(@capabilities, capabilities), metadata = coalesce(@metadata, metadata), updated_at = @now
+     WHERE id = @id`,
+  ).run({
+    id,
+    now,
+    type: m.type ?? null,
+    setName: m.name === undefined ? 0 : 1,
+    name: m.name ?? null,
+    setRoom: m.room === undefined ? 0 : 1,
+    room: m.room ?? null,
+    capabilities: m.capabilities ? JSON.stringify(m.capabilities) : null,
+    metadata: m.metadata ? JSON.stringify(m.metadata) : null,
+  })
+}

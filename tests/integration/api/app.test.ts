@@ -9,6 +9,7 @@ import { openStore } from '../../../gateway/src/store/open.js'
 import { HealthRegistry } from '../../../gateway/src/system/health.js'
 import { Metrics } from '../../../gateway/src/system/metrics.js'
 import { RecentErrors } from '../../../gateway/src/system/recent-errors.js'
+import { RecentLogs } from '../../../gateway/src/system/recent-logs.js'
 import { captureLogger } from '../../_support/log-capture.js'
 import { parsePrometheus } from '../../_support/prometheus.js'
 import { tempDir } from '../../_support/temp.js'
@@ -36,7 +37,7 @@ function setup(options: { checks?: HealthCheck[] } = {}) {
     bodyLimitBytes: 4096,
     recentErrors: new RecentErrors(),
     gatewayId: () => 'gw-test',
-    devices: { db: () => db, isSilent: () => false },
+    devices: { db: () => db, isSilent: () => false, clock: { now: () => Date.now() } },
     // Never started: these tests send no tokens (tests/integration/api/auth.test.ts covers sign-in).
     auth: new AuthService({
       db: () => db,
@@ -50,6 +51,7 @@ function setup(options: { checks?: HealthCheck[] } = {}) {
       settings: { accessTtlMs: 600_000, refreshTtlMs: 86_400_000, sessionMaxMs: 86_400_000, graceMs: 10_000 },
       clockTrusted: () => true,
     }),
+    recentLogs: new RecentLogs(),
   })
   return { app, lines, metrics, db }
 }

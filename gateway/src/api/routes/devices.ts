@@ -1,10 +1,14 @@
-import { getQuery, getRouterParam, type H3, HTTPError } from 'h3'
+import { getQuery, getRouterParam, type H3, HTTPError, readValidatedBody } from 'h3'
 import { z } from 'zod'
+import { DEVICE_ID } from '../../broker/identity.js'
+import type { Clock } from '../../core/clock.js'
+import { CarehubError } from '../../core/errors.js'
+import { appendAudit } from '../../store/audit.js'
 import { certificatesOf } from '../../store/device-certificates.js'
-import { getDevice, listDevices } from '../../store/devices.js'
+import { type Device, ensureDevice, getDevice, listDevices, updateDeviceMetadata } from '../../store/devices.js'
 import { latestReadings } from '../../store/journal.js'
 import type { Db } from '../../store/open.js'
-import { requirePermission } from '../_internal/authenticate.js'
+import { clientOf, requirePermission } from '../_internal/authenticate.js'
 
 const DeviceQuery = z.strictObject({
   source: z.enum(['mqtt', 'homeassistant', 'thinq', 'virtual']).optional(),
@@ -12,9 +16,24 @@ const DeviceQuery = z.strictObject({
   room: z.string().max(64).optional(),
 })
 
+const Metadata = {
+  type: z.string().min(1).max(32).optional(),
+  name: z.string().max(80).nullable().optional(),
+  room: z.string().max(64).nullable().optional(),
+  capabilities: z
+    .array(z.string().regex(/^[a-z][a-z0-9_:.-]{0,63}$/))
+    .max(64)
+    .optional(),
+  metadata: z.record(z.string().max(64), z.unknown()).optional(),
+}
+// MQTT devices are created by enrolment (carehub device add: certificate + registration together).
+const NewDevice = z.strictObject({ id: z.string().regex(DEVICE_ID), source: z.enum(['homeassistant', 'thinq', 'virtual']), ...Metadata })
+const DeviceUpdate = z.strictObject(Metadata)
+
 export interface DeviceRouteDeps {
   readonly db: () => Db
   readonly isSilent: (deviceId: string) => boolean
+  readonly clock: Clock
 }
 
 /** GET /api/devices?source&type&room and GET /api/devices/:id (with latest readings and certificates). */
@@ -24,6 +43,51 @@ export function deviceRoutes(app: H3, deps: DeviceRouteDeps): void {
     const query = DeviceQuery.safeParse(getQuery(event))
     if (!query.success) throw new HTTPError({ status: 400, message: 'invalid filter', data: { issues: query.error.issues } })
     return listDevices(deps.db(), query.data).map((d) => ({ ...d, silent: deps.isSilent(d.id) }))
+  })
+
+  app.post('/api/devices', async (event) => {
+    const p = requirePermission(event, 'devices:write')
+    const body = await readValidatedBody(event, NewDevice)
+    const db = deps.db()
+    const now = deps.clock.now()
+    if (getDevice(db, body.id)) throw new CarehubError('CAREHUB_ERR_CONFLICT', `a device "${body.id}" already exists`)
+    db.transaction(() => {
+      ensureDevice(db, { id: body.id, source: body.source }, now)
+      updateDeviceMetadata(db, body.id, body, now)
+      appendAudit(db, {
+        at: now,
+        actor: `user:${p.userId}`,
+        action: 'device.create',
+        target: `device:${body.id}`,
+        ip: clientOf(event).ip,
+        detail: { after: body },
+      })
+    }).immediate()
+    event.res.status = 201
+    return getDevice(db, body.id)
+  })
+
+  app.put('/api/devices/:id', async (event) => {
+    const p = requirePermission(event, 'devices:write')
+    const id = getRouterParam(event, 'id', { decode: true }) ?? ''
+    const body = await readValidatedBody(event, DeviceUpdate)
+    const db = deps.db()
+    const now = deps.clock.now()
+    const before = getDevice(db, id)
+    if (!before) throw new HTTPError({ status: 404, message: `no device "${id.slice(0, 64)}"` })
+    db.transaction(() => {
+      updateDeviceMetadata(db, id, body, now)
+      const after = getDevice(db, id)
+      appendAudit(db, {
+        at: now,
+        actor: `user:${p.userId}`,
+        action: 'device.update',
+        target: `device:${id}`,
+        ip: clientOf(event).ip,
+        detail: { before: meta(before), after: after && meta(after) },
+      })
+    }).immediate()
+    return getDevice(db, id)
   })
 
   app.get('/api/devices/:id', (event) => {
@@ -40,3 +104,5 @@ export function deviceRoutes(app: H3, deps: DeviceRouteDeps): void {
     }
   })
 }
+
+const meta = (d: Device) => ({ type: d.type, name: d.name, room: d.room, capabilities: d.capabilities, metadata: d.metadata })
