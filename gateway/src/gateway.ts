@@ -171,6 +171,7 @@ export class Gateway {
         devices: { db, isSilent: (id) => presence.isSilent(id), clock },
         auth: this.auth,
         recentLogs: deps.recentLogs,
+        apiRateLimit: { burst: config.auth.apiBurst, perSecond: config.auth.apiPerSecond },
       }),
       bind: config.bind,
       port: config.http.port,

@@ -9,6 +9,7 @@ import type { RecentLogs } from '../system/recent-logs.js'
 import { authenticate } from './_internal/authenticate.js'
 import { problemResponse, toProblem } from './_internal/problem.js'
 import { recordResponse, requestContext } from './_internal/request-context.js'
+import { userRateLimit } from './_internal/user-rate-limit.js'
 import { adminRoutes } from './routes/admin.js'
 import { authRoutes } from './routes/auth.js'
 import { type DeviceRouteDeps, deviceRoutes } from './routes/devices.js'
@@ -29,6 +30,7 @@ export interface ApiDeps {
   readonly devices: DeviceRouteDeps
   readonly auth: AuthService
   readonly recentLogs: RecentLogs
+  readonly apiRateLimit: { readonly burst: number; readonly perSecond: number }
 }
 
 /**
@@ -64,6 +66,7 @@ export function buildApp(deps: ApiDeps): H3 {
   })
   metricsRoutes(app, { metrics: deps.metrics, auth: deps.auth })
   app.use('/api/**', authenticate(deps.auth))
+  app.use('/api/**', userRateLimit({ burst: deps.apiRateLimit.burst, perSecond: deps.apiRateLimit.perSecond, clock: deps.clock }))
   authRoutes(app, { auth: deps.auth })
   deviceRoutes(app, deps.devices)
   userRoutes(app, { db: deps.devices.db, clock: deps.clock })

@@ -68,6 +68,8 @@ export const ConfigSchema = z
           .max(60)
           .default(10)
           .describe('A refresh token reused within this window returns the same successor (two tabs).'),
+        apiBurst: z.int().min(1).max(100_000).default(120).describe('API requests one signed-in user may make at once…'),
+        apiPerSecond: z.number().min(0.1).max(10_000).default(20).describe('…and per second after that (429 with Retry-After beyond).'),
         clockSyncedFlagFile: z
           .string()
           .min(1)

@@ -34,6 +34,7 @@ export const ERRORS = {
   CAREHUB_ERR_FORBIDDEN: { http: 403, exit: 77, title: 'Forbidden' },
   CAREHUB_ERR_RATE_LIMITED: { http: 429, exit: 75, title: 'Too many requests' },
   CAREHUB_ERR_SHUTDOWN_TIMEOUT: { http: 503, exit: 70, title: 'Shutdown did not finish in time' },
+  CAREHUB_ERR_NOT_IMPLEMENTED: { http: 501, exit: 69, title: 'Not available yet' },
   CAREHUB_ERR_INTERNAL: { http: 500, exit: 70, title: 'Internal error' },
 } as const satisfies Record<string, CatalogueEntry>
 

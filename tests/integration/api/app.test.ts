@@ -52,6 +52,7 @@ function setup(options: { checks?: HealthCheck[] } = {}) {
       clockTrusted: () => true,
     }),
     recentLogs: new RecentLogs(),
+    apiRateLimit: { burst: 100, perSecond: 10 },
   })
   return { app, lines, metrics, db }
 }

@@ -149,3 +149,29 @@ describe('sessions', () => {
     assert.equal((await api(h, 'POST', '/api/auth/refresh', { refreshToken })).status, 401)
   })
 })
+
+describe('per-user API budget', () => {
+  test('a user over the budget gets 429 with Retry-After; another user is unaffected', async () => {
+    let now = Date.now() // real time: the TLS certificates are issued by this clock
+    const h = await startGateway({ auth: { apiBurst: 3, apiPerSecond: 1 } }, undefined, { clock: { now: () => now } })
+    await h.addUser('busy', 'viewer')
+    await h.addUser('calm', 'viewer')
+    const busy = await h.login('busy')
+    const calm = await h.login('calm')
+    for (let i = 0; i < 3; i++) assert.equal((await api(h, 'GET', '/api/devices', undefined, busy.accessToken)).status, 200)
+    const limited = await api(h, 'GET', '/api/devices', undefined, busy.accessToken)
+    assert.equal(limited.status, 429)
+    assert.equal(limited.headers['retry-after'], '1')
+    assert.equal((await api(h, 'GET', '/api/devices', undefined, calm.accessToken)).status, 200)
+    now += 1000
+    assert.equal((await api(h, 'GET', '/api/devices', undefined, busy.accessToken)).status, 200)
+  })
+
+  test('POST /api/auth/magic-link answers 501 until the email channel exists', async () => {
+    const h = await startGateway()
+    const r = await api(h, 'POST', '/api/auth/magic-link', { email: 'a@example.org' })
+    assert.equal(r.status, 501)
+    assert.equal((r.body as { code: string }).code, 'CAREHUB_ERR_NOT_IMPLEMENTED')
+    assert.match((r.body as { detail: string }).detail, /email channel/)
+  })
+})

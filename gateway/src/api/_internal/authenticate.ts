@@ -10,7 +10,7 @@ declare module 'h3' {
 }
 
 /** Routes reachable without a token: signing in and refreshing (they carry their own credential). */
-const PUBLIC_API = new Set(['/api/auth/login', '/api/auth/refresh'])
+const PUBLIC_API = new Set(['/api/auth/login', '/api/auth/refresh', '/api/auth/magic-link', '/api/openapi.json'])
 
 /**
  * Every /api route needs a valid access token (DESIGN invariant 5). The token is re-checked against

@@ -33,15 +33,18 @@ export function toProblem(error: HTTPError, requestId: string | undefined): Prob
     }
   }
   const status = error.status
-  const unhandled = error.unhandled || status >= 500
+  // Only a thrown non-HTTP error is "unhandled"; a deliberate HTTPError's message is meant for the client.
+  const unhandled = error.unhandled === true
   const code =
     status === 404
       ? 'CAREHUB_ERR_NOT_FOUND'
       : status === 403
         ? 'CAREHUB_ERR_FORBIDDEN'
-        : status < 500
-          ? 'CAREHUB_ERR_VALIDATION'
-          : 'CAREHUB_ERR_INTERNAL'
+        : status === 501
+          ? 'CAREHUB_ERR_NOT_IMPLEMENTED'
+          : status < 500
+            ? 'CAREHUB_ERR_VALIDATION'
+            : 'CAREHUB_ERR_INTERNAL'
   const data = error.data as { issues?: unknown } | undefined
   return {
     type: `urn:carehub:error:${code}`,
