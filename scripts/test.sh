@@ -14,5 +14,7 @@ if [ "${#files[@]}" -eq 0 ]; then
   echo "no test files found under tests/" >&2
   exit 1
 fi
-# Two cores: e2e tests spawn daemons, so run files two at a time.
-exec node --import tsx --test --test-concurrency=2 --test-reporter=spec "${files[@]}"
+# Two cores: e2e tests spawn daemons, so run files two at a time. A test over 2 min fails, a file
+# whose tests are done exits even if a handle leaked, and the whole run is bounded: a hang must
+# fail CI in minutes, not eat its 90.
+exec timeout --kill-after=30 1200 node --import tsx --test --test-concurrency=2 --test-timeout=120000 --test-force-exit --test-reporter=spec "${files[@]}"

@@ -86,10 +86,23 @@ export async function startGateway(
   options: HarnessOptions = {},
 ): Promise<Harness> {
   const dataDir = reuse?.dataDir ?? join(tempDir(), 'data')
-  const mqttPort = reuse?.mqttPort ?? (await freePort())
-  const httpPort = reuse?.httpPort ?? (await freePort())
-  const { gateway, lines } = buildGateway(overrides, { dataDir, mqttPort, httpPort }, options)
-  await gateway.start()
+  let mqttPort = reuse?.mqttPort ?? (await freePort())
+  let httpPort = reuse?.httpPort ?? (await freePort())
+  let built = buildGateway(overrides, { dataDir, mqttPort, httpPort }, options)
+  // Another test file running at the same time may bind a port between our check and our bind:
+  // pick new ports and try again (fixed ports of a restart are not changed).
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await built.gateway.start()
+      break
+    } catch (err) {
+      if (reuse || attempt >= 4 || (err as { code?: string }).code !== 'CAREHUB_ERR_PORT_IN_USE') throw err
+      mqttPort = await freePort()
+      httpPort = await freePort()
+      built = buildGateway(overrides, { dataDir, mqttPort, httpPort }, options)
+    }
+  }
+  const { gateway, lines } = built
   let stopped = false
   after(async () => {
     if (!stopped) await gateway.stop()

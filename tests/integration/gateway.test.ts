@@ -69,3 +69,18 @@ describe('Gateway (composition root)', () => {
     assert.equal(gateway.stopRequested, true)
   })
 })
+
+describe('a part that fails to start releases what it opened', () => {
+  test('MQTT port taken: the broker closes its LevelDB, so a gateway on the same data folder starts afterwards', async () => {
+    const port = await freePort()
+    const blocker = createServer().listen(port, '127.0.0.1')
+    await new Promise((r) => blocker.once('listening', r))
+    const dataDir = join(tempDir(), 'data')
+    const first = buildGateway({}, { dataDir, httpPort: await freePort(), mqttPort: port })
+    await assert.rejects(first.gateway.start(), (err: unknown) => err instanceof CarehubError && err.code === 'CAREHUB_ERR_PORT_IN_USE')
+    blocker.close()
+    const second = buildGateway({}, { dataDir, httpPort: await freePort(), mqttPort: await freePort() })
+    await second.gateway.start() // would fail on the LevelDB LOCK still held by the first broker
+    await second.gateway.stop()
+  })
+})

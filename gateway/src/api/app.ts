@@ -10,6 +10,7 @@ import { authenticate } from './_internal/authenticate.js'
 import { problemResponse, toProblem } from './_internal/problem.js'
 import { recordResponse, requestContext } from './_internal/request-context.js'
 import { userRateLimit } from './_internal/user-rate-limit.js'
+import { openApiDocument } from './openapi.js'
 import { adminRoutes } from './routes/admin.js'
 import { authRoutes } from './routes/auth.js'
 import { type DeviceRouteDeps, deviceRoutes } from './routes/devices.js'
@@ -71,5 +72,7 @@ export function buildApp(deps: ApiDeps): H3 {
   deviceRoutes(app, deps.devices)
   userRoutes(app, { db: deps.devices.db, clock: deps.clock })
   adminRoutes(app, { db: deps.devices.db, recentLogs: deps.recentLogs })
+  const openapi = JSON.stringify(openApiDocument(deps.version))
+  app.get('/api/openapi.json', () => new Response(openapi, { headers: { 'content-type': 'application/json' } }))
   return app
 }

@@ -112,6 +112,16 @@ export class BrokerService implements Service {
   }
 
   async start(): Promise<void> {
+    try {
+      await this.#start()
+    } catch (err) {
+      // A part that fails to start is not stopped by the runner: release what was opened so far.
+      await this.stop()
+      throw err
+    }
+  }
+
+  async #start(): Promise<void> {
     const { settings, log } = this.#d
     const onRefused = (reason: string) => this.#refused.inc({ reason })
     const hooks = createAuthHooks({ ...this.#d.policy, onRefused }, log)
@@ -189,13 +199,13 @@ export class BrokerService implements Service {
       onRefused('tls')
       log.info({ reason: String(reason), remote: socket.remoteAddress }, 'MQTT TLS handshake refused')
     })
-    await listen(tls, settings.port, settings.bind, `MQTT (TLS) on ${settings.bind}:${settings.port}`)
     this.#tls = tls
+    await listen(tls, settings.port, settings.bind, `MQTT (TLS) on ${settings.bind}:${settings.port}`)
     if (settings.loopbackPlainPort !== null) {
       const plain = createTcpServer((socket) => this.#accept(aedes, socket))
       plain.maxConnections = settings.maxConnections
-      await listen(plain, settings.loopbackPlainPort, '127.0.0.1', `MQTT (plain, loopback) on 127.0.0.1:${settings.loopbackPlainPort}`)
       this.#plain = plain
+      await listen(plain, settings.loopbackPlainPort, '127.0.0.1', `MQTT (plain, loopback) on 127.0.0.1:${settings.loopbackPlainPort}`)
     }
   }
 
@@ -217,7 +227,8 @@ export class BrokerService implements Service {
     const closing = [this.#tls, this.#plain].filter((s): s is TlsServer | TcpServer => s !== undefined)
     this.#tls = undefined
     this.#plain = undefined
-    const serversClosed = Promise.all(closing.map((s) => new Promise<void>((r) => s.close(() => r()))))
+    // A server that never listened (its start failed) has nothing to close: close() would call back with ERR_SERVER_NOT_RUNNING.
+    const serversClosed = Promise.all(closing.map((s) => new Promise<void>((r) => (s.listening ? s.close(() => r()) : r()))))
     const aedes = this.#aedes
     this.#aedes = undefined
     if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()))

@@ -4,13 +4,13 @@ import type { Db } from '../../store/open.js'
 import { LEVELS, type RecentLogs } from '../../system/recent-logs.js'
 import { requirePermission } from '../_internal/authenticate.js'
 
-const AuditQuery = z.strictObject({
+export const AuditQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(100),
   before: z.coerce.number().int().min(1).optional(),
   actor: z.string().max(64).optional(),
   action: z.string().max(64).optional(),
 })
-const LogQuery = z.strictObject({
+export const LogQuery = z.strictObject({
   level: z.enum(['debug', 'info', 'warn', 'error', 'fatal']).default('info'),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 })

@@ -4,7 +4,7 @@ import type { AuthService } from '../../auth/auth-service.js'
 import { PASSWORD_MAX } from '../../auth/password.js'
 import { clientOf, requireSignedIn } from '../_internal/authenticate.js'
 
-const Login = z.strictObject({
+export const Login = z.strictObject({
   username: z.string().min(1).max(64),
   password: z
     .string()
@@ -13,8 +13,8 @@ const Login = z.strictObject({
   /** The 6-digit code, or a recovery code, for an account with MFA. */
   totp: z.string().min(6).max(32).optional(),
 })
-const MfaCode = z.strictObject({ code: z.string().regex(/^\d{6}$/, { error: 'the 6-digit code from the authenticator app' }) })
-const Refresh = z.strictObject({ refreshToken: z.string().min(20).max(200) })
+export const MfaCode = z.strictObject({ code: z.string().regex(/^\d{6}$/, { error: 'the 6-digit code from the authenticator app' }) })
+export const Refresh = z.strictObject({ refreshToken: z.string().min(20).max(200) })
 
 /** POST /api/auth/login, /api/auth/refresh (rotating), /api/auth/logout (ends the session everywhere it is used). */
 export function authRoutes(app: H3, deps: { auth: AuthService }): void {

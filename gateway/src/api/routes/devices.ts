@@ -10,7 +10,7 @@ import { latestReadings } from '../../store/journal.js'
 import type { Db } from '../../store/open.js'
 import { clientOf, requirePermission } from '../_internal/authenticate.js'
 
-const DeviceQuery = z.strictObject({
+export const DeviceQuery = z.strictObject({
   source: z.enum(['mqtt', 'homeassistant', 'thinq', 'virtual']).optional(),
   type: z.string().max(64).optional(),
   room: z.string().max(64).optional(),
@@ -27,8 +27,8 @@ const Metadata = {
   metadata: z.record(z.string().max(64), z.unknown()).optional(),
 }
 // MQTT devices are created by enrolment (carehub device add: certificate + registration together).
-const NewDevice = z.strictObject({ id: z.string().regex(DEVICE_ID), source: z.enum(['homeassistant', 'thinq', 'virtual']), ...Metadata })
-const DeviceUpdate = z.strictObject(Metadata)
+export const NewDevice = z.strictObject({ id: z.string().regex(DEVICE_ID), source: z.enum(['homeassistant', 'thinq', 'virtual']), ...Metadata })
+export const DeviceUpdate = z.strictObject(Metadata)
 
 export interface DeviceRouteDeps {
   readonly db: () => Db

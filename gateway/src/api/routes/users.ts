@@ -14,7 +14,7 @@ const Password = z
   .string()
   .min(PASSWORD_MIN)
   .max(PASSWORD_MAX * 4)
-const MeUpdate = z.strictObject({
+export const MeUpdate = z.strictObject({
   displayName: z.string().max(80).nullable().optional(),
   email: z.email().max(254).nullable().optional(),
   currentPassword: z
@@ -23,8 +23,8 @@ const MeUpdate = z.strictObject({
     .optional(),
   newPassword: Password.optional(),
 })
-const NewUser = z.strictObject({ username: z.string().regex(USERNAME_PATTERN), role: z.enum(ROLES), password: Password })
-const UserUpdate = z.strictObject({
+export const NewUser = z.strictObject({ username: z.string().regex(USERNAME_PATTERN), role: z.enum(ROLES), password: Password })
+export const UserUpdate = z.strictObject({
   role: z.enum(ROLES).optional(),
   disabled: z.boolean().optional(),
   displayName: z.string().max(80).nullable().optional(),

@@ -1,0 +1,240 @@
+import { z } from 'zod'
+import type { Permission } from '../auth/permissions.js'
+import { AuditQuery, LogQuery } from './routes/admin.js'
+import { Login, MfaCode, Refresh } from './routes/auth.js'
+import { DeviceQuery, DeviceUpdate, NewDevice } from './routes/devices.js'
+import { MeUpdate, NewUser, UserUpdate } from './routes/users.js'
+
+/**
+ * The OpenAPI 3.1 document, built from the same zod schemas the routes validate with (so the
+ * document cannot drift from what is enforced). Every route the app registers must be listed here:
+ * a test compares this list with the app's routes, and CI checks the committed
+ * gateway/openapi.json is current (`npm run openapi`).
+ */
+interface RouteDoc {
+  readonly method: 'get' | 'post' | 'put' | 'delete'
+  readonly path: string
+  readonly summary: string
+  /** 'public': no token; 'signed-in': any role; else the permission from auth/permissions.ts. */
+  readonly access: 'public' | 'signed-in' | 'loopback-or-metrics:read' | Permission
+  readonly body?: z.ZodType
+  readonly query?: z.ZodObject
+  readonly ok: { readonly status: number; readonly description: string }
+}
+
+export const ROUTE_DOCS: readonly RouteDoc[] = [
+  { method: 'get', path: '/health', summary: 'Liveness', access: 'public', ok: { status: 200, description: 'the process answers' } },
+  {
+    method: 'get',
+    path: '/health/ready',
+    summary: 'Readiness per part',
+    access: 'public',
+    ok: { status: 200, description: 'ok or degraded (503 when a critical part is down)' },
+  },
+  {
+    method: 'get',
+    path: '/metrics',
+    summary: 'Prometheus metrics',
+    access: 'loopback-or-metrics:read',
+    ok: { status: 200, description: 'text exposition format 0.0.4' },
+  },
+  { method: 'get', path: '/api/openapi.json', summary: 'This document', access: 'public', ok: { status: 200, description: 'OpenAPI 3.1' } },
+  {
+    method: 'post',
+    path: '/api/auth/login',
+    summary: 'Sign in (password, and a one-time code if enrolled)',
+    access: 'public',
+    body: Login,
+    ok: { status: 200, description: 'access and refresh token' },
+  },
+  {
+    method: 'post',
+    path: '/api/auth/refresh',
+    summary: 'Rotate the refresh token',
+    access: 'public',
+    body: Refresh,
+    ok: { status: 200, description: 'a new token pair' },
+  },
+  { method: 'post', path: '/api/auth/logout', summary: 'End this session', access: 'signed-in', ok: { status: 204, description: 'session ended' } },
+  {
+    method: 'post',
+    path: '/api/auth/magic-link',
+    summary: 'Sign-in link by email (not available yet)',
+    access: 'public',
+    ok: { status: 501, description: 'needs the email channel' },
+  },
+  {
+    method: 'post',
+    path: '/api/auth/mfa/enroll',
+    summary: 'Start TOTP enrolment',
+    access: 'signed-in',
+    ok: { status: 200, description: 'otpauth URI and base32 secret' },
+  },
+  {
+    method: 'post',
+    path: '/api/auth/mfa/verify',
+    summary: 'Confirm TOTP with a first code',
+    access: 'signed-in',
+    body: MfaCode,
+    ok: { status: 200, description: 'one-time recovery codes' },
+  },
+  { method: 'get', path: '/api/me', summary: 'My account', access: 'signed-in', ok: { status: 200, description: 'profile' } },
+  {
+    method: 'put',
+    path: '/api/me',
+    summary: 'Change my name, email or password',
+    access: 'signed-in',
+    body: MeUpdate,
+    ok: { status: 200, description: 'profile' },
+  },
+  { method: 'get', path: '/api/users', summary: 'All accounts', access: 'users:manage', ok: { status: 200, description: 'profiles' } },
+  {
+    method: 'post',
+    path: '/api/users',
+    summary: 'Create an account',
+    access: 'users:manage',
+    body: NewUser,
+    ok: { status: 201, description: 'profile' },
+  },
+  {
+    method: 'get',
+    path: '/api/users/{id}',
+    summary: 'One account (admins, or oneself)',
+    access: 'signed-in',
+    ok: { status: 200, description: 'profile' },
+  },
+  {
+    method: 'put',
+    path: '/api/users/{id}',
+    summary: 'Change role, disable, name or email',
+    access: 'users:manage',
+    body: UserUpdate,
+    ok: { status: 200, description: 'profile' },
+  },
+  {
+    method: 'post',
+    path: '/api/users/{id}/sessions/revoke',
+    summary: 'End every session of an account',
+    access: 'users:manage',
+    ok: { status: 204, description: 'sessions ended' },
+  },
+  {
+    method: 'get',
+    path: '/api/devices',
+    summary: 'Devices, filtered',
+    access: 'devices:read',
+    query: DeviceQuery,
+    ok: { status: 200, description: 'devices' },
+  },
+  {
+    method: 'post',
+    path: '/api/devices',
+    summary: 'Register a non-MQTT device',
+    access: 'devices:write',
+    body: NewDevice,
+    ok: { status: 201, description: 'device' },
+  },
+  {
+    method: 'get',
+    path: '/api/devices/{id}',
+    summary: 'A device with its latest readings and certificates',
+    access: 'devices:read',
+    ok: { status: 200, description: 'device' },
+  },
+  {
+    method: 'put',
+    path: '/api/devices/{id}',
+    summary: "Change a device's metadata",
+    access: 'devices:write',
+    body: DeviceUpdate,
+    ok: { status: 200, description: 'device' },
+  },
+  {
+    method: 'get',
+    path: '/api/audit',
+    summary: 'The audit log, newest first',
+    access: 'audit:read',
+    query: AuditQuery,
+    ok: { status: 200, description: 'entries' },
+  },
+  {
+    method: 'get',
+    path: '/api/logs',
+    summary: 'Recent log lines (redacted)',
+    access: 'logs:read',
+    query: LogQuery,
+    ok: { status: 200, description: 'log lines' },
+  },
+]
+
+const PROBLEM = { $ref: '#/components/schemas/Problem' }
+
+export function openApiDocument(version: string): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {}
+  for (const r of ROUTE_DOCS) {
+    const secured = r.access !== 'public'
+    paths[r.path] ??= {}
+    ;(paths[r.path] as Record<string, unknown>)[r.method] = {
+      summary: r.summary,
+      description: `Access: ${r.access}.`,
+      ...(secured ? { security: [{ bearer: [] }] } : { security: [] }),
+      ...(r.path.includes('{id}') ? { parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }] } : {}),
+      ...(r.query ? { parameters: queryParameters(r.query) } : {}),
+      ...(r.body
+        ? {
+            requestBody: {
+              required: true,
+              content: { 'application/json': { schema: z.toJSONSchema(r.body, { io: 'input', target: 'draft-2020-12' }) } },
+            },
+          }
+        : {}),
+      responses: {
+        [String(r.ok.status)]: { description: r.ok.description },
+        ...(r.body || r.query ? { 400: { description: 'invalid input', content: { 'application/problem+json': { schema: PROBLEM } } } } : {}),
+        ...(secured ? { 401: { description: 'sign in first', content: { 'application/problem+json': { schema: PROBLEM } } } } : {}),
+        ...(secured && r.access !== 'signed-in'
+          ? { 403: { description: 'the role lacks the permission', content: { 'application/problem+json': { schema: PROBLEM } } } }
+          : {}),
+        429: { description: 'rate limited (Retry-After)', content: { 'application/problem+json': { schema: PROBLEM } } },
+      },
+    }
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'CareHub gateway API',
+      version,
+      description: 'The local API of a CareHub box. Errors are RFC 9457 problem+json with a stable CAREHUB_ERR_* code.',
+    },
+    servers: [{ url: 'https://{box}:8443', variables: { box: { default: 'carehub.local' } } }],
+    paths,
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      schemas: {
+        Problem: {
+          type: 'object',
+          required: ['type', 'title', 'status', 'detail', 'code'],
+          properties: {
+            type: { type: 'string' },
+            title: { type: 'string' },
+            status: { type: 'integer' },
+            detail: { type: 'string' },
+            code: { type: 'string', pattern: '^CAREHUB_ERR_[A-Z_]+$' },
+            requestId: { type: 'string' },
+            issues: { type: 'array' },
+          },
+        },
+      },
+    },
+  }
+}
+
+function queryParameters(schema: z.ZodObject): Array<Record<string, unknown>> {
+  const json = z.toJSONSchema(schema, { io: 'input' }) as { properties?: Record<string, unknown>; required?: string[] }
+  return Object.entries(json.properties ?? {}).map(([name, s]) => ({
+    name,
+    in: 'query',
+    required: json.required?.includes(name) ?? false,
+    schema: s,
+  }))
+}
