@@ -56,3 +56,8 @@ export function requirePermission(event: H3Event, permission: Permission): Princ
 export function clientOf(event: H3Event): { ip: string; userAgent: string | null } {
   return { ip: getRequestIP(event) ?? 'unknown', userAgent: event.req.headers.get('user-agent')?.slice(0, 200) ?? null }
 }
+
+/** The audit log's actor for a request: `user:<id>`, tagged `:admin` for admin actions. */
+export function actorOf(principal: Principal): string {
+  return `user:${principal.userId}${principal.role === 'admin' ? ':admin' : ''}`
+}

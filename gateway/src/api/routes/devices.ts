@@ -8,7 +8,7 @@ import { certificatesOf } from '../../store/device-certificates.js'
 import { type Device, ensureDevice, getDevice, listDevices, updateDeviceMetadata } from '../../store/devices.js'
 import { latestReadings } from '../../store/journal.js'
 import type { Db } from '../../store/open.js'
-import { clientOf, requirePermission } from '../_internal/authenticate.js'
+import { actorOf, clientOf, requirePermission } from '../_internal/authenticate.js'
 
 export const DeviceQuery = z.strictObject({
   source: z.enum(['mqtt', 'homeassistant', 'thinq', 'virtual']).optional(),
@@ -56,7 +56,7 @@ export function deviceRoutes(app: H3, deps: DeviceRouteDeps): void {
       updateDeviceMetadata(db, body.id, body, now)
       appendAudit(db, {
         at: now,
-        actor: `user:${p.userId}`,
+        actor: actorOf(p),
         action: 'device.create',
         target: `device:${body.id}`,
         ip: clientOf(event).ip,
@@ -80,7 +80,7 @@ export function deviceRoutes(app: H3, deps: DeviceRouteDeps): void {
       const after = getDevice(db, id)
       appendAudit(db, {
         at: now,
-        actor: `user:${p.userId}`,
+        actor: actorOf(p),
         action: 'device.update',
         target: `device:${id}`,
         ip: clientOf(event).ip,

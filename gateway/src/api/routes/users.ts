@@ -8,7 +8,7 @@ import { appendAudit } from '../../store/audit.js'
 import type { Db } from '../../store/open.js'
 import { endSessions, listUsers, setPassword, updateUser, userProfile } from '../../store/user-admin.js'
 import { findUserByUsername, insertUser, ROLES, USERNAME_PATTERN } from '../../store/users.js'
-import { clientOf, requirePermission, requireSignedIn } from '../_internal/authenticate.js'
+import { actorOf, clientOf, requirePermission, requireSignedIn } from '../_internal/authenticate.js'
 
 const Password = z
   .string()
@@ -42,7 +42,7 @@ export function userRoutes(app: H3, deps: UserRouteDeps): void {
     const p = requireSignedIn(event)
     appendAudit(deps.db(), {
       at: deps.clock.now(),
-      actor: `user:${p.userId}${p.role === 'admin' ? ':admin' : ''}`,
+      actor: actorOf(p),
       action,
       target,
       ip: clientOf(event).ip,
