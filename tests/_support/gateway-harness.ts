@@ -123,7 +123,7 @@ export async function startGateway(
     },
     async addUser(username, role, password = 'correct horse battery') {
       const passwordHash = await hashPassword(password, username)
-      return insertUser(gateway.store.db, { username, role, passwordHash, now: Date.now() }).id
+      return insertUser(gateway.store.db, { username, role, passwordHash, now: options.clock?.now() ?? Date.now() }).id
     },
     async login(username, password = 'correct horse battery') {
       const res = await httpsJson('POST', `https://127.0.0.1:${httpPort}/api/auth/login`, gateway.pki.ca.certPem, { username, password })

@@ -70,7 +70,7 @@ export function buildApp(deps: ApiDeps): H3 {
   app.use('/api/**', userRateLimit({ burst: deps.apiRateLimit.burst, perSecond: deps.apiRateLimit.perSecond, clock: deps.clock }))
   authRoutes(app, { auth: deps.auth })
   deviceRoutes(app, deps.devices)
-  userRoutes(app, { db: deps.devices.db, clock: deps.clock })
+  userRoutes(app, { db: deps.devices.db, clock: deps.clock, auth: deps.auth })
   adminRoutes(app, { db: deps.devices.db, recentLogs: deps.recentLogs })
   const openapi = JSON.stringify(openApiDocument(deps.version))
   app.get('/api/openapi.json', () => new Response(openapi, { headers: { 'content-type': 'application/json' } }))

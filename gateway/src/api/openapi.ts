@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import type { Permission } from '../auth/permissions.js'
 import { AuditQuery, LogQuery } from './routes/admin.js'
-import { Login, MfaCode, Refresh } from './routes/auth.js'
+import { Login, MfaCode, MfaEnroll, Refresh } from './routes/auth.js'
 import { DeviceQuery, DeviceUpdate, NewDevice } from './routes/devices.js'
 import { MeUpdate, NewUser, UserUpdate } from './routes/users.js'
 

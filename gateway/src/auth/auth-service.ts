@@ -7,10 +7,12 @@ import { CarehubError } from '../core/errors.js'
 import type { Service } from '../core/service.js'
 import type { SecretBox } from '../secrets/secret-box.js'
 import { appendAudit } from '../store/audit.js'
+import { mfaState } from '../store/mfa.js'
 import type { Db } from '../store/open.js'
 import { familyActive, revokeFamily, revokeOtherFamilies, rotateRefreshToken, startFamily } from '../store/refresh-tokens.js'
 import { findUserByUsername, type Role, userAuthState } from '../store/users.js'
 import { createFileExclusive } from '../system/atomic-file.js'
+import { HashGate } from './hash-gate.js'
 import { LoginThrottle } from './login-throttle.js'
 import { hashPassword, verifyPassword } from './password.js'
 import { checkSecondFactor, confirmTotp, enrolTotp } from './second-factor.js'
@@ -70,6 +72,8 @@ export class AuthService implements Service {
   /** Successors handed out within the grace window, by the consumed token's row id (memory only). */
   readonly #recent = new Map<number, { pair: Promise<TokenPair>; until: number }>()
   #key: Uint8Array | undefined
+  readonly #hashing = new HashGate(2, 16)
+  readonly #inFlight = new Set<string>()
   /** A real argon2id hash to verify against when the user does not exist: the same work, so timing does not reveal usernames. */
   #dummyHash: Promise<string> | undefined
 
@@ -96,10 +100,24 @@ export class AuthService implements Service {
         details: { retryAfterSeconds: Math.ceil(wait / 1000) },
       })
     }
+    // One attempt at a time per address and account: a burst cannot slip many guesses past the
+    // back-off while the first ones are still being hashed.
+    const attemptKey = `${client.ip}\u0000${username.toLowerCase()}`
+    if (this.#inFlight.has(attemptKey)) {
+      throw new CarehubError('CAREHUB_ERR_RATE_LIMITED', 'a sign-in for this account is already being checked', { details: { retryAfterSeconds: 1 } })
+    }
+    this.#inFlight.add(attemptKey)
+    try {
+      return await this.#login(username, password, client, secondFactor, now)
+    } finally {
+      this.#inFlight.delete(attemptKey)
+    }
+  }
+
+  async #login(username: string, password: string, client: Client, secondFactor: string | undefined, now: number): Promise<TokenPair> {
     const db = this.#d.db()
     const user = findUserByUsername(db, username)
-    this.#dummyHash ??= hashPassword(randomBytes(24).toString('base64url'), '')
-    const ok = await verifyPassword(user?.passwordHash ?? (await this.#dummyHash), password)
+    const ok = await this.#checkPassword(user?.passwordHash, password)
     if (!user || !ok || user.disabled) {
       this.#throttle.failed(client.ip, username, now)
       appendAudit(db, {
@@ -132,14 +150,24 @@ export class AuthService implements Service {
     }
     this.#throttle.succeeded(client.ip, username)
     const s = this.#d.settings
-    const refresh = startFamily(db, {
-      userId: user.id,
-      now,
-      ttlMs: s.refreshTtlMs,
-      familyTtlMs: s.sessionMaxMs,
-      userAgent: client.userAgent,
-      ip: client.ip,
-    })
+    // Re-read the account with the session's creation: a password change, disable or admin
+    // revocation that landed while the password was being hashed must win over this sign-in.
+    const refresh = db
+      .transaction(() => {
+        const fresh = userAuthState(db, user.id)
+        if (!fresh || fresh.disabled || fresh.passwordChangedAt > now || fresh.sessionsValidAfter > now) {
+          throw new CarehubError('CAREHUB_ERR_UNAUTHENTICATED', 'the account changed while signing in; sign in again')
+        }
+        return startFamily(db, {
+          userId: user.id,
+          now,
+          ttlMs: s.refreshTtlMs,
+          familyTtlMs: s.sessionMaxMs,
+          userAgent: client.userAgent,
+          ip: client.ip,
+        })
+      })
+      .immediate()
     appendAudit(db, { at: now, actor: `user:${user.id}`, action: 'auth.login', target: `session:${refresh.familyId}`, ip: client.ip })
     return {
       accessToken: await this.#sign(user.id, user.role, refresh.familyId, now),
@@ -184,9 +212,51 @@ export class AuthService implements Service {
     return pair
   }
 
-  /** Start TOTP enrolment for the signed-in user. */
-  async enrolMfa(principal: Principal): Promise<{ otpauthUri: string; secret: string }> {
+  /**
+   * Check the signed-in user's current password (password change, MFA change): the same back-off,
+   * hashing limit and audit as sign-in, so a stolen access token cannot be used to guess it.
+   */
+  async verifyCurrentPassword(principal: Principal, password: string, ip: string): Promise<void> {
     const now = this.#d.clock.now()
+    const db = this.#d.db()
+    const wait = this.#throttle.waitMs(ip, principal.username, now)
+    if (wait > 0)
+      throw new CarehubError('CAREHUB_ERR_RATE_LIMITED', `too many wrong passwords; try again in ${Math.ceil(wait / 1000)} s`, {
+        details: { retryAfterSeconds: Math.ceil(wait / 1000) },
+      })
+    if (await this.#checkPassword(findUserByUsername(db, principal.username)?.passwordHash, password)) return
+    this.#throttle.failed(ip, principal.username, now)
+    appendAudit(db, {
+      at: now,
+      actor: `user:${principal.userId}`,
+      action: 'auth.password_check',
+      target: `user:${principal.userId}`,
+      outcome: 'denied',
+      ip,
+    })
+    throw new CarehubError('CAREHUB_ERR_UNAUTHENTICATED', 'the current password is wrong')
+  }
+
+  async #checkPassword(hash: string | undefined, password: string): Promise<boolean> {
+    this.#dummyHash ??= hashPassword(randomBytes(24).toString('base64url'), '')
+    const against = hash ?? (await this.#dummyHash)
+    return this.#hashing.run(() => verifyPassword(against, password))
+  }
+
+  /**
+   * Start TOTP enrolment for the signed-in user. Replacing an active factor needs the password and
+   * a current code (or a recovery code): a stolen access token must not be able to swap the factor.
+   */
+  async enrolMfa(principal: Principal, proof: { password?: string; code?: string }, ip: string): Promise<{ otpauthUri: string; secret: string }> {
+    const now = this.#d.clock.now()
+    if (mfaState(this.#d.db(), principal.userId).enabled) {
+      await this.verifyCurrentPassword(principal, proof.password ?? '', ip)
+      await checkSecondFactor(
+        { db: this.#d.db(), secrets: this.#d.secrets(), clockTrusted: this.#d.clockTrusted(now), now },
+        principal.userId,
+        proof.code,
+      )
+    }
     return enrolTotp(
       { db: this.#d.db(), secrets: this.#d.secrets(), clockTrusted: this.#d.clockTrusted(now), now },
       principal.userId,
@@ -229,7 +299,7 @@ export class AuthService implements Service {
     const user = userAuthState(db, Number(claims.sub))
     if (!user || user.disabled) throw deny('the account is disabled')
     if (typeof claims.sid !== 'string' || !familyActive(db, claims.sid, this.#d.clock.now())) throw deny('the session has ended; sign in again')
-    if ((claims.iat ?? 0) * 1000 < user.sessionsValidAfter) throw deny('the session has ended; sign in again')
+    if ((claims.iat ?? 0) * 1000 < Math.floor(user.sessionsValidAfter / 1000) * 1000) throw deny('the session has ended; sign in again')
     return { userId: user.id, username: user.username, role: user.role, sessionId: claims.sid }
   }
 

@@ -22,6 +22,9 @@ export class LoginThrottle {
   readonly #s: ThrottleSettings
   readonly #pairs = new Map<string, Counter>()
   readonly #users = new Map<string, Counter>()
+  /** Addresses each user signed in from successfully: the per-user counter does not slow them, so
+   * failures from elsewhere cannot lock the owner out (ASVS 6.3.1). */
+  readonly #known = new Map<string, Set<string>>()
 
   constructor(settings: ThrottleSettings) {
     this.#s = settings
@@ -30,9 +33,10 @@ export class LoginThrottle {
   /** Milliseconds until this attempt may be made (0 = now). */
   waitMs(ip: string, username: string, now: number): number {
     const user = username.toLowerCase()
+    const knownAddress = this.#known.get(user)?.has(ip) === true
     return Math.max(
       this.#delay(this.#pairs.get(`${ip}\u0000${user}`), this.#s.freeFailures, now),
-      this.#delay(this.#users.get(user), this.#s.freeFailuresPerUser, now),
+      knownAddress ? 0 : this.#delay(this.#users.get(user), this.#s.freeFailuresPerUser, now),
     )
   }
 
@@ -51,7 +55,12 @@ export class LoginThrottle {
   }
 
   succeeded(ip: string, username: string): void {
-    this.#pairs.delete(`${ip}\u0000${username.toLowerCase()}`)
+    const user = username.toLowerCase()
+    this.#pairs.delete(`${ip}\u0000${user}`)
+    const known = this.#known.get(user) ?? new Set<string>()
+    known.add(ip)
+    if (known.size > 32) known.delete(known.values().next().value as string) // bounded: oldest first
+    this.#known.set(user, known)
   }
 
   #delay(c: Counter | undefined, free: number, now: number): number {

@@ -86,8 +86,13 @@ export function rotateRefreshToken(db: Db, token: string, o: { now: number; ttlM
       if (!row) return { kind: 'invalid', reason: 'unknown' }
       if (row.revoked_at !== null) return { kind: 'invalid', reason: 'revoked' }
       if (row.used_at !== null) {
-        if (o.now - row.used_at <= o.graceMs)
+        // The grace window covers only "the successor was not used yet" (two tabs racing); a replay
+        // after the legitimate client moved on is reuse.
+        const successorUsed =
+          row.successor_id !== null && (db.prepare('SELECT used_at FROM refresh_tokens WHERE id = ?').pluck().get(row.successor_id) ?? null) !== null
+        if (o.now - row.used_at <= o.graceMs && !successorUsed) {
           return { kind: 'already_rotated', userId: row.user_id, parentId: row.id, familyId: row.family_id, usedAt: row.used_at }
+        }
         revokeFamily(db, row.family_id, o.now)
         return { kind: 'reuse', userId: row.user_id, familyId: row.family_id }
       }

@@ -108,12 +108,14 @@ export function endSessions(db: Db, id: number, now: number): void {
 }
 
 /**
- * JWT `iat` has one-second resolution, so the cut-off is the start of the current second (a sign-in
- * right after the change must work). Precision comes from revoking the sessions themselves: every
- * refresh-token family of the user is revoked too, and each request checks its family.
+ * The cut-off is stored to the millisecond (so a sign-in racing the change can be detected); the
+ * access-token check compares it at JWT `iat` resolution (whole seconds, rounded down), so a
+ * sign-in right after the change works. Precision for tokens issued in that same second comes from
+ * revoking the sessions themselves: every refresh-token family of the user is revoked too, and each
+ * request checks its family.
  */
 function sessionCutoff(now: number): number {
-  return Math.floor(now / 1000) * 1000
+  return now
 }
 
 function revokeAllFamilies(db: Db, id: number, now: number): void {

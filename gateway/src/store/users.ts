@@ -67,13 +67,20 @@ export interface UserAuthState {
   readonly disabled: boolean
   /** Access tokens issued before this (ms) are void: password/role/MFA change, admin revocation. */
   readonly sessionsValidAfter: number
+  readonly passwordChangedAt: number
 }
 
 export function userAuthState(db: Db, id: number): UserAuthState | undefined {
-  const row = db.prepare('SELECT id, username, role, disabled, sessions_valid_after FROM users WHERE id = ?').get(id) as
-    | { id: number; username: string; role: Role; disabled: number; sessions_valid_after: number }
+  const row = db.prepare('SELECT id, username, role, disabled, sessions_valid_after, password_changed_at FROM users WHERE id = ?').get(id) as
+    | { id: number; username: string; role: Role; disabled: number; sessions_valid_after: number; password_changed_at: number }
     | undefined
-  return row
-    ? { id: row.id, username: row.username, role: row.role, disabled: row.disabled === 1, sessionsValidAfter: row.sessions_valid_after }
-    : undefined
+  if (!row) return undefined
+  return {
+    id: row.id,
+    username: row.username,
+    role: row.role,
+    disabled: row.disabled === 1,
+    sessionsValidAfter: row.sessions_valid_after,
+    passwordChangedAt: row.password_changed_at,
+  }
 }

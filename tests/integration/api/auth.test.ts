@@ -111,6 +111,17 @@ describe('sessions', () => {
     assert.equal(h.gateway.store.db.prepare("SELECT count(*) FROM audit_log WHERE action = 'auth.refresh_reuse'").pluck().get(), 1)
   })
 
+  test('inside the grace window, replaying the old token after the successor was used is reuse, not a second tab', async () => {
+    const h = await startGateway()
+    await h.addUser('alice', 'caregiver')
+    const first = await h.login('alice')
+    const second = (await api(h, 'POST', '/api/auth/refresh', { refreshToken: first.refreshToken })).body as { refreshToken: string }
+    const third = (await api(h, 'POST', '/api/auth/refresh', { refreshToken: second.refreshToken })).body as { accessToken: string }
+    const replay = await api(h, 'POST', '/api/auth/refresh', { refreshToken: first.refreshToken })
+    assert.equal(replay.status, 401)
+    assert.equal((await api(h, 'GET', '/api/devices', undefined, third.accessToken)).status, 401, 'the family was revoked')
+  })
+
   test('logout ends the session: the next request and the refresh token are refused', async () => {
     const h = await startGateway()
     await h.addUser('alice', 'viewer')

@@ -61,6 +61,19 @@ describe('TOTP two-factor sign-in', () => {
     assert.equal((await login(h, '000000')).status, 401)
   })
 
+  test('replacing an active factor needs the password and a current code (a stolen token cannot swap it)', async () => {
+    const { h, code, advance } = await enrolled()
+    advance(30_000)
+    const session = (await login(h, code())).body as { accessToken: string }
+    const bare = await api(h, 'POST', '/api/auth/mfa/enroll', undefined, session.accessToken)
+    assert.equal(bare.status, 401)
+    const noCode = await api(h, 'POST', '/api/auth/mfa/enroll', { password: 'correct horse battery' }, session.accessToken)
+    assert.equal(detail(noCode).code, 'CAREHUB_ERR_MFA_REQUIRED')
+    advance(30_000)
+    const ok = await api(h, 'POST', '/api/auth/mfa/enroll', { password: 'correct horse battery', code: code() }, session.accessToken)
+    assert.equal(ok.status, 200)
+  })
+
   test('a recovery code works exactly once', async () => {
     const { h, recoveryCodes } = await enrolled()
     assert.equal((await login(h, recoveryCodes[0])).status, 200)

@@ -61,6 +61,20 @@ describe('accounts over the API', () => {
     assert.equal(verifyAuditChain(h.gateway.store.db).broken, null)
   })
 
+  test('guessing the current password with a stolen token is throttled like sign-in', async () => {
+    const h = await startGateway()
+    await h.addUser('alice', 'viewer')
+    const t = await h.login('alice')
+    const statuses: number[] = []
+    for (let i = 0; i < 6; i++)
+      statuses.push((await api(h, 'PUT', '/api/me', { currentPassword: `guess ${i}`, newPassword: 'a brand new passphrase' }, t.accessToken)).status)
+    assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429])
+    assert.equal(
+      h.gateway.store.db.prepare("SELECT count(*) FROM audit_log WHERE action = 'auth.password_check' AND outcome = 'denied'").pluck().get(),
+      5,
+    )
+  })
+
   test('the last enabled admin can be neither demoted nor disabled', async () => {
     const h = await startGateway()
     const id = await h.addUser('root', 'admin')

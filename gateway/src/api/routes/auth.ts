@@ -14,6 +14,16 @@ export const Login = z.strictObject({
   totp: z.string().min(6).max(32).optional(),
 })
 export const MfaCode = z.strictObject({ code: z.string().regex(/^\d{6}$/, { error: 'the 6-digit code from the authenticator app' }) })
+/** Only needed to replace an active factor: the current password and a current (or recovery) code. */
+export const MfaEnroll = z
+  .strictObject({
+    password: z
+      .string()
+      .max(PASSWORD_MAX * 4)
+      .optional(),
+    code: z.string().min(6).max(32).optional(),
+  })
+  .default({})
 export const Refresh = z.strictObject({ refreshToken: z.string().min(20).max(200) })
 
 /** POST /api/auth/login, /api/auth/refresh (rotating), /api/auth/logout (ends the session everywhere it is used). */
@@ -33,8 +43,9 @@ export function authRoutes(app: H3, deps: { auth: AuthService }): void {
   // TOTP (RFC 6238): enrol returns the otpauth:// URI (for a QR code) and the base32 secret; the
   // first correct code activates it and returns ten one-time recovery codes, shown only then.
   app.post('/api/auth/mfa/enroll', async (event) => {
+    const body = await readValidatedBody(event, MfaEnroll)
     event.res.headers.set('cache-control', 'no-store')
-    return deps.auth.enrolMfa(requireSignedIn(event))
+    return deps.auth.enrolMfa(requireSignedIn(event), body, clientOf(event).ip)
   })
 
   app.post('/api/auth/mfa/verify', async (event) => {

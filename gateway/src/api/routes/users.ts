@@ -1,13 +1,14 @@
 import { getRouterParam, type H3, HTTPError, readValidatedBody } from 'h3'
 import { z } from 'zod'
-import { hashPassword, PASSWORD_MAX, PASSWORD_MIN, verifyPassword } from '../../auth/password.js'
+import type { AuthService } from '../../auth/auth-service.js'
+import { hashPassword, PASSWORD_MAX, PASSWORD_MIN } from '../../auth/password.js'
 import { can } from '../../auth/permissions.js'
 import type { Clock } from '../../core/clock.js'
 import { CarehubError } from '../../core/errors.js'
 import { appendAudit } from '../../store/audit.js'
 import type { Db } from '../../store/open.js'
 import { endSessions, listUsers, setPassword, updateUser, userProfile } from '../../store/user-admin.js'
-import { findUserByUsername, insertUser, ROLES, USERNAME_PATTERN } from '../../store/users.js'
+import { insertUser, ROLES, USERNAME_PATTERN } from '../../store/users.js'
 import { actorOf, clientOf, requirePermission, requireSignedIn } from '../_internal/authenticate.js'
 
 const Password = z
@@ -34,6 +35,7 @@ export const UserUpdate = z.strictObject({
 export interface UserRouteDeps {
   readonly db: () => Db
   readonly clock: Clock
+  readonly auth: AuthService
 }
 
 /** GET/PUT /api/me; GET/POST /api/users, GET/PUT /api/users/:id, POST /api/users/:id/sessions/revoke (admins). */
@@ -59,11 +61,8 @@ export function userRoutes(app: H3, deps: UserRouteDeps): void {
     const db = deps.db()
     const now = deps.clock.now()
     if (body.newPassword !== undefined) {
-      // ASVS 6.2.3: changing the password needs the current one.
-      const current = findUserByUsername(db, me.username)
-      if (!current || !(await verifyPassword(current.passwordHash, body.currentPassword ?? ''))) {
-        throw new CarehubError('CAREHUB_ERR_UNAUTHENTICATED', 'the current password is wrong')
-      }
+      // ASVS 6.2.3: changing the password needs the current one (throttled like sign-in).
+      await deps.auth.verifyCurrentPassword(me, body.currentPassword ?? '', clientOf(event).ip)
       setPassword(db, me.userId, await hashPassword(body.newPassword, me.username), now)
       audit(event, 'user.password_change', `user:${me.userId}`, {})
     }
