@@ -1,5 +1,18 @@
 import { z } from 'zod'
 import type { Permission } from '../auth/permissions.js'
+import {
+  AuditEntrySchema,
+  DeviceDetailSchema,
+  DeviceListItemSchema,
+  DeviceSchema,
+  HealthSchema,
+  LogLineSchema,
+  MfaEnrolmentSchema,
+  ReadinessSchema,
+  RecoveryCodesSchema,
+  TokenPairSchema,
+  UserProfileSchema,
+} from './response-schemas.js'
 import { AuditQuery, LogQuery } from './routes/admin.js'
 import { Login, MfaCode, MfaEnroll, Refresh } from './routes/auth.js'
 import { DeviceQuery, DeviceUpdate, NewDevice } from './routes/devices.js'
@@ -19,17 +32,23 @@ interface RouteDoc {
   readonly access: 'public' | 'signed-in' | 'loopback-or-metrics:read' | Permission
   readonly body?: z.ZodType
   readonly query?: z.ZodObject
-  readonly ok: { readonly status: number; readonly description: string }
+  readonly ok: { readonly status: number; readonly description: string; readonly schema?: z.ZodType }
 }
 
 export const ROUTE_DOCS: readonly RouteDoc[] = [
-  { method: 'get', path: '/health', summary: 'Liveness', access: 'public', ok: { status: 200, description: 'the process answers' } },
+  {
+    method: 'get',
+    path: '/health',
+    summary: 'Liveness',
+    access: 'public',
+    ok: { status: 200, description: 'the process answers', schema: HealthSchema },
+  },
   {
     method: 'get',
     path: '/health/ready',
     summary: 'Readiness per part',
     access: 'public',
-    ok: { status: 200, description: 'ok or degraded (503 when a critical part is down)' },
+    ok: { status: 200, description: 'ok or degraded (503 when a critical part is down)', schema: ReadinessSchema },
   },
   {
     method: 'get',
@@ -45,7 +64,7 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
     summary: 'Sign in (password, and a one-time code if enrolled)',
     access: 'public',
     body: Login,
-    ok: { status: 200, description: 'access and refresh token' },
+    ok: { status: 200, description: 'access and refresh token', schema: TokenPairSchema },
   },
   {
     method: 'post',
@@ -53,7 +72,7 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
     summary: 'Rotate the refresh token',
     access: 'public',
     body: Refresh,
-    ok: { status: 200, description: 'a new token pair' },
+    ok: { status: 200, description: 'a new token pair', schema: TokenPairSchema },
   },
   { method: 'post', path: '/api/auth/logout', summary: 'End this session', access: 'signed-in', ok: { status: 204, description: 'session ended' } },
   {
@@ -68,7 +87,7 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
     path: '/api/auth/mfa/enroll',
     summary: 'Start TOTP enrolment',
     access: 'signed-in',
-    ok: { status: 200, description: 'otpauth URI and base32 secret' },
+    ok: { status: 200, description: 'otpauth URI and base32 secret', schema: MfaEnrolmentSchema },
   },
   {
     method: 'post',
@@ -76,32 +95,44 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
     summary: 'Confirm TOTP with a first code',
     access: 'signed-in',
     body: MfaCode,
-    ok: { status: 200, description: 'one-time recovery codes' },
+    ok: { status: 200, description: 'one-time recovery codes', schema: RecoveryCodesSchema },
   },
-  { method: 'get', path: '/api/me', summary: 'My account', access: 'signed-in', ok: { status: 200, description: 'profile' } },
+  {
+    method: 'get',
+    path: '/api/me',
+    summary: 'My account',
+    access: 'signed-in',
+    ok: { status: 200, description: 'profile', schema: UserProfileSchema },
+  },
   {
     method: 'put',
     path: '/api/me',
     summary: 'Change my name, email or password',
     access: 'signed-in',
     body: MeUpdate,
-    ok: { status: 200, description: 'profile' },
+    ok: { status: 200, description: 'profile', schema: UserProfileSchema },
   },
-  { method: 'get', path: '/api/users', summary: 'All accounts', access: 'users:manage', ok: { status: 200, description: 'profiles' } },
+  {
+    method: 'get',
+    path: '/api/users',
+    summary: 'All accounts',
+    access: 'users:manage',
+    ok: { status: 200, description: 'profiles', schema: z.array(UserProfileSchema) },
+  },
   {
     method: 'post',
     path: '/api/users',
     summary: 'Create an account',
     access: 'users:manage',
     body: NewUser,
-    ok: { status: 201, description: 'profile' },
+    ok: { status: 201, description: 'profile', schema: UserProfileSchema },
   },
   {
     method: 'get',
     path: '/api/users/{id}',
     summary: 'One account (admins, or oneself)',
     access: 'signed-in',
-    ok: { status: 200, description: 'profile' },
+    ok: { status: 200, description: 'profile', schema: UserProfileSchema },
   },
   {
     method: 'put',
@@ -109,7 +140,7 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
     summary: 'Change role, disable, name or email',
     access: 'users:manage',
     body: UserUpdate,
-    ok: { status: 200, description: 'profile' },
+    ok: { status: 200, description: 'profile', schema: UserProfileSchema },
   },
   {
     method: 'post',
@@ -124,7 +155,7 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
     summary: 'Devices, filtered',
     access: 'devices:read',
     query: DeviceQuery,
-    ok: { status: 200, description: 'devices' },
+    ok: { status: 200, description: 'devices', schema: z.array(DeviceListItemSchema) },
   },
   {
     method: 'post',
@@ -132,14 +163,14 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
     summary: 'Register a non-MQTT device',
     access: 'devices:write',
     body: NewDevice,
-    ok: { status: 201, description: 'device' },
+    ok: { status: 201, description: 'device', schema: DeviceSchema },
   },
   {
     method: 'get',
     path: '/api/devices/{id}',
     summary: 'A device with its latest readings and certificates',
     access: 'devices:read',
-    ok: { status: 200, description: 'device' },
+    ok: { status: 200, description: 'device', schema: DeviceDetailSchema },
   },
   {
     method: 'put',
@@ -147,7 +178,7 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
     summary: "Change a device's metadata",
     access: 'devices:write',
     body: DeviceUpdate,
-    ok: { status: 200, description: 'device' },
+    ok: { status: 200, description: 'device', schema: DeviceSchema },
   },
   {
     method: 'get',
@@ -155,7 +186,7 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
     summary: 'The audit log, newest first',
     access: 'audit:read',
     query: AuditQuery,
-    ok: { status: 200, description: 'entries' },
+    ok: { status: 200, description: 'entries', schema: z.array(AuditEntrySchema) },
   },
   {
     method: 'get',
@@ -163,7 +194,7 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
     summary: 'Recent log lines (redacted)',
     access: 'logs:read',
     query: LogQuery,
-    ok: { status: 200, description: 'log lines' },
+    ok: { status: 200, description: 'log lines', schema: z.array(LogLineSchema) },
   },
 ]
 
@@ -189,7 +220,12 @@ export function openApiDocument(version: string): Record<string, unknown> {
           }
         : {}),
       responses: {
-        [String(r.ok.status)]: { description: r.ok.description },
+        [String(r.ok.status)]: {
+          description: r.ok.description,
+          ...(r.ok.schema
+            ? { content: { 'application/json': { schema: z.toJSONSchema(r.ok.schema, { io: 'output', target: 'draft-2020-12' }) } } }
+            : {}),
+        },
         ...(r.body || r.query ? { 400: { description: 'invalid input', content: { 'application/problem+json': { schema: PROBLEM } } } } : {}),
         ...(secured ? { 401: { description: 'sign in first', content: { 'application/problem+json': { schema: PROBLEM } } } } : {}),
         ...(secured && r.access !== 'signed-in'

@@ -1,0 +1,96 @@
+import { z } from 'zod'
+import { ROLES } from '../store/users.js'
+
+/**
+ * What the API answers, as zod schemas: the OpenAPI document describes responses with them, and
+ * the contract tests parse every real response with them (so a handler cannot drift from its
+ * documented shape unnoticed).
+ */
+export const TokenPairSchema = z.strictObject({
+  accessToken: z.string(),
+  refreshToken: z.string(),
+  tokenType: z.literal('Bearer'),
+  expiresIn: z.number().int().positive(),
+})
+
+export const UserProfileSchema = z.strictObject({
+  id: z.number().int(),
+  username: z.string(),
+  role: z.enum(ROLES),
+  displayName: z.string().nullable(),
+  email: z.string().nullable(),
+  disabled: z.boolean(),
+  mfaEnabled: z.boolean(),
+  createdAt: z.number().int(),
+  updatedAt: z.number().int(),
+  passwordChangedAt: z.number().int(),
+})
+
+const FieldValue = z.union([z.number(), z.boolean(), z.string()])
+
+export const ReadingSchema = z.strictObject({
+  seq: z.number().int(),
+  deviceId: z.string(),
+  measurement: z.string(),
+  fields: z.record(z.string(), FieldValue),
+  tags: z.record(z.string(), z.string()),
+  ts: z.number().int(),
+  tsFromReceipt: z.boolean(),
+  receivedAt: z.number().int(),
+  source: z.string(),
+})
+
+export const DeviceSchema = z.strictObject({
+  id: z.string(),
+  source: z.enum(['mqtt', 'homeassistant', 'thinq', 'virtual']),
+  type: z.string(),
+  name: z.string().nullable(),
+  room: z.string().nullable(),
+  capabilities: z.array(z.string()),
+  metadata: z.record(z.string(), z.unknown()),
+  availability: z.enum(['unknown', 'online', 'offline', 'unavailable']),
+  lastSeenAt: z.number().int().nullable(),
+  createdAt: z.number().int(),
+  updatedAt: z.number().int(),
+})
+
+export const DeviceListItemSchema = DeviceSchema.extend({ silent: z.boolean() })
+
+export const DeviceDetailSchema = DeviceListItemSchema.extend({
+  latest: z.array(ReadingSchema),
+  certificates: z.array(
+    z.strictObject({
+      serial: z.string(),
+      deviceId: z.string(),
+      notBefore: z.number().int(),
+      notAfter: z.number().int(),
+      issuedAt: z.number().int(),
+      revokedAt: z.number().int().nullable(),
+      revocationReason: z.string().nullable(),
+    }),
+  ),
+})
+
+export const AuditEntrySchema = z.strictObject({
+  id: z.number().int(),
+  at: z.number().int(),
+  actor: z.string(),
+  action: z.string(),
+  target: z.string().nullable(),
+  outcome: z.enum(['ok', 'denied', 'failed']),
+  ip: z.string().nullable(),
+  requestId: z.string().nullable(),
+  detail: z.unknown(),
+  hash: z.string().nullable(),
+})
+
+export const LogLineSchema = z.looseObject({ level: z.string(), time: z.string(), msg: z.string().optional() })
+
+export const MfaEnrolmentSchema = z.strictObject({ otpauthUri: z.string().startsWith('otpauth://totp/'), secret: z.string() })
+export const RecoveryCodesSchema = z.strictObject({ recoveryCodes: z.array(z.string()).length(10) })
+
+export const HealthSchema = z.strictObject({ status: z.literal('ok'), version: z.string(), uptimeSeconds: z.number().int() })
+export const ReadinessSchema = z.looseObject({
+  status: z.enum(['ok', 'degraded', 'down']),
+  checks: z.record(z.string(), z.looseObject({ status: z.enum(['ok', 'degraded', 'down']), critical: z.boolean(), detail: z.string().optional() })),
+})
