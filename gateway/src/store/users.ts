@@ -37,19 +37,12 @@ export function insertUser(db: Db, user: NewUser): UserRow {
   }
 }
 
-export function findUserByUsername(db: Db, username: string): (UserRow & { passwordHash: string }) | undefined {
-  const row = db.prepare('SELECT id, username, role, disabled, created_at, password_hash FROM users WHERE username = ?').get(username) as
-    | { id: number; username: string; role: Role; disabled: number; created_at: number; password_hash: string }
+/** A user as sign-in sees it, with the password hash (never leaves the auth module). */
+export function findUserByUsername(db: Db, username: string): (UserAuthState & { passwordHash: string }) | undefined {
+  const row = db.prepare(`SELECT ${AUTH_COLUMNS}, password_hash FROM users WHERE username = ?`).get(username) as
+    | (AuthRow & { password_hash: string })
     | undefined
-  if (!row) return undefined
-  return {
-    id: row.id,
-    username: row.username,
-    role: row.role,
-    disabled: row.disabled === 1,
-    createdAt: row.created_at,
-    passwordHash: row.password_hash,
-  }
+  return row ? { ...toAuthState(row), passwordHash: row.password_hash } : undefined
 }
 
 export function countUsersByRole(db: Db): Record<Role, number> {
@@ -70,17 +63,27 @@ export interface UserAuthState {
   readonly passwordChangedAt: number
 }
 
+const AUTH_COLUMNS = 'id, username, role, disabled, sessions_valid_after, password_changed_at'
+
+interface AuthRow {
+  id: number
+  username: string
+  role: Role
+  disabled: number
+  sessions_valid_after: number
+  password_changed_at: number
+}
+
+const toAuthState = (row: AuthRow): UserAuthState => ({
+  id: row.id,
+  username: row.username,
+  role: row.role,
+  disabled: row.disabled === 1,
+  sessionsValidAfter: row.sessions_valid_after,
+  passwordChangedAt: row.password_changed_at,
+})
+
 export function userAuthState(db: Db, id: number): UserAuthState | undefined {
-  const row = db.prepare('SELECT id, username, role, disabled, sessions_valid_after, password_changed_at FROM users WHERE id = ?').get(id) as
-    | { id: number; username: string; role: Role; disabled: number; sessions_valid_after: number; password_changed_at: number }
-    | undefined
-  if (!row) return undefined
-  return {
-    id: row.id,
-    username: row.username,
-    role: row.role,
-    disabled: row.disabled === 1,
-    sessionsValidAfter: row.sessions_valid_after,
-    passwordChangedAt: row.password_changed_at,
-  }
+  const row = db.prepare(`SELECT ${AUTH_COLUMNS} FROM users WHERE id = ?`).get(id) as AuthRow | undefined
+  return row ? toAuthState(row) : undefined
 }

@@ -1,10 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { type Harness, startGateway } from '../../_support/gateway-harness.js'
-import { httpsJson } from '../../_support/https-get.js'
-
-const api = (h: Harness, method: string, path: string, body?: unknown, token?: string) =>
-  httpsJson(method, `https://127.0.0.1:${h.httpPort}${path}`, h.gateway.pki.ca.certPem, body, token ? { authorization: `Bearer ${token}` } : {})
+import { api } from '../../_support/api-client.js'
+import { startGateway } from '../../_support/gateway-harness.js'
 
 describe('device metadata over the API', () => {
   test('an installer creates a Home Assistant device and edits its metadata; a viewer may not; both audited', async () => {

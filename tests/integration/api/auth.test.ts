@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { verifyAuditChain } from '../../../gateway/src/store/audit.js'
-import { type Harness, startGateway } from '../../_support/gateway-harness.js'
-import { httpsJson } from '../../_support/https-get.js'
-
-const api = (h: Harness, method: string, path: string, body?: unknown, token?: string) =>
-  httpsJson(method, `https://127.0.0.1:${h.httpPort}${path}`, h.gateway.pki.ca.certPem, body, token ? { authorization: `Bearer ${token}` } : {})
+import { api } from '../../_support/api-client.js'
+import { startGateway } from '../../_support/gateway-harness.js'
 
 const code = (res: { body: unknown }) => (res.body as { code?: string } | null)?.code
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { ROUTE_DOCS } from '../../../gateway/src/api/openapi.js'
 import { hotp, stepAt } from '../../../gateway/src/auth/totp.js'
+import { base32Decode } from '../../_support/api-client.js'
 import { type Harness, startGateway } from '../../_support/gateway-harness.js'
 import { httpsJson } from '../../_support/https-get.js'
 import { connectDevice } from '../../_support/mqtt-clients.js'
@@ -25,22 +26,6 @@ async function call(h: Harness, seen: Set<string>, method: 'get' | 'post' | 'put
     seen.add(`${method} ${template}`)
   }
   return res.body
-}
-
-const b32 = (s: string) => {
-  const a = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
-  let bits = 0
-  let v = 0
-  const out: number[] = []
-  for (const c of s) {
-    v = (v << 5) | a.indexOf(c)
-    bits += 5
-    if (bits >= 8) {
-      out.push((v >>> (bits - 8)) & 0xff)
-      bits -= 8
-    }
-  }
-  return Buffer.from(out)
 }
 
 describe('API contract: every JSON route answers the shape its OpenAPI entry documents', () => {
@@ -75,7 +60,7 @@ describe('API contract: every JSON route answers the shape its OpenAPI entry doc
     await call(h, seen, 'get', '/api/audit?limit=20', undefined, t)
     await call(h, seen, 'get', '/api/logs?level=info&limit=20', undefined, t)
     const enrol = (await call(h, seen, 'post', '/api/auth/mfa/enroll', undefined, t)) as { secret: string }
-    await call(h, seen, 'post', '/api/auth/mfa/verify', { code: hotp(b32(enrol.secret), stepAt(Date.now())) }, t)
+    await call(h, seen, 'post', '/api/auth/mfa/verify', { code: hotp(base32Decode(enrol.secret), stepAt(Date.now())) }, t)
 
     const documented = ROUTE_DOCS.filter((r) => r.ok.schema).map((r) => `${r.method} ${r.path}`)
     assert.deepEqual([...seen].sort(), documented.sort(), 'every route with a documented response was exercised')

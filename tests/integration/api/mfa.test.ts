@@ -3,28 +3,11 @@ import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { hotp, stepAt } from '../../../gateway/src/auth/totp.js'
+import { api, base32Decode } from '../../_support/api-client.js'
 import { type Harness, startGateway } from '../../_support/gateway-harness.js'
-import { httpsJson } from '../../_support/https-get.js'
 import { tempDir } from '../../_support/temp.js'
 
-const api = (h: Harness, method: string, path: string, body?: unknown, token?: string) =>
-  httpsJson(method, `https://127.0.0.1:${h.httpPort}${path}`, h.gateway.pki.ca.certPem, body, token ? { authorization: `Bearer ${token}` } : {})
 const detail = (r: { body: unknown }) => (r.body as { detail?: string; code?: string } | null) ?? {}
-const base32Decode = (s: string) => {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
-  let bits = 0
-  let value = 0
-  const out: number[] = []
-  for (const c of s) {
-    value = (value << 5) | alphabet.indexOf(c)
-    bits += 5
-    if (bits >= 8) {
-      out.push((value >>> (bits - 8)) & 0xff)
-      bits -= 8
-    }
-  }
-  return Buffer.from(out)
-}
 
 async function enrolled(options: { flagFile?: string } = {}) {
   let now = Date.now() // real time: the TLS certificates are issued by this clock
