@@ -35,6 +35,7 @@ import type { RecentLogs } from './system/recent-logs.js'
 import type { SystemdNotifier } from './system/systemd-notifier.js'
 import { Ticker } from './system/ticker.js'
 import { Watchdog } from './system/watchdog.js'
+import { buildHistory, type HistoryParts } from './timeseries/history-parts.js'
 
 /** Everything the gateway needs from outside, in one typed object (no module singletons). */
 const isAnyAddress = (bind: string) => bind === '0.0.0.0' || bind === '::'
@@ -67,6 +68,7 @@ export class Gateway {
   readonly broker: BrokerService
   readonly http: HttpsServer
   readonly auth: AuthService
+  readonly history: HistoryParts
   readonly #runner: ServiceRunner
   #lock: AcquiredLock | undefined
   #secrets: SecretBox | undefined
@@ -96,9 +98,11 @@ export class Gateway {
       gatewayId: () => this.gatewayId,
       host: deps.host,
     })
+    this.history = buildHistory({ history: config.history, influx: config.influx, db, clock, log: child, registry })
+    const detector = this.history.detector
     let writer: JournalWriter | undefined
     this.journal = new JournalCommitter({
-      writer: () => (writer ??= new JournalWriter(db())),
+      writer: () => (writer ??= new JournalWriter(db(), (d, m, f) => detector.check(d, m, f))),
       clock,
       log: child('journal'),
       registry,
@@ -169,6 +173,7 @@ export class Gateway {
         recentErrors: deps.recentErrors,
         gatewayId: () => this.gatewayId,
         devices: { db, isSilent: (id) => presence.isSilent(id), clock },
+        telemetry: { db, clock, history: config.history, timeZone: config.gateway.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone },
         auth: this.auth,
         recentLogs: deps.recentLogs,
         apiRateLimit: { burst: config.auth.apiBurst, perSecond: config.auth.apiPerSecond },
@@ -180,7 +185,9 @@ export class Gateway {
       drainMs: Math.max(1000, config.shutdown.timeoutMs - 2000),
       log: child('http'),
     })
-    for (const check of [store.healthCheck, this.broker.healthCheck, this.http.healthCheck, trust.healthCheck]) this.health.add(check)
+    for (const check of [store.healthCheck, this.broker.healthCheck, this.http.healthCheck, trust.healthCheck, ...this.history.healthChecks]) {
+      this.health.add(check)
+    }
 
     const services: Service[] = [
       defineService(
@@ -203,6 +210,7 @@ export class Gateway {
       this.auth,
       this.journal,
       presence,
+      ...this.history.services,
       this.broker,
       new RevocationWatch({
         broker: this.broker,

@@ -16,6 +16,7 @@ import { authRoutes } from './routes/auth.js'
 import { type DeviceRouteDeps, deviceRoutes } from './routes/devices.js'
 import { healthRoutes } from './routes/health.js'
 import { metricsRoutes } from './routes/metrics.js'
+import { type TelemetryRouteDeps, telemetryRoutes } from './routes/telemetry.js'
 import { userRoutes } from './routes/users.js'
 
 export interface ApiDeps {
@@ -29,6 +30,7 @@ export interface ApiDeps {
   readonly recentErrors: RecentErrors
   readonly gatewayId: () => string
   readonly devices: DeviceRouteDeps
+  readonly telemetry: TelemetryRouteDeps
   readonly auth: AuthService
   readonly recentLogs: RecentLogs
   readonly apiRateLimit: { readonly burst: number; readonly perSecond: number }
@@ -70,6 +72,7 @@ export function buildApp(deps: ApiDeps): H3 {
   app.use('/api/**', userRateLimit({ burst: deps.apiRateLimit.burst, perSecond: deps.apiRateLimit.perSecond, clock: deps.clock }))
   authRoutes(app, { auth: deps.auth })
   deviceRoutes(app, deps.devices)
+  telemetryRoutes(app, deps.telemetry)
   userRoutes(app, { db: deps.devices.db, clock: deps.clock, auth: deps.auth })
   adminRoutes(app, { db: deps.devices.db, recentLogs: deps.recentLogs })
   const openapi = JSON.stringify(openApiDocument(deps.version))

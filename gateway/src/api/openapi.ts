@@ -8,14 +8,17 @@ import {
   HealthSchema,
   LogLineSchema,
   MfaEnrolmentSchema,
+  PresetAnswerSchema,
   ReadinessSchema,
   RecoveryCodesSchema,
+  SeriesSchema,
   TokenPairSchema,
   UserProfileSchema,
 } from './response-schemas.js'
 import { AuditQuery, LogQuery } from './routes/admin.js'
-import { Login, MfaCode, MfaEnroll, Refresh } from './routes/auth.js'
+import { Login, MfaCode, Refresh } from './routes/auth.js'
 import { DeviceQuery, DeviceUpdate, NewDevice } from './routes/devices.js'
+import { SeriesQuery, TelemetryQueryDoc } from './routes/telemetry.js'
 import { MeUpdate, NewUser, UserUpdate } from './routes/users.js'
 
 /**
@@ -179,6 +182,22 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
     access: 'devices:write',
     body: DeviceUpdate,
     ok: { status: 200, description: 'device', schema: DeviceSchema },
+  },
+  {
+    method: 'get',
+    path: '/api/devices/{id}/series',
+    summary: 'History of one field: raw readings or 1m/5m/1h rollups, the tier chosen by range and step',
+    access: 'telemetry:read',
+    query: SeriesQuery,
+    ok: { status: 200, description: 'points, oldest first', schema: SeriesSchema },
+  },
+  {
+    method: 'get',
+    path: '/api/telemetry/query',
+    summary: 'A named dashboard query (latest, room_hourly, daily_energy, door_openings, inactivity) with validated parameters',
+    access: 'telemetry:read',
+    query: TelemetryQueryDoc,
+    ok: { status: 200, description: 'rows of the preset', schema: PresetAnswerSchema },
   },
   {
     method: 'get',

@@ -38,6 +38,7 @@ export const ReadingSchema = z.strictObject({
   tsFromReceipt: z.boolean(),
   receivedAt: z.number().int(),
   source: z.string(),
+  anomalies: z.array(z.string()),
 })
 
 export const DeviceSchema = z.strictObject({
@@ -93,4 +94,40 @@ export const HealthSchema = z.strictObject({ status: z.literal('ok'), version: z
 export const ReadinessSchema = z.looseObject({
   status: z.enum(['ok', 'degraded', 'down']),
   checks: z.record(z.string(), z.looseObject({ status: z.enum(['ok', 'degraded', 'down']), critical: z.boolean(), detail: z.string().optional() })),
+})
+
+const StateStats = z.record(z.string(), z.strictObject({ ms: z.number(), entries: z.number().int(), n: z.number().int() }))
+
+export const SeriesSchema = z.strictObject({
+  deviceId: z.string(),
+  measurement: z.string(),
+  field: z.string(),
+  from: z.number().int(),
+  to: z.number().int(),
+  tier: z.enum(['raw', '1m', '5m', '1h']),
+  stepMs: z.number().int(),
+  points: z.array(
+    z.union([
+      z.strictObject({ t: z.number().int(), value: FieldValue, anomaly: z.boolean() }),
+      z.strictObject({
+        t: z.number().int(),
+        count: z.number().int(),
+        avg: z.number().nullable(),
+        min: z.number().nullable(),
+        max: z.number().nullable(),
+        sum: z.number().nullable(),
+        last: FieldValue.nullable(),
+        changes: z.number().int(),
+        states: StateStats.nullable(),
+        anomalies: z.number().int(),
+      }),
+    ]),
+  ),
+})
+
+export const PresetAnswerSchema = z.strictObject({
+  preset: z.string(),
+  params: z.record(z.string(), z.unknown()),
+  generatedAt: z.number().int(),
+  rows: z.array(z.record(z.string(), z.unknown())),
 })

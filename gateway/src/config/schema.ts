@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { HistorySchema, InfluxSchema } from './history-schema.js'
 
 /**
  * The one schema of the gateway's configuration. Every object is strict: an unknown key is an
@@ -135,6 +136,8 @@ export const ConfigSchema = z
           .describe('Readings waiting for a commit at most; beyond it acknowledgements are withheld.'),
       })
       .prefault({}),
+    influx: InfluxSchema.optional(),
+    history: HistorySchema,
     mdns: z
       .strictObject({
         enabled: z.boolean().default(true).describe('Advertise the broker and panel over mDNS. Env: CAREHUB_MDNS=on|off.'),

@@ -34,6 +34,8 @@ export const ERRORS = {
   CAREHUB_ERR_FORBIDDEN: { http: 403, exit: 77, title: 'Forbidden' },
   CAREHUB_ERR_RATE_LIMITED: { http: 429, exit: 75, title: 'Too many requests' },
   CAREHUB_ERR_SHUTDOWN_TIMEOUT: { http: 503, exit: 70, title: 'Shutdown did not finish in time' },
+  CAREHUB_ERR_UPSTREAM_REJECTED: { http: 502, exit: 76, title: 'An upstream server refused the data' },
+  CAREHUB_ERR_UPSTREAM_UNAVAILABLE: { http: 503, exit: 69, title: 'An upstream server is unavailable' },
   CAREHUB_ERR_NOT_IMPLEMENTED: { http: 501, exit: 69, title: 'Not available yet' },
   CAREHUB_ERR_INTERNAL: { http: 500, exit: 70, title: 'Internal error' },
 } as const satisfies Record<string, CatalogueEntry>

@@ -1,5 +1,8 @@
-import type { Reading } from '../core/reading.js'
+import type { FieldValue, Reading } from '../core/reading.js'
 import type { Db } from './open.js'
+
+/** Flags anomalous numeric fields of a reading before it is stored (timeseries/anomaly-detector). */
+export type AnomalyCheck = (deviceId: string, measurement: string, fields: Readonly<Record<string, FieldValue>>) => string[]
 
 export interface DeadLetter {
   readonly receivedAt: number
@@ -17,12 +20,14 @@ export class JournalWriter {
   readonly #insertDeadLetter
   readonly #touchDevice
   readonly #setLatest
+  readonly #anomalies: AnomalyCheck | undefined
 
-  constructor(db: Db) {
+  constructor(db: Db, anomalies?: AnomalyCheck) {
     this.#db = db
+    this.#anomalies = anomalies
     this.#insertReading = db.prepare(
-      `INSERT INTO readings (device_id, measurement, fields, tags, ts, ts_from_receipt, received_at, source)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO readings (device_id, measurement, fields, tags, ts, ts_from_receipt, received_at, source, anomalies)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     this.#insertDeadLetter = db.prepare(
       'INSERT INTO dead_letters (received_at, source, origin, reason_code, reason, payload) VALUES (?, ?, ?, ?, ?, ?)',
@@ -46,6 +51,7 @@ export class JournalWriter {
       const lastSeen = new Map<string, number>()
       const latest = new Map<string, { deviceId: string; measurement: string; seq: number }>()
       for (const r of readings) {
+        const flagged = this.#anomalies?.(r.deviceId, r.measurement, r.fields)
         const info = this.#insertReading.run(
           r.deviceId,
           r.measurement,
@@ -55,6 +61,7 @@ export class JournalWriter {
           r.tsFromReceipt ? 1 : 0,
           r.receivedAt,
           r.source,
+          flagged?.length ? JSON.stringify(flagged) : null,
         )
         const seq = Number(info.lastInsertRowid)
         seqs.push(seq)
@@ -81,6 +88,8 @@ export interface JournalEntry {
   readonly tsFromReceipt: boolean
   readonly receivedAt: number
   readonly source: string
+  /** Fields flagged as anomalous at ingest (empty when none). */
+  readonly anomalies: readonly string[]
 }
 
 interface JournalRow {
@@ -93,6 +102,7 @@ interface JournalRow {
   ts_from_receipt: number
   received_at: number
   source: string
+  anomalies: string | null
 }
 
 const toEntry = (r: JournalRow): JournalEntry => ({
@@ -105,6 +115,7 @@ const toEntry = (r: JournalRow): JournalEntry => ({
   tsFromReceipt: r.ts_from_receipt === 1,
   receivedAt: r.received_at,
   source: r.source,
+  anomalies: r.anomalies === null ? [] : (JSON.parse(r.anomalies) as string[]),
 })
 
 /** The latest reading of each measurement of a device (what the panel shows first). */
@@ -118,4 +129,13 @@ export function latestReadings(db: Db, deviceId: string): JournalEntry[] {
 /** Journal entries after a cursor, in seq order (consumers: rules, forwarders, sync). */
 export function readAfter(db: Db, afterSeq: number, limit: number): JournalEntry[] {
   return (db.prepare('SELECT * FROM readings WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit) as JournalRow[]).map(toEntry)
+}
+
+/** The fields of a series' most recent readings, oldest first (warms the anomaly detector after a restart). */
+export function recentFields(db: Db, deviceId: string, measurement: string, limit: number): Array<Record<string, FieldValue>> {
+  const rows = db
+    .prepare('SELECT fields FROM readings WHERE device_id = ? AND measurement = ? ORDER BY ts DESC LIMIT ?')
+    .pluck()
+    .all(deviceId, measurement, limit) as string[]
+  return rows.reverse().map((f) => JSON.parse(f) as Record<string, FieldValue>)
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { buildApp } from '../../../gateway/src/api/app.js'
 import { AuthService } from '../../../gateway/src/auth/auth-service.js'
+import { ConfigSchema } from '../../../gateway/src/config/schema.js'
 import { CarehubError } from '../../../gateway/src/core/errors.js'
 import type { HealthCheck } from '../../../gateway/src/core/service.js'
 import { openStore } from '../../../gateway/src/store/open.js'
@@ -38,6 +39,7 @@ function setup(options: { checks?: HealthCheck[] } = {}) {
     recentErrors: new RecentErrors(),
     gatewayId: () => 'gw-test',
     devices: { db: () => db, isSilent: () => false, clock: { now: () => Date.now() } },
+    telemetry: { db: () => db, clock: { now: () => Date.now() }, history: ConfigSchema.parse({}).history, timeZone: 'UTC' },
     // Never started: these tests send no tokens (tests/integration/api/auth.test.ts covers sign-in).
     auth: new AuthService({
       db: () => db,

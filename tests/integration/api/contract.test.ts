@@ -57,6 +57,12 @@ describe('API contract: every JSON route answers the shape its OpenAPI entry doc
     await call(h, seen, 'put', '/api/devices/ha_plug', { name: 'Hall plug' }, t)
     await call(h, seen, 'get', '/api/devices', undefined, t)
     await call(h, seen, 'get', '/api/devices/kitchen_temp', undefined, t)
+    await h.gateway.history.rollups.flush()
+    await call(h, seen, 'get', '/api/devices/kitchen_temp/series?measurement=climate&field=temp_c&range=1h&step=10s', undefined, t)
+    await call(h, seen, 'get', '/api/devices/kitchen_temp/series?measurement=climate&field=temp_c&range=1d', undefined, t)
+    for (const preset of ['latest', 'room_hourly&room=kitchen', 'daily_energy', 'door_openings', 'inactivity']) {
+      await call(h, seen, 'get', `/api/telemetry/query?preset=${preset}`, undefined, t)
+    }
     await call(h, seen, 'get', '/api/audit?limit=20', undefined, t)
     await call(h, seen, 'get', '/api/logs?level=info&limit=20', undefined, t)
     const enrol = (await call(h, seen, 'post', '/api/auth/mfa/enroll', undefined, t)) as { secret: string }

@@ -431,8 +431,9 @@ describe('config/gateway.example.yaml', () => {
 
   test('documents every key of the schema (commented-out examples included), and those examples validate', () => {
     const text = readFileSync(EXAMPLE_PATH, 'utf8')
-    // "  # id: gw-kitchen" → "  id: gw-kitchen"; prose comments have no bare `word:` at their start.
-    const uncommented = text.replace(/^(\s*)# ([A-Za-z][A-Za-z0-9]*: .*)$/gm, '$1$2')
+    // "  # id: gw-kitchen" → "  id: gw-kitchen", "# influx:" → "influx:"; prose comments have no bare
+    // `word:` at their start.
+    const uncommented = text.replace(/^(\s*)# ([A-Za-z][A-Za-z0-9]*:(?: .*)?)$/gm, '$1$2')
     assert.notEqual(uncommented, text, 'expected some commented-out example keys')
     const doc = parse(uncommented) as unknown
     const jsonSchema = z.toJSONSchema(ConfigSchema, { io: 'input' }) as Record<string, unknown>
@@ -452,7 +453,7 @@ describe('config/gateway.schema.json', () => {
 
 describe('loadConfig: review regressions', () => {
   test('an unknown top-level key with no value is still an unknown key', () => {
-    assert.match(invalid('influx:\n').message, /unknown key "influx"/)
+    assert.match(invalid('influxdb:\n').message, /unknown key "influxdb"/)
   })
 
   test('a known scalar left empty is an error, not a silent default', () => {

@@ -2,6 +2,7 @@ import * as m001 from './001-initial.js'
 import * as m002 from './002-latest-and-rhythm.js'
 import * as m003 from './003-audit-chain.js'
 import * as m004 from './004-mfa.js'
+import * as m005 from './005-history.js'
 
 /**
  * Forward-only, numbered migrations. Append; never edit or reorder a released one — a database
@@ -18,4 +19,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: 'latest-and-rhythm', sql: m002.sql },
   { version: 3, name: 'audit-chain', sql: m003.sql },
   { version: 4, name: 'mfa', sql: m004.sql },
+  { version: 5, name: 'history', sql: m005.sql },
 ]

@@ -1,0 +1,211 @@
+import type { Logger } from 'pino'
+import type { Registry } from 'prom-client'
+import type { Clock } from '../core/clock.js'
+import type { HealthCheck, Service, ServiceHealth } from '../core/service.js'
+import { type JournalEntry, readAfter } from '../store/journal.js'
+import type { Db } from '../store/open.js'
+import { ForwarderMetrics } from './forwarder-metrics.js'
+import { ForwarderStore } from './forwarder-store.js'
+import { toLine } from './line-protocol.js'
+import { SinkError, type SinkFailureKind, type TimeSeriesSink } from './sink.js'
+
+export interface ForwarderOptions {
+  readonly db: () => Db
+  readonly sink: TimeSeriesSink
+  readonly clock: Clock
+  readonly log: Logger
+  readonly registry: Registry
+  readonly batchSize: number
+  readonly pollMs: number
+  readonly backoffMinMs: number
+  readonly backoffMaxMs: number
+  /** [0, 1); injectable so backoff jitter is testable. */
+  readonly random?: () => number
+}
+
+interface Item {
+  readonly entry: JournalEntry
+  readonly line: string
+}
+
+interface Refused {
+  readonly item: Item
+  readonly reason: string
+}
+
+/**
+ * Forwards the journal to one time-series sink by cursor (DESIGN invariant 2): read a batch after
+ * the cursor, write it, and only after the server's 2xx move the cursor — in the same transaction
+ * as any dead letters of that batch. A crash or an outage therefore replays at most the batch in
+ * flight, and a replayed point overwrites itself (line-protocol.ts), so the effect is exactly once.
+ *
+ * Failures: data the server refuses (400/413/422) is found by splitting the batch in halves until
+ * the refused points are isolated; those become dead letters and the rest goes through, so one bad
+ * point cannot wedge the queue. Anything else (down, 5xx, 429, bad token, missing bucket) keeps the
+ * batch and retries with exponential backoff and jitter, logged once per episode.
+ */
+export class Forwarder implements Service {
+  readonly name: string
+  readonly #o: ForwarderOptions
+  readonly #metrics: ForwarderMetrics
+  #store: ForwarderStore | undefined
+  #cursor = 0
+  #stopped = true
+  #loop: Promise<void> | undefined
+  #wake: (() => void) | undefined
+  #failures = 0
+  #episode: { kind: SinkFailureKind; message: string; since: number } | undefined
+
+  constructor(options: ForwarderOptions) {
+    this.#o = options
+    this.name = `forwarder:${options.sink.name}`
+    this.#metrics = new ForwarderMetrics(options.registry, options.sink.name, {
+      depth: () => this.#store?.depth(this.#cursor) ?? 0,
+      oldestAgeMs: () => {
+        const at = this.#store?.oldestReceivedAfter(this.#cursor)
+        return at === undefined ? 0 : Math.max(0, options.clock.now() - at)
+      },
+    })
+  }
+
+  get cursor(): number {
+    return this.#cursor
+  }
+
+  readonly healthCheck: HealthCheck = {
+    name: 'influx',
+    critical: false,
+    check: (): ServiceHealth => {
+      const e = this.#episode
+      if (!e) return { status: 'ok' }
+      return {
+        status: 'degraded',
+        detail: `${this.#o.sink.name}: ${e.message} (since ${new Date(e.since).toISOString()}; readings are kept and sent when it recovers)`,
+      }
+    },
+  }
+
+  async start(): Promise<void> {
+    this.#store = new ForwarderStore(this.#o.db(), `timeseries:${this.#o.sink.name}`)
+    this.#cursor = this.#store.cursor()
+    this.#stopped = false
+    this.#loop = this.#run()
+  }
+
+  /** Look for new entries now rather than at the next poll. */
+  nudge(): void {
+    this.#wake?.()
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true
+    this.#wake?.()
+    // A write in flight may take up to its timeout; don't hold shutdown for it. Its batch was not
+    // acknowledged, so the next start sends it again (and it overwrites itself).
+    await Promise.race([this.#loop, new Promise((r) => setTimeout(r, 2000).unref())])
+    await this.#o.sink.close()
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#stopped) {
+      let delay = 0
+      try {
+        delay = await this.#step()
+      } catch (err) {
+        delay = this.#failed(err)
+      }
+      if (delay > 0 && !this.#stopped) await this.#sleep(delay)
+    }
+  }
+
+  /** One batch. Returns how long to wait before the next one (0: go on at once). */
+  async #step(): Promise<number> {
+    const store = this.#store as ForwarderStore
+    const entries = readAfter(this.#o.db(), this.#cursor, this.#o.batchSize)
+    if (entries.length === 0) return this.#o.pollMs
+    const items: Item[] = []
+    for (const entry of entries) {
+      const line = toLine(entry)
+      if (line !== null) items.push({ entry, line })
+    }
+    const refused: Refused[] = []
+    const started = performance.now()
+    await this.#deliver(items, refused)
+    if (this.#stopped) return 0
+    const last = (entries.at(-1) as JournalEntry).seq
+    store.advance(
+      last,
+      refused.map((r) => ({ seq: r.item.entry.seq, line: r.item.line, reason: r.reason, sink: this.#o.sink.name })),
+      this.#o.clock.now(),
+    )
+    this.#cursor = last
+    this.#metrics.written(items.length - refused.length, refused.length, (performance.now() - started) / 1000, this.#o.clock.now())
+    if (refused.length > 0) {
+      this.#o.log.warn(
+        { refused: refused.length, first: refused[0]?.reason, seq: refused[0]?.item.entry.seq },
+        'the time-series server refused some points; they were moved to dead letters and the rest was sent',
+      )
+    }
+    this.#recovered()
+    return entries.length < this.#o.batchSize ? this.#o.pollMs : 0
+  }
+
+  async #deliver(items: readonly Item[], refused: Refused[]): Promise<void> {
+    if (items.length === 0) return
+    try {
+      await this.#o.sink.write(items.map((i) => i.line))
+    } catch (err) {
+      if (!(err instanceof SinkError) || err.kind !== 'rejected') throw err
+      if (items.length === 1) {
+        refused.push({ item: items[0] as Item, reason: err.message })
+        return
+      }
+      const mid = Math.ceil(items.length / 2)
+      await this.#deliver(items.slice(0, mid), refused)
+      await this.#deliver(items.slice(mid), refused)
+    }
+  }
+
+  #failed(err: unknown): number {
+    const kind: SinkFailureKind = err instanceof SinkError ? err.kind : 'unavailable'
+    const message = (err as Error).message
+    this.#failures++
+    this.#metrics.failure(kind)
+    if (!this.#episode || this.#episode.kind !== kind) {
+      const waiting = this.#store?.depth(this.#cursor) ?? 0
+      this.#o.log.warn(
+        { sink: this.#o.sink.name, kind, err: message, waiting },
+        'cannot write to the time-series server; readings are kept and retried',
+      )
+      this.#episode = { kind, message, since: this.#episode?.since ?? this.#o.clock.now() }
+    }
+    // Exponential backoff with jitter (half fixed, half random) so a fleet of boxes does not retry in step.
+    const ceiling = Math.min(this.#o.backoffMaxMs, this.#o.backoffMinMs * 2 ** Math.min(this.#failures - 1, 30))
+    return Math.round(ceiling / 2 + (ceiling / 2) * (this.#o.random ?? Math.random)())
+  }
+
+  #recovered(): void {
+    if (this.#episode) {
+      this.#o.log.info(
+        { sink: this.#o.sink.name, failures: this.#failures, outageMs: this.#o.clock.now() - this.#episode.since },
+        'time-series server reachable again; catching up',
+      )
+    }
+    this.#episode = undefined
+    this.#failures = 0
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms)
+      function done() {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.#wake = () => {
+        this.#wake = undefined
+        done()
+      }
+    })
+  }
+}

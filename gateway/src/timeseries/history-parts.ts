@@ -1,0 +1,75 @@
+import type { Logger } from 'pino'
+import type { Registry } from 'prom-client'
+import type { HistoryConfig, InfluxConfig } from '../config/history-schema.js'
+import type { Clock } from '../core/clock.js'
+import type { HealthCheck, Service } from '../core/service.js'
+import { recentFields } from '../store/journal.js'
+import type { Db } from '../store/open.js'
+import { AnomalyDetector } from './anomaly-detector.js'
+import { Forwarder } from './forwarder.js'
+import { HistoryJanitor } from './history-janitor.js'
+import { InfluxV1Sink } from './influx-v1-sink.js'
+import { InfluxV2Sink } from './influx-v2-sink.js'
+import { RollupService } from './rollup-service.js'
+import type { TimeSeriesSink } from './sink.js'
+
+export interface HistoryDeps {
+  readonly history: HistoryConfig
+  readonly influx: InfluxConfig | undefined
+  readonly db: () => Db
+  readonly clock: Clock
+  readonly log: (module: string) => Logger
+  readonly registry: Registry
+}
+
+/** The time-series parts, built together because they share cursors: rollups, forwarder, janitor, anomaly flags. */
+export interface HistoryParts {
+  readonly detector: AnomalyDetector
+  readonly rollups: RollupService
+  readonly forwarder: Forwarder | undefined
+  readonly janitor: HistoryJanitor
+  /** In start order. */
+  readonly services: readonly Service[]
+  readonly healthChecks: readonly HealthCheck[]
+}
+
+export function createSink(influx: InfluxConfig, log: Logger): TimeSeriesSink {
+  return influx.version === 2 ? new InfluxV2Sink(influx, log) : new InfluxV1Sink(influx)
+}
+
+export function buildHistory(d: HistoryDeps): HistoryParts {
+  const detector = new AnomalyDetector(d.history.anomaly, (deviceId, measurement) =>
+    recentFields(d.db(), deviceId, measurement, d.history.anomaly.window),
+  )
+  const rollups = new RollupService({ db: d.db, clock: d.clock, log: d.log('rollups'), registry: d.registry, flushMs: d.history.rollupFlushMs })
+  const forwarder =
+    d.influx &&
+    new Forwarder({
+      db: d.db,
+      sink: createSink(d.influx, d.log('influx')),
+      clock: d.clock,
+      log: d.log('influx'),
+      registry: d.registry,
+      batchSize: d.influx.batchSize,
+      pollMs: d.influx.pollMs,
+      backoffMinMs: d.influx.backoffMinMs,
+      backoffMaxMs: d.influx.backoffMaxMs,
+    })
+  const janitor = new HistoryJanitor({
+    db: d.db,
+    clock: d.clock,
+    log: d.log('history'),
+    registry: d.registry,
+    settings: d.history,
+    neededAfter: () => Math.min(rollups.cursor, forwarder?.cursor ?? Number.POSITIVE_INFINITY),
+    forwardCursor: () => forwarder?.cursor,
+  })
+  return {
+    detector,
+    rollups,
+    forwarder,
+    janitor,
+    services: forwarder ? [rollups, forwarder, janitor] : [rollups, janitor],
+    healthChecks: forwarder ? [forwarder.healthCheck] : [],
+  }
+}

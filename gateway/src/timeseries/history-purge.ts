@@ -1,0 +1,84 @@
+import type { Db } from '../store/open.js'
+import type { TierName } from './rollup-fold.js'
+
+/**
+ * The delete steps of the history janitor, each bounded to `batch` rows so one step is a short
+ * transaction. Every step returns how many rows it removed (rawBefore's steps: null once done, as a step
+ * over only pinned rows removes 0 and must still go on).
+ */
+export class HistoryPurge {
+  readonly #db: Db
+  readonly #batch: number
+
+  constructor(db: Db, batch: number) {
+    this.#db = db
+    this.#batch = batch
+  }
+
+  /**
+   * Raw readings received before `cutoff`, oldest first, never past `neededAfter` (a consumer has not
+   * handled them yet) and never pinned ones. Walks the journal by seq from where the last step ended,
+   * so pinned rows left behind are not rescanned; stops at the first entry that is still wanted
+   * (received_at follows seq closely; an entry out of step waits for the next pass).
+   */
+  rawBefore(cutoff: number, neededAfter: number): () => number | null {
+    const scan = this.#db.prepare('SELECT seq, received_at FROM readings WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?')
+    let from = 0
+    return () => {
+      const rows = scan.all(from, neededAfter, this.#batch) as Array<{ seq: number; received_at: number }>
+      let upTo = -1
+      for (const r of rows) {
+        if (r.received_at >= cutoff) break
+        upTo = r.seq
+      }
+      if (upTo < 0) return null
+      const n = this.#deleteRange(from + 1, upTo)
+      from = upTo
+      return n
+    }
+  }
+
+  /** For the disk budget: the oldest unpinned readings, whatever their age. */
+  oldestReadings(forwardCursor: number | undefined): { rows: number; unforwarded: number } {
+    const seqs = this.#db
+      .prepare('SELECT seq FROM readings WHERE seq NOT IN (SELECT seq FROM reading_pins) ORDER BY seq LIMIT ?')
+      .pluck()
+      .all(this.#batch) as number[]
+    if (seqs.length === 0) return { rows: 0, unforwarded: 0 }
+    const first = seqs[0] as number
+    const last = seqs.at(-1) as number
+    const rows = this.#deleteRange(first, last)
+    const unforwarded = forwardCursor === undefined ? 0 : seqs.filter((s) => s > forwardCursor).length
+    return { rows, unforwarded }
+  }
+
+  rollupsBefore(tier: TierName, cutoff: number): number {
+    return this.#db
+      .prepare(
+        `DELETE FROM rollups WHERE (tier, device_id, measurement, field, bucket_start) IN
+           (SELECT tier, device_id, measurement, field, bucket_start FROM rollups WHERE tier = ? AND bucket_start < ? LIMIT ?)`,
+      )
+      .run(tier, cutoff, this.#batch).changes
+  }
+
+  oldestRollups(tier: TierName): number {
+    const oldest = this.#db.prepare('SELECT min(bucket_start) FROM rollups WHERE tier = ?').pluck().get(tier) as number | null
+    return oldest === null ? 0 : this.rollupsBefore(tier, oldest + 1)
+  }
+
+  deadLettersBefore(cutoff: number): number {
+    return this.#db
+      .prepare('DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters WHERE received_at < ? ORDER BY id LIMIT ?)')
+      .run(cutoff, this.#batch).changes
+  }
+
+  oldestDeadLetters(): number {
+    return this.#db.prepare('DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters ORDER BY id LIMIT ?)').run(this.#batch).changes
+  }
+
+  #deleteRange(first: number, last: number): number {
+    return this.#db
+      .prepare('DELETE FROM readings WHERE seq BETWEEN ? AND ? AND seq NOT IN (SELECT seq FROM reading_pins WHERE seq BETWEEN ? AND ?)')
+      .run(first, last, first, last).changes
+  }
+}

@@ -1,0 +1,57 @@
+import { promisify } from 'node:util'
+import { gzip } from 'node:zlib'
+import { briefBody, failureKindOf, SinkError, type TimeSeriesSink } from './sink.js'
+
+const gzipAsync = promisify(gzip)
+
+export interface InfluxV1Settings {
+  readonly url: string
+  readonly database: string
+  readonly retentionPolicy?: string | undefined
+  readonly username?: string | undefined
+  readonly password?: string | undefined
+  readonly timeoutMs: number
+}
+
+/**
+ * InfluxDB 1.x `/write` with line protocol (1.6 has no /api/v2/write; dependencies notes §5). The body
+ * is gzipped (1.x accepts Content-Encoding: gzip) off the main thread by zlib's thread pool.
+ * Credentials go in a Basic header rather than the query string, so they stay out of access logs.
+ */
+export class InfluxV1Sink implements TimeSeriesSink {
+  readonly name = 'influx-v1'
+  readonly #url: URL
+  readonly #headers: Record<string, string>
+  readonly #timeoutMs: number
+
+  constructor(s: InfluxV1Settings) {
+    this.#url = new URL('/write', s.url)
+    this.#url.searchParams.set('db', s.database)
+    this.#url.searchParams.set('precision', 'ms')
+    if (s.retentionPolicy) this.#url.searchParams.set('rp', s.retentionPolicy)
+    this.#headers = { 'content-type': 'text/plain; charset=utf-8', 'content-encoding': 'gzip' }
+    if (s.username !== undefined) {
+      this.#headers.authorization = `Basic ${Buffer.from(`${s.username}:${s.password ?? ''}`).toString('base64')}`
+    }
+    this.#timeoutMs = s.timeoutMs
+  }
+
+  async write(lines: readonly string[]): Promise<void> {
+    const body = await gzipAsync(lines.join('\n'))
+    let res: Response
+    try {
+      res = await fetch(this.#url, { method: 'POST', headers: this.#headers, body, signal: AbortSignal.timeout(this.#timeoutMs) })
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause
+      throw new SinkError('unavailable', undefined, cause?.code ?? (err as Error).message, { cause: err })
+    }
+    if (res.ok) {
+      await res.body?.cancel()
+      return
+    }
+    const text = await res.text().catch(() => '')
+    throw new SinkError(failureKindOf(res.status), res.status, `HTTP ${res.status}: ${briefBody(text) || res.statusText}`)
+  }
+
+  async close(): Promise<void> {}
+}

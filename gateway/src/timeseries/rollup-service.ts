@@ -1,0 +1,114 @@
+import type { Logger } from 'pino'
+import { Counter, Gauge, type Registry } from 'prom-client'
+import type { Clock } from '../core/clock.js'
+import type { Service } from '../core/service.js'
+import { readAfter } from '../store/journal.js'
+import type { Db } from '../store/open.js'
+import { RollupStore } from '../store/rollups.js'
+import { RollupFold } from './rollup-fold.js'
+
+export interface RollupServiceOptions {
+  readonly db: () => Db
+  readonly clock: Clock
+  readonly log: Logger
+  readonly registry: Registry
+  readonly flushMs: number
+  /** Journal entries folded per transaction at most; ingest runs between chunks. */
+  readonly chunk?: number
+}
+
+/**
+ * Keeps the 1m/5m/1h rollups current: every flushMs it folds the journal entries committed since its
+ * cursor (an index range read of fresh, cached pages — never a rescan of history) and merges the
+ * deltas into the stored buckets in one transaction with the cursor. After a crash it resumes
+ * from the cursor, so every reading is counted exactly once.
+ */
+export class RollupService implements Service {
+  readonly name = 'rollups'
+  readonly #o: RollupServiceOptions
+  #store: RollupStore | undefined
+  #timer: NodeJS.Timeout | undefined
+  #running: Promise<void> | undefined
+  #stopped = false
+  readonly #folded: Counter
+  #cursor = 0
+
+  constructor(options: RollupServiceOptions) {
+    this.#o = options
+    const registers = [options.registry]
+    this.#folded = new Counter({ name: 'carehub_rollup_readings_folded_total', help: 'Journal entries folded into the local rollups', registers })
+    const lag = () => this.#lag()
+    new Gauge({
+      name: 'carehub_rollup_lag_entries',
+      help: 'Journal entries not yet folded into the rollups',
+      registers,
+      collect() {
+        this.set(lag())
+      },
+    })
+  }
+
+  async start(): Promise<void> {
+    this.#stopped = false
+    this.#store = new RollupStore(this.#o.db())
+    this.#cursor = this.#store.cursor()
+    await this.flush()
+    this.#timer = setInterval(() => void this.flush(), this.#o.flushMs)
+  }
+
+  /** Fold everything committed so far (tests and stop call it directly). Never runs twice at once. */
+  flush(): Promise<void> {
+    this.#running ??= this.#foldAll().finally(() => {
+      this.#running = undefined
+    })
+    return this.#running
+  }
+
+  get cursor(): number {
+    return this.#cursor
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer)
+    await this.#running
+    if (this.#store) await this.flush()
+    this.#stopped = true
+    this.#store = undefined
+  }
+
+  async #foldAll(): Promise<void> {
+    const store = this.#store
+    if (!store || this.#stopped) return
+    const chunk = this.#o.chunk ?? 5000
+    try {
+      for (;;) {
+        const entries = readAfter(this.#o.db(), this.#cursor, chunk)
+        if (entries.length === 0) return
+        const fold = new RollupFold((key) => {
+          const [deviceId, measurement, field] = key.split('\u0000') as [string, string, string]
+          return store.memory(deviceId, measurement, field)
+        })
+        for (const e of entries) fold.add(e)
+        const { buckets, memory } = fold.drain()
+        const last = (entries.at(-1) as { seq: number }).seq
+        store.apply(buckets, memory, last, this.#o.clock.now())
+        this.#cursor = last
+        this.#folded.inc(entries.length)
+        if (entries.length < chunk) return
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+    } catch (err) {
+      // The cursor did not move: the same entries are folded again next time.
+      this.#o.log.error({ err }, 'folding readings into rollups failed; retrying')
+    }
+  }
+
+  #lag(): number {
+    try {
+      const last = (this.#o.db().prepare('SELECT max(seq) FROM readings').pluck().get() as number | null) ?? 0
+      return Math.max(0, last - this.#cursor)
+    } catch {
+      return 0
+    }
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * Where forwarded points go. A sink writes one batch of line-protocol lines and either resolves
+ * (the server answered 2xx) or throws a SinkError saying what kind of failure it was, so the
+ * forwarder can decide: retry later, or split the batch to find the points the server refuses.
+ */
+export interface TimeSeriesSink {
+  /** Short name for metrics and logs: influx-v2, influx-v1. */
+  readonly name: string
+  write(lines: readonly string[]): Promise<void>
+  close(): Promise<void>
+}
+
+/**
+ * - rejected: the server refused the data itself (400 bad line / type conflict, 413 too large,
+ *   422 unprocessable) — retrying the same bytes cannot help; split and dead-letter the culprit.
+ * - unauthorized (401/403) and misconfigured (404: no such bucket or database): an installer must act;
+ *   the data is fine, so keep it and retry slowly.
+ * - unavailable: network errors, timeouts, 429 and 5xx — retry with backoff.
+ */
+export type SinkFailureKind = 'rejected' | 'unauthorized' | 'misconfigured' | 'unavailable'
+
+export class SinkError extends Error {
+  readonly kind: SinkFailureKind
+  readonly status: number | undefined
+
+  constructor(kind: SinkFailureKind, status: number | undefined, message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'SinkError'
+    this.kind = kind
+    this.status = status
+  }
+}
+
+export function failureKindOf(status: number): SinkFailureKind {
+  if (status === 400 || status === 413 || status === 422) return 'rejected'
+  if (status === 401 || status === 403) return 'unauthorized'
+  if (status === 404) return 'misconfigured'
+  return 'unavailable'
+}
+
+/** Server error bodies can be long HTML pages; keep the first line of sense. */
+export function briefBody(body: string | undefined): string {
+  if (!body) return ''
+  try {
+    const parsed = JSON.parse(body) as { error?: unknown; message?: unknown }
+    const text = parsed.error ?? parsed.message
+    if (typeof text === 'string') return text.slice(0, 300)
+  } catch {}
+  return body.replace(/\s+/g, ' ').trim().slice(0, 300)
+}
