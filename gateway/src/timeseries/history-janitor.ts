@@ -116,19 +116,18 @@ export class HistoryJanitor implements Service {
       await new Promise((resolve) => setImmediate(resolve))
       return n
     }
-    // Steps until one reports nothing left (null; a plain delete of 0 rows is done too).
-    const drain = async (fn: () => number | null) => {
+    const drain = async (fn: () => number) => {
       let total = 0
-      for (let n = await step(fn); n !== null; n = await step(fn)) total += n
+      for (let n = await step(fn); n > 0; n = await step(fn)) total += n
       return total
     }
-    const done = (n: number) => n || null
 
-    let retention = await drain(purge.rawBefore(now - s.rawRetentionDays * DAY, this.#o.neededAfter()))
-    retention += await drain(() => done(purge.rollupsBefore('1m', now - s.rollup1mRetentionDays * DAY)))
-    retention += await drain(() => done(purge.rollupsBefore('5m', now - s.rollup5mRetentionDays * DAY)))
-    retention += await drain(() => done(purge.rollupsBefore('1h', now - s.rollup1hRetentionDays * DAY)))
-    retention += await drain(() => done(purge.deadLettersBefore(now - s.deadLetterRetentionDays * DAY)))
+    const neededAfter = this.#o.neededAfter()
+    let retention = await drain(() => purge.rawBefore(now - s.rawRetentionDays * DAY, neededAfter))
+    retention += await drain(() => purge.rollupsBefore('1m', now - s.rollup1mRetentionDays * DAY))
+    retention += await drain(() => purge.rollupsBefore('5m', now - s.rollup5mRetentionDays * DAY))
+    retention += await drain(() => purge.rollupsBefore('1h', now - s.rollup1hRetentionDays * DAY))
+    retention += await drain(() => purge.deadLettersBefore(now - s.deadLetterRetentionDays * DAY))
     if (retention) this.#purged.inc({ reason: 'retention' }, retention)
 
     const budget = s.diskBudgetMb * 1024 * 1024

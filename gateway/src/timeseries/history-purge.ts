@@ -3,8 +3,7 @@ import type { TierName } from './rollup-fold.js'
 
 /**
  * The delete steps of the history janitor, each bounded to `batch` rows so one step is a short
- * transaction. Every step returns how many rows it removed (rawBefore's steps: null once done, as a step
- * over only pinned rows removes 0 and must still go on).
+ * transaction. Every step returns how many rows it removed (0: nothing left to do).
  */
 export class HistoryPurge {
   readonly #db: Db
@@ -17,25 +16,22 @@ export class HistoryPurge {
 
   /**
    * Raw readings received before `cutoff`, oldest first, never past `neededAfter` (a consumer has not
-   * handled them yet) and never pinned ones. Walks the journal by seq from where the last step ended,
-   * so pinned rows left behind are not rescanned; stops at the first entry that is still wanted
-   * (received_at follows seq closely; an entry out of step waits for the next pass).
+   * handled them yet). Pinned readings age out like any other here — the pin protects them from the
+   * disk budget, not from retention — and their pins go with them. Stops at the first entry still
+   * wanted (received_at follows seq closely; an entry out of step waits for the next pass).
    */
-  rawBefore(cutoff: number, neededAfter: number): () => number | null {
-    const scan = this.#db.prepare('SELECT seq, received_at FROM readings WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?')
-    let from = 0
-    return () => {
-      const rows = scan.all(from, neededAfter, this.#batch) as Array<{ seq: number; received_at: number }>
-      let upTo = -1
-      for (const r of rows) {
-        if (r.received_at >= cutoff) break
-        upTo = r.seq
-      }
-      if (upTo < 0) return null
-      const n = this.#deleteRange(from + 1, upTo)
-      from = upTo
-      return n
+  rawBefore(cutoff: number, neededAfter: number): number {
+    const rows = this.#db
+      .prepare('SELECT seq, received_at FROM readings WHERE seq <= ? ORDER BY seq LIMIT ?')
+      .all(neededAfter, this.#batch) as Array<{ seq: number; received_at: number }>
+    let upTo = -1
+    for (const r of rows) {
+      if (r.received_at >= cutoff) break
+      upTo = r.seq
     }
+    if (upTo < 0) return 0
+    this.#db.prepare('DELETE FROM reading_pins WHERE seq <= ?').run(upTo)
+    return this.#db.prepare('DELETE FROM readings WHERE seq <= ?').run(upTo).changes
   }
 
   /** For the disk budget: the oldest unpinned readings, whatever their age. */

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { pinReading } from '../../../gateway/src/store/reading-pins.js'
+import { startGateway } from '../../_support/gateway-harness.js'
+import { metricValue, submitClimate } from '../../_support/history-data.js'
+
+const DAY = 86_400_000
+const count = (db: { prepare(sql: string): { pluck(): { get(...a: unknown[]): unknown } } }, sql: string, ...args: unknown[]) =>
+  db
+    .prepare(sql)
+    .pluck()
+    .get(...args) as number
+
+describe('history janitor: retention and the disk budget (real SQLite)', () => {
+  test('raw readings past retention go once folded into rollups; rollups and dead letters keep their own retention', async () => {
+    let now = Date.now()
+    const h = await startGateway({ history: { rawRetentionDays: 1, rollup1mRetentionDays: 2, purgeBatch: 100 } }, undefined, {
+      clock: { now: () => now },
+    })
+    const db = h.gateway.store.db
+    const last = await submitClimate(h.gateway, now - 3600_000, 0, 1000)
+    now += 1.5 * DAY
+    // Not yet folded into the rollups: retention must wait for the fold.
+    const early = await h.gateway.history.janitor.run()
+    assert.equal(early.retention, 0)
+    assert.equal(count(db, 'SELECT count(*) FROM readings'), 1000)
+
+    await h.gateway.history.rollups.flush()
+    const report = await h.gateway.history.janitor.run()
+    assert.equal(count(db, 'SELECT count(*) FROM readings'), 0)
+    assert.equal(report.retention, 1000)
+    assert.ok(count(db, "SELECT count(*) FROM rollups WHERE tier = '1m'") > 0, 'rollups outlive raw readings')
+    assert.equal(h.gateway.history.rollups.cursor, last)
+
+    now += 1 * DAY
+    const later = await h.gateway.history.janitor.run()
+    assert.equal(count(db, "SELECT count(*) FROM rollups WHERE tier = '1m'"), 0, '1m rollups past their 2 days')
+    assert.ok(count(db, "SELECT count(*) FROM rollups WHERE tier = '1h'") > 0, 'hourly rollups stay')
+    assert.ok(later.retention > 0)
+    assert.equal(await metricValue(h.gateway, 'carehub_history_purged_rows_total', { reason: 'retention' }), report.retention + later.retention)
+  })
+
+  test('over the disk budget the oldest readings go first, forwarded or not; pinned (alert) readings stay; one warning', async (t) => {
+    // InfluxDB configured but unreachable (nothing listens on port 9 of loopback): the backlog only grows.
+    const h = await startGateway({
+      influx: { version: 1, url: 'http://127.0.0.1:9', database: 'x', backoffMinMs: 60_000, backoffMaxMs: 60_000 },
+      history: { diskBudgetMb: 2, purgeBatch: 500 },
+    })
+    const db = h.gateway.store.db
+    const t0 = Date.now() - 3600_000
+    const last = await submitClimate(h.gateway, t0, 0, 30_000)
+    const firstSeq = count(db, 'SELECT min(seq) FROM readings')
+    const pinned = [firstSeq, firstSeq + 7, firstSeq + 1000]
+    for (const seq of pinned) pinReading(db, seq, 'alert 1', Date.now())
+    const usedBefore = await metricValue(h.gateway, 'carehub_store_used_bytes')
+    assert.ok(usedBefore > 2 * 1024 * 1024, `the test needs more than the budget to start with (${usedBefore})`)
+
+    const report = await h.gateway.history.janitor.run()
+    assert.ok(report.usedBytes <= 2 * 1024 * 1024, `used ${report.usedBytes} after the purge`)
+    assert.ok(report.budgetDropped > 0)
+    assert.equal(report.unforwardedDropped, report.budgetDropped, 'nothing had been forwarded, so every dropped reading was unforwarded')
+    for (const seq of pinned) assert.equal(count(db, 'SELECT count(*) FROM readings WHERE seq = ?', seq), 1, `pinned ${seq} kept`)
+    // Oldest first: what remains (besides pins) is one contiguous run ending at the newest reading.
+    const remaining = count(db, 'SELECT count(*) FROM readings WHERE seq NOT IN (SELECT seq FROM reading_pins)')
+    assert.equal(count(db, 'SELECT min(seq) FROM readings WHERE seq NOT IN (SELECT seq FROM reading_pins)'), last - remaining + 1)
+    assert.equal(count(db, 'SELECT max(seq) FROM readings'), last)
+    assert.equal(await metricValue(h.gateway, 'carehub_timeseries_points_dropped_total'), report.unforwardedDropped)
+    assert.equal(await metricValue(h.gateway, 'carehub_history_purged_rows_total', { reason: 'disk_budget' }), report.budgetDropped)
+
+    // Still over after new readings: dropped again, but the episode is logged once.
+    await submitClimate(h.gateway, t0, 30_000, 40_000)
+    await h.gateway.history.janitor.run()
+    const warnings = h.lines().filter((l) => l.msg === 'database over its disk budget: dropping the oldest readings')
+    assert.equal(warnings.length, 1)
+    assert.ok(report.longestStepMs > 0)
+    t.diagnostic(`longest purge step: ${report.longestStepMs.toFixed(1)} ms (batch of 500 rows, fsync included)`)
+  })
+})
