@@ -5,10 +5,15 @@
 #   age              — decrypts what SecretBox encrypted (and the reverse)
 #   systemd          — systemd-analyze verifies config/systemd/carehub.service
 #   mosquitto-clients — mosquitto_pub/mosquitto_sub, a third-party MQTT client for the broker tests
-# Later issues add their servers here (mariadb-server, victoria-metrics, influxdb, …).
+#   victoria-metrics — a real time-series store the forwarder writes to (tests/_support/tsdb-servers.ts)
+#   influxdb         — influxd 1.x, the real peer for the forwarder and config/influxdb/v1 (same helper)
+# The tests start their own servers on loopback with throw-away data. This image (policy-rc.d, no
+# systemd) starts no service on install; with systemd, apt would start both packaged services (:8086, :8428).
+# Later issues add their servers here (mariadb-server, …).
 set -euo pipefail
 
-declare -A need=([openssl]=openssl [age]=age [systemd-analyze]=systemd [mosquitto_pub]=mosquitto-clients)
+declare -A need=([openssl]=openssl [age]=age [systemd-analyze]=systemd [mosquitto_pub]=mosquitto-clients
+  [victoria-metrics]=victoria-metrics [influxd]=influxdb)
 missing=()
 for cmd in "${!need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
