@@ -83,7 +83,7 @@ export interface JournalEntry {
   readonly deviceId: string
   readonly measurement: string
   readonly fields: Record<string, number | boolean | string>
-  readonly tags: Record<string, string>
+  readonly tags: Readonly<Record<string, string>>
   readonly ts: number
   readonly tsFromReceipt: boolean
   readonly receivedAt: number
@@ -105,17 +105,21 @@ interface JournalRow {
   anomalies: string | null
 }
 
+// Most readings carry no tags and no flags: share one frozen empty value instead of parsing "{}".
+const NO_TAGS: Readonly<Record<string, string>> = Object.freeze({})
+const NO_FLAGS: readonly string[] = Object.freeze([])
+
 const toEntry = (r: JournalRow): JournalEntry => ({
   seq: r.seq,
   deviceId: r.device_id,
   measurement: r.measurement,
   fields: JSON.parse(r.fields) as Record<string, number | boolean | string>,
-  tags: JSON.parse(r.tags) as Record<string, string>,
+  tags: r.tags === '{}' ? NO_TAGS : (JSON.parse(r.tags) as Record<string, string>),
   ts: r.ts,
   tsFromReceipt: r.ts_from_receipt === 1,
   receivedAt: r.received_at,
   source: r.source,
-  anomalies: r.anomalies === null ? [] : (JSON.parse(r.anomalies) as string[]),
+  anomalies: r.anomalies === null ? NO_FLAGS : (JSON.parse(r.anomalies) as string[]),
 })
 
 /** The latest reading of each measurement of a device (what the panel shows first). */

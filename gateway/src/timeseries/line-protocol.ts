@@ -10,24 +10,53 @@ import type { JournalEntry } from '../store/journal.js'
  * Numbers are always written as floats: an integer-looking value ("21") without the `i` suffix is a
  * float to InfluxDB, so a field never flips type between readings (a type conflict is a 400).
  */
-const escapeMeasurement = (s: string) => s.replace(/[, \\]/g, (c) => `\\${c}`)
-const escapeKey = (s: string) => s.replace(/[,= \\]/g, (c) => `\\${c}`)
-// Line protocol has no escape for a newline in a string field; it would end the line (and the point).
-const escapeString = (s: string) => `"${s.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\r?\n/g, '\\n')}"`
-// …nor in a tag value, and an empty tag value is invalid: such a tag is left out.
-const escapeTagValue = (s: string) => s.replace(/[\r\n]+/g, ' ').replace(/[,= \\]/g, (c) => `\\${c}`)
+const MEASUREMENT_SPECIAL = /[, \\]/g
+const KEY_SPECIAL = /[,= \\]/g
+const backslash = (c: string) => `\\${c}`
+
+/**
+ * Escaped names, cached: measurements, tag keys, field keys and device ids are a small, repeating set,
+ * and escaping each one per point cost more than the rest of the line (measured: 20 ms per 5,000
+ * points uncached). Bounded, so a device inventing names cannot grow it without limit.
+ */
+class EscapeCache {
+  readonly #map = new Map<string, string>()
+  constructor(readonly escape: (s: string) => string) {}
+  get(s: string): string {
+    let e = this.#map.get(s)
+    if (e === undefined) {
+      if (this.#map.size >= 10_000) this.#map.clear()
+      e = this.escape(s)
+      this.#map.set(s, e)
+    }
+    return e
+  }
+}
+const measurements = new EscapeCache((s) => s.replace(MEASUREMENT_SPECIAL, backslash))
+const keys = new EscapeCache((s) => s.replace(KEY_SPECIAL, backslash))
+// Line protocol has no escape for a newline in a tag value and an empty one is invalid (left out).
+const tagValues = new EscapeCache((s) => s.replace(/[\r\n]+/g, ' ').replace(KEY_SPECIAL, backslash))
+// …nor in a string field; written as the two characters \n so the point stays on its line.
+const escapeString = (s: string) => `"${s.replace(/[\\"]/g, backslash).replace(/\r?\n/g, '\\n')}"`
 
 export function toLine(e: JournalEntry): string | null {
-  const tags: Record<string, string> = { ...e.tags, device: e.deviceId, source: e.source }
-  let line = escapeMeasurement(e.measurement)
-  for (const key of Object.keys(tags).sort()) {
-    const value = tags[key] as string
-    if (value !== '' && key !== '') line += `,${escapeKey(key)}=${escapeTagValue(value)}`
+  let line = measurements.get(e.measurement)
+  const own = Object.keys(e.tags)
+  if (own.length === 0) {
+    // The common case: device and source only, already in key order.
+    line += `,device=${tagValues.get(e.deviceId)},source=${e.source}`
+  } else {
+    const tags: Record<string, string> = { ...e.tags, device: e.deviceId, source: e.source }
+    for (const key of Object.keys(tags).sort()) {
+      const value = tags[key] as string
+      if (value !== '' && key !== '') line += `,${keys.get(key)}=${tagValues.get(value)}`
+    }
   }
   let fields = ''
-  for (const [key, value] of Object.entries(e.fields)) {
-    const v = typeof value === 'number' ? String(value) : typeof value === 'boolean' ? String(value) : escapeString(value)
-    fields += `${fields ? ',' : ''}${escapeKey(key)}=${v}`
+  for (const key in e.fields) {
+    const value = e.fields[key] as number | boolean | string
+    const v = typeof value === 'string' ? escapeString(value) : String(value)
+    fields += `${fields ? ',' : ''}${keys.get(key)}=${v}`
   }
   // A point needs at least one field; the journal never holds such an entry, but be safe.
   if (!fields) return null

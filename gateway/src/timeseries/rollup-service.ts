@@ -30,6 +30,7 @@ export class RollupService implements Service {
   #timer: NodeJS.Timeout | undefined
   #running: Promise<void> | undefined
   #stopped = false
+  #failing = false
   readonly #folded: Counter
   #cursor = 0
 
@@ -52,7 +53,9 @@ export class RollupService implements Service {
     this.#stopped = false
     this.#store = new RollupStore(this.#o.db())
     this.#cursor = this.#store.cursor()
-    await this.flush()
+    // Catching up on a long backlog (after an upgrade, or readings written while stopped) must not
+    // hold up start-up: it runs in the background, in chunks.
+    void this.flush()
     this.#timer = setInterval(() => void this.flush(), this.#o.flushMs)
   }
 
@@ -70,16 +73,17 @@ export class RollupService implements Service {
 
   async stop(): Promise<void> {
     clearInterval(this.#timer)
-    await this.#running
-    if (this.#store) await this.flush()
+    // The fold in progress ends after its current chunk; what is left waits for the next start
+    // (the cursor says where), so a long backlog never holds up shutdown.
     this.#stopped = true
+    await this.#running
     this.#store = undefined
   }
 
   async #foldAll(): Promise<void> {
     const store = this.#store
     if (!store || this.#stopped) return
-    const chunk = this.#o.chunk ?? 5000
+    const chunk = this.#o.chunk ?? 1000
     try {
       for (;;) {
         const entries = readAfter(this.#o.db(), this.#cursor, chunk)
@@ -92,14 +96,16 @@ export class RollupService implements Service {
         const { buckets, memory } = fold.drain()
         const last = (entries.at(-1) as { seq: number }).seq
         store.apply(buckets, memory, last, this.#o.clock.now())
+        this.#failing = false
         this.#cursor = last
         this.#folded.inc(entries.length)
-        if (entries.length < chunk) return
+        if (entries.length < chunk || this.#stopped) return
         await new Promise((resolve) => setImmediate(resolve))
       }
     } catch (err) {
-      // The cursor did not move: the same entries are folded again next time.
-      this.#o.log.error({ err }, 'folding readings into rollups failed; retrying')
+      // The cursor did not move: the same entries are folded again next time. Logged once per episode.
+      if (!this.#failing) this.#o.log.error({ err }, 'folding readings into rollups failed; retrying every flush')
+      this.#failing = true
     }
   }
 
