@@ -21,12 +21,15 @@ const backslash = (c: string) => `\\${c}`
  */
 class EscapeCache {
   readonly #map = new Map<string, string>()
-  constructor(readonly escape: (s: string) => string) {}
+  readonly #escape: (s: string) => string
+  constructor(escape: (s: string) => string) {
+    this.#escape = escape
+  }
   get(s: string): string {
     let e = this.#map.get(s)
     if (e === undefined) {
       if (this.#map.size >= 10_000) this.#map.clear()
-      e = this.escape(s)
+      e = this.#escape(s)
       this.#map.set(s, e)
     }
     return e
