@@ -22,8 +22,8 @@ const backslash = (c: string) => `\\${c}`
 class EscapeCache {
   readonly #map = new Map<string, string>()
   readonly #escape: (s: string) => string
-  constructor(escape: (s: string) => string) {
-    this.#escape = escape
+  constructor(escaper: (s: string) => string) {
+    this.#escape = escaper
   }
   get(s: string): string {
     let e = this.#map.get(s)
