@@ -1,5 +1,5 @@
 import type { FieldValue } from '../core/reading.js'
-import { type Bucket, mergeBucket, type SeriesMemory, type TierName } from '../timeseries/rollup-fold.js'
+import { type Bucket, mergeBucket, type SeriesMemory, type StateStat, stateRecord, type TierName } from '../timeseries/rollup-fold.js'
 import type { Db } from './open.js'
 
 export interface RollupRow {
@@ -32,7 +32,7 @@ export const rowToBucket = (r: RollupRow): Bucket => ({
   last: r.last === null ? null : (JSON.parse(r.last) as FieldValue),
   lastTs: r.last_ts,
   changes: r.changes,
-  states: r.state_durations === null ? null : (JSON.parse(r.state_durations) as Bucket['states']),
+  states: r.state_durations === null ? null : stateRecord(JSON.parse(r.state_durations) as Record<string, StateStat>),
   anomalies: r.anomalies,
 })
 

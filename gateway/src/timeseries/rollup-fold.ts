@@ -93,8 +93,18 @@ function emptyBucket(tier: TierName, deviceId: string, measurement: string, fiel
   }
 }
 
+/**
+ * State names are device-supplied strings ("open", but also "constructor" or "__proto__"): they key a
+ * prototype-less record, so no name can reach Object.prototype (found by the property test).
+ */
+export function stateRecord(from?: Readonly<Record<string, StateStat>>): Record<string, StateStat> {
+  const out = Object.create(null) as Record<string, StateStat>
+  if (from) for (const [k, v] of Object.entries(from)) out[k] = { ms: v.ms, entries: v.entries, n: v.n }
+  return out
+}
+
 const addState = (b: Bucket, state: string, ms: number, entries: number, n: number) => {
-  b.states ??= {}
+  b.states ??= stateRecord()
   const s = b.states[state] ?? { ms: 0, entries: 0, n: 0 }
   s.ms += ms
   s.entries += entries

@@ -73,6 +73,9 @@ describe('local history through the API: series tiers, anomaly flags, presets', 
       pending.push(submit('hall_door', 'event', { door: 'closed' }, base + i * 20 * MIN + MIN))
     }
     for (const at of [10, 20, 150]) pending.push(submit('hall_motion', 'event', { motion: true }, base + at * MIN))
+    // Device-supplied state names that collide with Object.prototype members.
+    for (const [k, mode] of ['constructor', '__proto__', 'toString', 'idle'].entries())
+      pending.push(submit('hall_door', 'state', { mode }, base + k * MIN))
     await Promise.all(pending)
     await h.gateway.history.rollups.flush()
     await h.addUser('viewer', 'viewer')
@@ -141,6 +144,18 @@ describe('local history through the API: series tiers, anomaly flags, presets', 
     assert.equal(first?.states.open?.n, 3)
     // The first reading of a series is an entry into its state, not a change.
     assert.equal(first?.changes, 5)
+  })
+
+  test('state names such as "constructor" or "__proto__" are just states, stored and answered like any other', async () => {
+    const body = await get(`/api/devices/hall_door/series?measurement=state&field=mode&range=1h&step=1h&end=${base + HOUR}`)
+    const states = (body.points as Array<{ states: Record<string, { ms: number; entries: number; n: number }> }>)[0]?.states
+    // Built from JSON text: in an object literal `__proto__:` would set the prototype, not a key.
+    const held = '{"ms":60000,"entries":1,"n":1}'
+    assert.deepEqual(
+      JSON.parse(JSON.stringify(states)),
+      JSON.parse(`{"constructor":${held},"__proto__":${held},"toString":${held},"idle":{"ms":0,"entries":1,"n":1}}`),
+    )
+    assert.equal(typeof Object.entries, 'function')
   })
 
   test('presets: latest, room_hourly, daily_energy, door_openings, inactivity', async () => {
