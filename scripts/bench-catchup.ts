@@ -6,30 +6,21 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { Agent, request } from 'node:https'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import mqtt from 'mqtt'
 import pino from 'pino'
 import { runCli } from '../gateway/src/cli/run.js'
 import { JournalWriter } from '../gateway/src/store/journal.js'
 import { openStore } from '../gateway/src/store/open.js'
+import { freePort, spawnGateway } from './bench-support.js'
 
 const { values } = parseArgs({ options: { 'outage-minutes': { type: 'string', default: '10' }, rate: { type: 'string', default: '1000' } } })
 const OUTAGE_S = Number(values['outage-minutes']) * 60
 const RATE = Number(values.rate)
 const LIVE_DEVICES = 10
-const ENTRY = fileURLToPath(new URL('../gateway/dist/main.js', import.meta.url))
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number }
-      s.close(() => resolve(port))
-    })
-  })
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b)
   return s.length ? Math.round((s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number) * 100) / 100 : Number.NaN
@@ -88,19 +79,7 @@ writeFileSync(
   configPath,
   `influx:\n  version: 2\n  url: http://127.0.0.1:${vmPort}\n  backoffMinMs: 500\n  backoffMaxMs: 2000\nmqtt:\n  connectBurst: 50\n`,
 )
-const gw = spawn(process.execPath, [ENTRY], {
-  env: {
-    PATH: process.env.PATH,
-    CAREHUB_CONFIG: configPath,
-    CAREHUB_DATA_DIR: dataDir,
-    CAREHUB_HTTP_PORT: String(httpPort),
-    CAREHUB_MQTT_PORT: String(mqttPort),
-    CAREHUB_BIND: '127.0.0.1',
-    CAREHUB_MDNS: 'off',
-    CAREHUB_LOG_LEVEL: 'warn',
-  },
-  stdio: ['ignore', 'ignore', 'inherit'],
-})
+const gw = spawnGateway({ configPath, dataDir, httpPort, mqttPort, stdout: 'ignore' })
 children.push(gw)
 const ca = readFileSync(join(certDir, 'ca.crt'))
 const agent = new Agent({ keepAlive: true, ca, servername: 'localhost' })

@@ -1,17 +1,11 @@
-// MQTT ingest benchmark (not a test): PUBACK latency under the design load and the highest durable
-// rate. The gateway runs as its own process (compiled, as in production); the generator is cheap —
-// raw TLS sockets with pre-encoded MQTT frames, one per enrolled device, mutual TLS as a real sensor.
-// Usage: npm run bench:ingest [-- --devices 100 --rate 1000 --seconds 30]
-import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect, type TLSSocket } from 'node:tls'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import mqttPacket from 'mqtt-packet'
 import { runCli } from '../gateway/src/cli/run.js'
+import { freePort, spawnGateway } from './bench-support.js'
 
 const { values } = parseArgs({
   options: {
@@ -25,15 +19,6 @@ const DEVICES = Number(values.devices)
 const RATE = Number(values.rate)
 const SECONDS = Number(values.seconds)
 const WINDOW = Number(values.window)
-const ENTRY = fileURLToPath(new URL('../gateway/dist/main.js', import.meta.url))
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number }
-      s.close(() => resolve(port))
-    })
-  })
 
 function cpuOf(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
@@ -67,21 +52,8 @@ const [httpPort, mqttPort] = [await freePort(), await freePort()]
 // Every simulated device connects from 127.0.0.1: lift the per-address connect rate for the run.
 const configPath = join(root, 'gateway.yaml')
 writeFileSync(configPath, `mqtt:\n  connectBurst: ${DEVICES * 2}\n  connectPerSecond: ${DEVICES}\n  maxConnectionsPerAddress: ${DEVICES * 2}\n`)
-const gw = spawn(process.execPath, [ENTRY], {
-  env: {
-    PATH: process.env.PATH,
-    CAREHUB_CONFIG: configPath,
-    CAREHUB_DATA_DIR: dataDir,
-    CAREHUB_HTTP_PORT: String(httpPort),
-    CAREHUB_MQTT_PORT: String(mqttPort),
-    CAREHUB_BIND: '127.0.0.1',
-    CAREHUB_MDNS: 'off',
-    CAREHUB_LOG_LEVEL: 'warn',
-  },
-  stdio: ['ignore', 'inherit', 'inherit'],
-})
+const gw = spawnGateway({ configPath, dataDir, httpPort, mqttPort })
 const gwPid = gw.pid as number
-process.on('exit', () => gw.kill('SIGKILL'))
 process.stderr.write(`enrolled ${DEVICES} devices; gateway pid ${gwPid}\n`)
 const ca = readFileSync(join(certDir, 'ca.crt'))
 let latencies: number[] = []

@@ -51,7 +51,7 @@ export async function enrolDevice(db: Db, ca: LocalCa, deviceId: string, o: Enro
       notAfter: issued.notAfter,
       issuedAt: o.now,
     })
-  })()
+  }).immediate()
   return issued
 }
 

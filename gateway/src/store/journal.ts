@@ -43,38 +43,43 @@ export class JournalWriter {
 
   /**
    * Append readings and dead letters in ONE transaction (group commit: one fsync for the batch), and
-   * move each device's last-seen time once. Returns the journal seq of each reading, in order.
+   * move each device's last-seen time once. BEGIN IMMEDIATE, like every write transaction here: a
+   * deferred one that reads first (the anomaly seed) cannot wait for the write lock — SQLite answers
+   * BUSY at once when a read transaction must upgrade while another connection (the `carehub`
+   * command) writes. Returns the journal seq of each reading, in order.
    */
   commit(readings: readonly Reading[], deadLetters: readonly DeadLetter[]): number[] {
-    return this.#db.transaction(() => {
-      const seqs: number[] = []
-      const lastSeen = new Map<string, number>()
-      const latest = new Map<string, { deviceId: string; measurement: string; seq: number }>()
-      for (const r of readings) {
-        const flagged = this.#anomalies?.(r.deviceId, r.measurement, r.fields)
-        const info = this.#insertReading.run(
-          r.deviceId,
-          r.measurement,
-          JSON.stringify(r.fields),
-          JSON.stringify(r.tags),
-          r.ts,
-          r.tsFromReceipt ? 1 : 0,
-          r.receivedAt,
-          r.source,
-          flagged?.length ? JSON.stringify(flagged) : null,
-        )
-        const seq = Number(info.lastInsertRowid)
-        seqs.push(seq)
-        lastSeen.set(r.deviceId, Math.max(lastSeen.get(r.deviceId) ?? 0, r.receivedAt))
-        latest.set(`${r.deviceId}\u0000${r.measurement}`, { deviceId: r.deviceId, measurement: r.measurement, seq })
-      }
-      for (const l of latest.values()) this.#setLatest.run(l.deviceId, l.measurement, l.seq)
-      for (const d of deadLetters) {
-        this.#insertDeadLetter.run(d.receivedAt, d.source, d.origin, d.reasonCode, d.reason, d.payload === null ? null : Buffer.from(d.payload))
-      }
-      for (const [id, at] of lastSeen) this.#touchDevice.run(at, at, id)
-      return seqs
-    })()
+    return this.#db
+      .transaction(() => {
+        const seqs: number[] = []
+        const lastSeen = new Map<string, number>()
+        const latest = new Map<string, { deviceId: string; measurement: string; seq: number }>()
+        for (const r of readings) {
+          const flagged = this.#anomalies?.(r.deviceId, r.measurement, r.fields)
+          const info = this.#insertReading.run(
+            r.deviceId,
+            r.measurement,
+            JSON.stringify(r.fields),
+            JSON.stringify(r.tags),
+            r.ts,
+            r.tsFromReceipt ? 1 : 0,
+            r.receivedAt,
+            r.source,
+            flagged?.length ? JSON.stringify(flagged) : null,
+          )
+          const seq = Number(info.lastInsertRowid)
+          seqs.push(seq)
+          lastSeen.set(r.deviceId, Math.max(lastSeen.get(r.deviceId) ?? 0, r.receivedAt))
+          latest.set(`${r.deviceId}\u0000${r.measurement}`, { deviceId: r.deviceId, measurement: r.measurement, seq })
+        }
+        for (const l of latest.values()) this.#setLatest.run(l.deviceId, l.measurement, l.seq)
+        for (const d of deadLetters) {
+          this.#insertDeadLetter.run(d.receivedAt, d.source, d.origin, d.reasonCode, d.reason, d.payload === null ? null : Buffer.from(d.payload))
+        }
+        for (const [id, at] of lastSeen) this.#touchDevice.run(at, at, id)
+        return seqs
+      })
+      .immediate()
   }
 }
 

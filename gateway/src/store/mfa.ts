@@ -55,7 +55,7 @@ export function activateMfa(db: Db, userId: number, step: number, codes: readonl
     db.prepare('DELETE FROM mfa_recovery_codes WHERE user_id = ?').run(userId)
     const insert = db.prepare('INSERT INTO mfa_recovery_codes (user_id, code_hash) VALUES (?, ?)')
     for (const code of codes) insert.run(userId, hashCode(code))
-  })()
+  }).immediate()
 }
 
 /** Spend a recovery code: true once per code. */

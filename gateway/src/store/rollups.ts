@@ -78,33 +78,35 @@ export class RollupStore {
    * one transaction, so a crash leaves either all of a fold or none of it (no reading counted twice).
    */
   apply(deltas: readonly Bucket[], memory: ReadonlyMap<string, SeriesMemory>, cursor: number, now: number): void {
-    this.#db.transaction(() => {
-      for (const d of deltas) {
-        const stored = this.#get.get(d.tier, d.deviceId, d.measurement, d.field, d.bucketStart) as RollupRow | undefined
-        const b = stored ? mergeBucket(rowToBucket(stored), d) : d
-        this.#put.run(
-          b.tier,
-          b.deviceId,
-          b.measurement,
-          b.field,
-          b.bucketStart,
-          b.count,
-          b.sum,
-          b.min,
-          b.max,
-          b.last === null ? null : JSON.stringify(b.last),
-          b.lastTs,
-          b.changes,
-          b.states === null ? null : JSON.stringify(b.states),
-          b.anomalies,
-        )
-      }
-      for (const [key, m] of memory) {
-        const [deviceId, measurement, field] = key.split('\u0000') as [string, string, string]
-        this.#putMemory.run(deviceId, measurement, field, JSON.stringify(m.value), m.ts)
-      }
-      this.#putCursor.run(this.consumer, cursor, now)
-    })()
+    this.#db
+      .transaction(() => {
+        for (const d of deltas) {
+          const stored = this.#get.get(d.tier, d.deviceId, d.measurement, d.field, d.bucketStart) as RollupRow | undefined
+          const b = stored ? mergeBucket(rowToBucket(stored), d) : d
+          this.#put.run(
+            b.tier,
+            b.deviceId,
+            b.measurement,
+            b.field,
+            b.bucketStart,
+            b.count,
+            b.sum,
+            b.min,
+            b.max,
+            b.last === null ? null : JSON.stringify(b.last),
+            b.lastTs,
+            b.changes,
+            b.states === null ? null : JSON.stringify(b.states),
+            b.anomalies,
+          )
+        }
+        for (const [key, m] of memory) {
+          const [deviceId, measurement, field] = key.split('\u0000') as [string, string, string]
+          this.#putMemory.run(deviceId, measurement, field, JSON.stringify(m.value), m.ts)
+        }
+        this.#putCursor.run(this.consumer, cursor, now)
+      })
+      .immediate()
   }
 }
 

@@ -98,7 +98,7 @@ export function setPassword(db: Db, id: number, passwordHash: string, now: numbe
   db.transaction(() => {
     db.prepare('UPDATE users SET password_hash = ?, password_changed_at = ?, updated_at = ? WHERE id = ?').run(passwordHash, now, now, id)
     endSessions(db, id, now)
-  })()
+  }).immediate()
 }
 
 /** End every session of a user now (admin revocation, password change). */

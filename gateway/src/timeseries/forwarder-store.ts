@@ -37,10 +37,12 @@ export class ForwarderStore {
 
   /** Move the cursor past a written batch and keep what the server refused — together or not at all. */
   advance(seq: number, refused: readonly SinkDeadLetter[], now: number): void {
-    this.#db.transaction(() => {
-      for (const r of refused) this.#deadLetter.run(now, `${r.sink} seq ${r.seq}`, r.reason, Buffer.from(r.line))
-      this.#putCursor.run(this.#consumer, seq, now)
-    })()
+    this.#db
+      .transaction(() => {
+        for (const r of refused) this.#deadLetter.run(now, `${r.sink} seq ${r.seq}`, r.reason, Buffer.from(r.line))
+        this.#putCursor.run(this.#consumer, seq, now)
+      })
+      .immediate()
   }
 
   /**

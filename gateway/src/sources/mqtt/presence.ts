@@ -115,7 +115,7 @@ export class Presence implements Service {
     db.transaction(() => {
       for (const [id, availability] of changes) update.run(availability, now, id)
       for (const [id, ms] of rhythms) interval.run(ms, id)
-    })()
+    }).immediate()
   }
 
   async start(): Promise<void> {
