@@ -15,6 +15,8 @@ import { ServiceRunner } from './core/service-runner.js'
 import { certificateProblem, hasValidCertificate } from './pki/device-enrolment.js'
 import { PkiService } from './pki/pki-service.js'
 import { SecretBox } from './secrets/secret-box.js'
+import { SecretStore } from './secrets/secret-store.js'
+import { buildHomeAssistant, type HaParts } from './sources/homeassistant/ha-parts.js'
 import { MqttIngest } from './sources/mqtt/mqtt-ingest.js'
 import { Presence } from './sources/mqtt/presence.js'
 import { revocationVersion } from './store/device-certificates.js'
@@ -69,6 +71,8 @@ export class Gateway {
   readonly http: HttpsServer
   readonly auth: AuthService
   readonly history: HistoryParts
+  readonly secrets: SecretStore
+  readonly homeassistant: HaParts
   readonly #runner: ServiceRunner
   #lock: AcquiredLock | undefined
   #secrets: SecretBox | undefined
@@ -98,7 +102,13 @@ export class Gateway {
       gatewayId: () => this.gatewayId,
       host: deps.host,
     })
-    this.history = buildHistory({ history: config.history, influx: config.influx, db, clock, log: child, registry })
+    this.secrets = new SecretStore(
+      db,
+      () => this.#require(this.#secrets, 'secrets'),
+      () => clock.now(),
+    )
+    const secret = (name: string) => this.secrets.get(name)
+    this.history = buildHistory({ history: config.history, influx: config.influx, db, clock, log: child, registry, secret })
     const detector = this.history.detector
     let writer: JournalWriter | undefined
     this.journal = new JournalCommitter({
@@ -119,16 +129,21 @@ export class Gateway {
       minSilenceMs: config.devices.minSilenceSeconds * 1000,
     })
     const presence = this.presence
-    const ingest = new MqttIngest({
+    const limits = {
+      maxPayloadBytes: config.ingest.maxPayloadBytes,
+      maxFutureMs: config.ingest.maxFutureSeconds * 1000,
+      maxPastMs: config.ingest.maxPastDays * 86_400_000,
+    }
+    const ingest = new MqttIngest({ committer: this.journal, presence, clock, registry, limits })
+    this.homeassistant = buildHomeAssistant({
+      config: config.homeassistant,
+      db,
       committer: this.journal,
-      presence,
       clock,
+      log: child('homeassistant'),
       registry,
-      limits: {
-        maxPayloadBytes: config.ingest.maxPayloadBytes,
-        maxFutureMs: config.ingest.maxFutureSeconds * 1000,
-        maxPastMs: config.ingest.maxPastDays * 86_400_000,
-      },
+      limits,
+      secrets: (name) => this.secrets.accepted(name),
     })
     const certProblem = (serial: string, deviceId: string) => certificateProblem(db(), serial, deviceId)
     this.broker = new BrokerService({
@@ -173,6 +188,7 @@ export class Gateway {
         recentErrors: deps.recentErrors,
         gatewayId: () => this.gatewayId,
         devices: { db, isSilent: (id) => presence.isSilent(id), clock },
+        ingestHa: { guard: () => this.homeassistant.guard, ingest: () => this.homeassistant.ingest, maxStates: 1000 },
         telemetry: { db, clock, history: config.history, timeZone: config.gateway.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone },
         auth: this.auth,
         recentLogs: deps.recentLogs,
@@ -211,6 +227,7 @@ export class Gateway {
       this.journal,
       presence,
       ...this.history.services,
+      ...this.homeassistant.services,
       this.broker,
       new RevocationWatch({
         broker: this.broker,

@@ -15,6 +15,7 @@ import { adminRoutes } from './routes/admin.js'
 import { authRoutes } from './routes/auth.js'
 import { type DeviceRouteDeps, deviceRoutes } from './routes/devices.js'
 import { healthRoutes } from './routes/health.js'
+import { type IngestHaDeps, ingestHaRoutes } from './routes/ingest-ha.js'
 import { metricsRoutes } from './routes/metrics.js'
 import { type TelemetryRouteDeps, telemetryRoutes } from './routes/telemetry.js'
 import { userRoutes } from './routes/users.js'
@@ -31,6 +32,7 @@ export interface ApiDeps {
   readonly gatewayId: () => string
   readonly devices: DeviceRouteDeps
   readonly telemetry: TelemetryRouteDeps
+  readonly ingestHa: IngestHaDeps
   readonly auth: AuthService
   readonly recentLogs: RecentLogs
   readonly apiRateLimit: { readonly burst: number; readonly perSecond: number }
@@ -73,6 +75,7 @@ export function buildApp(deps: ApiDeps): H3 {
   authRoutes(app, { auth: deps.auth })
   deviceRoutes(app, deps.devices)
   telemetryRoutes(app, deps.telemetry)
+  ingestHaRoutes(app, deps.ingestHa)
   userRoutes(app, { db: deps.devices.db, clock: deps.clock, auth: deps.auth })
   adminRoutes(app, { db: deps.devices.db, recentLogs: deps.recentLogs })
   const openapi = JSON.stringify(openApiDocument(deps.version))

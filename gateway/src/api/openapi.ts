@@ -5,6 +5,7 @@ import {
   DeviceDetailSchema,
   DeviceListItemSchema,
   DeviceSchema,
+  HaIngestReportSchema,
   HealthSchema,
   LogLineSchema,
   MfaEnrolmentSchema,
@@ -18,6 +19,7 @@ import {
 import { AuditQuery, LogQuery } from './routes/admin.js'
 import { Login, MfaCode, Refresh } from './routes/auth.js'
 import { DeviceQuery, DeviceUpdate, NewDevice } from './routes/devices.js'
+import { HaWebhookBody } from './routes/ingest-ha-schema.js'
 import { SeriesQuery, TelemetryQueryDoc } from './routes/telemetry.js'
 import { MeUpdate, NewUser, UserUpdate } from './routes/users.js'
 
@@ -198,6 +200,15 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
     access: 'telemetry:read',
     query: TelemetryQueryDoc,
     ok: { status: 200, description: 'rows of the preset', schema: PresetAnswerSchema },
+  },
+  {
+    method: 'post',
+    path: '/api/ingest/ha/{client_id}',
+    summary:
+      'Home Assistant webhook: signed with X-Client-Id, X-Timestamp (Unix s) and X-Signature: sha256=HMAC(secret, "<timestamp>.<body>") — or a bearer secret for clients set to mode bearer. No user token.',
+    access: 'public',
+    body: HaWebhookBody,
+    ok: { status: 200, description: 'stored (committed) before this answer', schema: HaIngestReportSchema },
   },
   {
     method: 'get',

@@ -131,3 +131,10 @@ export const PresetAnswerSchema = z.strictObject({
   generatedAt: z.number().int(),
   rows: z.array(z.record(z.string(), z.unknown())),
 })
+
+export const HaIngestReportSchema = z.strictObject({
+  accepted: z.number().int(),
+  unavailable: z.number().int(),
+  ignored: z.number().int(),
+  rejected: z.array(z.strictObject({ entityId: z.string(), reason: z.string() })),
+})

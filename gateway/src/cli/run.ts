@@ -3,6 +3,7 @@ import { CarehubError, isCarehubError } from '../core/errors.js'
 import { auditVerify } from './audit.js'
 import { type CliIo, cliContext } from './context.js'
 import { deviceAdd, deviceList, deviceRevoke } from './device.js'
+import { secretDelete, secretList, secretSet } from './secret.js'
 import { status } from './status.js'
 import { userAdd } from './user-add.js'
 
@@ -12,6 +13,9 @@ export const CLI_USAGE = `Usage: carehub <command>
   device revoke <device_id>                      refuse its certificate; a connected device is cut off
   device list [--json]
   user add <username> --role <admin|caregiver|installer|viewer> --password-stdin
+  secret set <name> [--grace 7d]                 store a secret (value on stdin), encrypted; --grace keeps the old one valid
+  secret list [--json]                           names and dates, never values
+  secret delete <name>
   status [--json]
   audit verify [--json]                          check the audit log's hash chain
 
@@ -33,6 +37,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         json: { type: 'boolean', default: false },
         out: { type: 'string' },
         renew: { type: 'boolean', default: false },
+        grace: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     })
@@ -52,6 +57,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       if (sub === 'add') await deviceAdd(ctx, io, { id: rest[0], out: values.out, renew: values.renew })
       else if (sub === 'revoke') await deviceRevoke(ctx, io, rest[0])
       else await deviceList(ctx, io, values.json)
+      return 0
+    }
+    if (command === 'secret' && (sub === 'set' || sub === 'list' || sub === 'delete')) {
+      if (rest.length > (sub === 'list' ? 0 : 1)) throw new CarehubError('CAREHUB_ERR_USAGE', `unexpected argument "${rest[sub === 'list' ? 0 : 1]}"`)
+      const ctx = cliContext(io)
+      if (sub === 'set') await secretSet(ctx, io, rest[0], values.grace)
+      else if (sub === 'list') await secretList(ctx, io, values.json)
+      else await secretDelete(ctx, io, rest[0])
       return 0
     }
     if (command === 'audit' && sub === 'verify' && rest.length === 0) {

@@ -16,18 +16,23 @@ const forwarding = {
 export const InfluxSchema = z
   .discriminatedUnion('version', [
     z.strictObject({
-      version: z.literal(2).describe('InfluxDB 2.x / 3.x, or VictoriaMetrics (InfluxDB v2 write API).'),
+      version: z
+        .literal(2)
+        .describe('InfluxDB 2.x / 3.x, or VictoriaMetrics (InfluxDB v2 write API). The API token is the secret influx.token (carehub secret set).'),
       org: z.string().min(1).max(256).default('carehub').describe('Organization (ignored by VictoriaMetrics).'),
       bucket: z.string().min(1).max(256).default('sensors').describe('Bucket for raw readings.'),
-      token: z.string().min(1).max(4096).optional().describe('API token with write access to the bucket.'),
       ...forwarding,
     }),
     z.strictObject({
       version: z.literal(1).describe('InfluxDB 1.x (/write with line protocol), e.g. the Home Assistant add-on.'),
       database: z.string().min(1).max(256).default('carehub').describe('Database to write to.'),
       retentionPolicy: z.string().min(1).max(256).optional().describe('Retention policy (absent: the database default).'),
-      username: z.string().min(1).max(256).optional(),
-      password: z.string().min(1).max(4096).optional(),
+      username: z
+        .string()
+        .min(1)
+        .max(256)
+        .optional()
+        .describe('User for HTTP Basic auth; its password is the secret influx.password (carehub secret set).'),
       ...forwarding,
     }),
   ])

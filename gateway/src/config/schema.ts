@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { HistorySchema, InfluxSchema } from './history-schema.js'
+import { HomeAssistantSchema } from './sources-schema.js'
 
 /**
  * The one schema of the gateway's configuration. Every object is strict: an unknown key is an
@@ -136,6 +137,7 @@ export const ConfigSchema = z
           .describe('Readings waiting for a commit at most; beyond it acknowledgements are withheld.'),
       })
       .prefault({}),
+    homeassistant: HomeAssistantSchema,
     influx: InfluxSchema.optional(),
     history: HistorySchema,
     mdns: z

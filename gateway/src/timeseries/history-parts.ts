@@ -20,6 +20,8 @@ export interface HistoryDeps {
   readonly clock: Clock
   readonly log: (module: string) => Logger
   readonly registry: Registry
+  /** Encrypted secrets: influx.token (v2) and influx.password (v1). */
+  readonly secret: (name: string) => Promise<string | undefined>
 }
 
 /** The time-series parts, built together because they share cursors: rollups, forwarder, janitor, anomaly flags. */
@@ -33,8 +35,10 @@ export interface HistoryParts {
   readonly healthChecks: readonly HealthCheck[]
 }
 
-export function createSink(influx: InfluxConfig, log: Logger): TimeSeriesSink {
-  return influx.version === 2 ? new InfluxV2Sink(influx, log) : new InfluxV1Sink(influx)
+export function createSink(influx: InfluxConfig, log: Logger, secret: (name: string) => Promise<string | undefined>): TimeSeriesSink {
+  return influx.version === 2
+    ? new InfluxV2Sink(influx, log, () => secret('influx.token'))
+    : new InfluxV1Sink(influx, () => secret('influx.password'))
 }
 
 export function buildHistory(d: HistoryDeps): HistoryParts {
@@ -46,7 +50,7 @@ export function buildHistory(d: HistoryDeps): HistoryParts {
     d.influx &&
     new Forwarder({
       db: d.db,
-      sink: createSink(d.influx, d.log('influx')),
+      sink: createSink(d.influx, d.log('influx'), d.secret),
       clock: d.clock,
       log: d.log('influx'),
       registry: d.registry,

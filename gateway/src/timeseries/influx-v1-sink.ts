@@ -9,7 +9,6 @@ export interface InfluxV1Settings {
   readonly database: string
   readonly retentionPolicy?: string | undefined
   readonly username?: string | undefined
-  readonly password?: string | undefined
   readonly timeoutMs: number
 }
 
@@ -23,24 +22,30 @@ export class InfluxV1Sink implements TimeSeriesSink {
   readonly #url: URL
   readonly #headers: Record<string, string>
   readonly #timeoutMs: number
+  readonly #username: string | undefined
+  readonly #password: () => Promise<string | undefined>
 
-  constructor(s: InfluxV1Settings) {
+  /** `password` is read at each write (from the encrypted secret store), so a change applies at once. */
+  constructor(s: InfluxV1Settings, password: () => Promise<string | undefined>) {
     this.#url = new URL('/write', s.url)
     this.#url.searchParams.set('db', s.database)
     this.#url.searchParams.set('precision', 'ms')
     if (s.retentionPolicy) this.#url.searchParams.set('rp', s.retentionPolicy)
     this.#headers = { 'content-type': 'text/plain; charset=utf-8', 'content-encoding': 'gzip' }
-    if (s.username !== undefined) {
-      this.#headers.authorization = `Basic ${Buffer.from(`${s.username}:${s.password ?? ''}`).toString('base64')}`
-    }
+    this.#username = s.username
+    this.#password = password
     this.#timeoutMs = s.timeoutMs
   }
 
   async write(lines: readonly string[]): Promise<void> {
     const body = await gzipAsync(lines.join('\n'))
+    const headers = { ...this.#headers }
+    if (this.#username !== undefined) {
+      headers.authorization = `Basic ${Buffer.from(`${this.#username}:${(await this.#password()) ?? ''}`).toString('base64')}`
+    }
     let res: Response
     try {
-      res = await fetch(this.#url, { method: 'POST', headers: this.#headers, body, signal: AbortSignal.timeout(this.#timeoutMs) })
+      res = await fetch(this.#url, { method: 'POST', headers, body, signal: AbortSignal.timeout(this.#timeoutMs) })
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause
       throw new SinkError('unavailable', undefined, cause?.code ?? (err as Error).message, { cause: err })

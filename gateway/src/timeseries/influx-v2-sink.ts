@@ -6,7 +6,6 @@ export interface InfluxV2Settings {
   readonly url: string
   readonly org: string
   readonly bucket: string
-  readonly token?: string | undefined
   readonly timeoutMs: number
 }
 
@@ -18,19 +17,27 @@ export interface InfluxV2Settings {
  */
 export class InfluxV2Sink implements TimeSeriesSink {
   readonly name = 'influx-v2'
-  readonly #client: InfluxDB
   readonly #s: InfluxV2Settings
+  readonly #token: () => Promise<string | undefined>
+  #client: { token: string | undefined; api: InfluxDB } | undefined
 
-  constructor(settings: InfluxV2Settings, log: Logger) {
+  /** `token` is read at each write (from the encrypted secret store), so a rotated token applies at once. */
+  constructor(settings: InfluxV2Settings, log: Logger, token: () => Promise<string | undefined>) {
     this.#s = settings
+    this.#token = token
     // The library logs failed writes to the console by itself (dependencies notes §5); route it to
     // pino at debug — the forwarder logs each failure episode once, with context.
     setLogger({ error: (message, err) => log.debug({ err }, message), warn: (message, err) => log.debug({ err }, message) })
-    this.#client = new InfluxDB({ url: settings.url, token: settings.token, timeout: settings.timeoutMs })
   }
 
   async write(lines: readonly string[]): Promise<void> {
-    const api = this.#client.getWriteApi(this.#s.org, this.#s.bucket, 'ms', {
+    const token = await this.#token()
+    const client =
+      this.#client && this.#client.token === token
+        ? this.#client
+        : { token, api: new InfluxDB({ url: this.#s.url, token, timeout: this.#s.timeoutMs }) }
+    this.#client = client
+    const api = client.api.getWriteApi(this.#s.org, this.#s.bucket, 'ms', {
       batchSize: lines.length + 1,
       flushInterval: 0,
       maxRetries: 0,

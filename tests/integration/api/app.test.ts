@@ -39,6 +39,15 @@ function setup(options: { checks?: HealthCheck[] } = {}) {
     recentErrors: new RecentErrors(),
     gatewayId: () => 'gw-test',
     devices: { db: () => db, isSilent: () => false, clock: { now: () => Date.now() } },
+    ingestHa: {
+      guard: () => {
+        throw new Error('no webhook in this test')
+      },
+      ingest: () => {
+        throw new Error('no webhook in this test')
+      },
+      maxStates: 10,
+    },
     telemetry: { db: () => db, clock: { now: () => Date.now() }, history: ConfigSchema.parse({}).history, timeZone: 'UTC' },
     // Never started: these tests send no tokens (tests/integration/api/auth.test.ts covers sign-in).
     auth: new AuthService({

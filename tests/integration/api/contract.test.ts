@@ -8,8 +8,20 @@ import { httpsJson } from '../../_support/https-get.js'
 import { connectDevice } from '../../_support/mqtt-clients.js'
 
 /** Call a route and parse its answer with the response schema the OpenAPI document publishes for it. */
-async function call(h: Harness, seen: Set<string>, method: 'get' | 'post' | 'put', path: string, body?: unknown, token?: string) {
-  const template = path.split('?')[0]?.replace(/\/api\/(users|devices)\/[^/]+/, '/api/$1/{id}') ?? ''
+async function call(
+  h: Harness,
+  seen: Set<string>,
+  method: 'get' | 'post' | 'put',
+  path: string,
+  body?: unknown,
+  token?: string,
+  headers: Record<string, string> = {},
+) {
+  const template =
+    path
+      .split('?')[0]
+      ?.replace(/\/api\/(users|devices)\/[^/]+/, '/api/$1/{id}')
+      .replace(/\/api\/ingest\/ha\/[^/]+/, '/api/ingest/ha/{client_id}') ?? ''
   const doc = ROUTE_DOCS.find((r) => r.method === method && r.path === template)
   assert.ok(doc, `${method} ${template} is documented`)
   const res = await httpsJson(
@@ -17,7 +29,7 @@ async function call(h: Harness, seen: Set<string>, method: 'get' | 'post' | 'put
     `https://127.0.0.1:${h.httpPort}${path}`,
     h.gateway.pki.ca.certPem,
     body,
-    token ? { authorization: `Bearer ${token}` } : {},
+    token ? { authorization: `Bearer ${token}`, ...headers } : headers,
   )
   assert.equal(res.status, doc.ok.status, `${method} ${path}: ${JSON.stringify(res.body)}`)
   if (doc.ok.schema) {
@@ -30,13 +42,17 @@ async function call(h: Harness, seen: Set<string>, method: 'get' | 'post' | 'put
 
 describe('API contract: every JSON route answers the shape its OpenAPI entry documents', () => {
   test('a walk through every documented JSON response', async () => {
-    const h = await startGateway()
+    const h = await startGateway({ homeassistant: { enabled: true, webhook: { clients: [{ id: 'ha-main', mode: 'bearer' }] } } })
+    await h.gateway.secrets.set('ha-webhook.ha-main', 'contract-secret')
     const seen = new Set<string>()
     await h.addUser('root', 'admin')
     const certs = await h.enrol('kitchen_temp')
     const client = await connectDevice(h.mqttPort, certs, { clientId: 'kitchen_temp' })
     await client.publishAsync('care/kitchen_temp/climate', '{"fields":{"temp_c":21.5},"tags":{"room":"kitchen"}}', { qos: 1 })
 
+    await call(h, seen, 'post', '/api/ingest/ha/ha-main', { entity_id: 'switch.kettle', state: 'on' }, undefined, {
+      authorization: 'Bearer contract-secret',
+    })
     await call(h, seen, 'get', '/health')
     await call(h, seen, 'get', '/health/ready')
     const tokens = (await call(h, seen, 'post', '/api/auth/login', { username: 'root', password: 'correct horse battery' })) as {

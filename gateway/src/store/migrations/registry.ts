@@ -3,6 +3,7 @@ import * as m002 from './002-latest-and-rhythm.js'
 import * as m003 from './003-audit-chain.js'
 import * as m004 from './004-mfa.js'
 import * as m005 from './005-history.js'
+import * as m006 from './006-secrets.js'
 
 /**
  * Forward-only, numbered migrations. Append; never edit or reorder a released one — a database
@@ -20,4 +21,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: 'audit-chain', sql: m003.sql },
   { version: 4, name: 'mfa', sql: m004.sql },
   { version: 5, name: 'history', sql: m005.sql },
+  { version: 6, name: 'secrets', sql: m006.sql },
 ]

@@ -1,0 +1,96 @@
+import type { Logger } from 'pino'
+import { Counter, type Registry } from 'prom-client'
+import type { Clock } from '../../core/clock.js'
+import { type EntityRule, globToRegExp, type HaState, mapHaState } from '../../normalize/home-assistant.js'
+import type { NormalizeLimits } from '../../normalize/mqtt-reading.js'
+import { ensureDevice, setAvailability } from '../../store/devices.js'
+import type { JournalCommitter } from '../../store/journal-committer.js'
+import type { Db } from '../../store/open.js'
+
+export interface HaIngestReport {
+  accepted: number
+  unavailable: number
+  ignored: number
+  rejected: Array<{ entityId: string; reason: string }>
+}
+
+export interface HaIngestDeps {
+  readonly db: () => Db
+  readonly committer: JournalCommitter
+  readonly clock: Clock
+  readonly log: Logger
+  readonly registry: Registry
+  readonly rules: readonly EntityRule[]
+  readonly limits: NormalizeLimits
+}
+
+/**
+ * Home Assistant states → the journal, whichever way they came (webhook, WebSocket event, REST
+ * resync): mapped by the pure mapper, devices registered on first sight, "unknown"/"unavailable"
+ * recorded as availability, refusals kept as dead letters. Resolves once everything is committed
+ * (DESIGN invariant 1: the webhook's 2xx means stored).
+ */
+export class HaIngest {
+  readonly #d: HaIngestDeps
+  readonly #rules: ReadonlyArray<EntityRule & { re: RegExp }>
+  readonly #counted: Counter<'via' | 'outcome'>
+  /** entity → last_updated already journaled: a resync after a reconnect re-sends only what changed. */
+  readonly #seen = new Map<string, string>()
+
+  constructor(deps: HaIngestDeps) {
+    this.#d = deps
+    this.#rules = deps.rules.map((r) => ({ ...r, re: globToRegExp(r.match) }))
+    this.#counted = new Counter({
+      name: 'carehub_ha_states_total',
+      help: 'Home Assistant states received, by path (webhook, websocket, rest) and outcome',
+      labelNames: ['via', 'outcome'],
+      registers: [deps.registry],
+    })
+  }
+
+  /** `skipUnchanged`: drop states whose last_updated was journaled already (REST resyncs). */
+  async ingest(states: readonly HaState[], via: 'webhook' | 'websocket' | 'rest', origin: string, skipUnchanged = false): Promise<HaIngestReport> {
+    const report: HaIngestReport = { accepted: 0, unavailable: 0, ignored: 0, rejected: [] }
+    const now = this.#d.clock.now()
+    const pending: Promise<unknown>[] = []
+    const db = this.#d.db()
+    for (const s of states) {
+      const stamp = `${String(s.state)}@${s.last_updated ?? s.last_changed ?? ''}`
+      if (skipUnchanged && typeof s.entity_id === 'string' && this.#seen.get(s.entity_id) === stamp) continue
+      const m = mapHaState(s, this.#rules, now, this.#d.limits)
+      this.#counted.inc({ via, outcome: m.kind })
+      if (m.kind === 'ignored') {
+        report.ignored++
+        continue
+      }
+      if (m.kind === 'rejected') {
+        report.rejected.push({ entityId: m.entityId, reason: m.rejection.detail })
+        const payload = new TextEncoder().encode(JSON.stringify(s).slice(0, 16_384))
+        const deadLetter = {
+          receivedAt: now,
+          source: 'homeassistant',
+          origin,
+          reasonCode: 'CAREHUB_ERR_VALIDATION',
+          reason: m.rejection.detail,
+          payload,
+        }
+        pending.push(this.#d.committer.submit({ deadLetter }))
+        continue
+      }
+      if (ensureDevice(db, { id: m.deviceId, source: 'homeassistant', ...(m.name ? { name: m.name } : {}) }, now)) {
+        this.#d.log.info({ device: m.deviceId, entity: m.entityId }, 'new Home Assistant device')
+      }
+      if (m.kind === 'unavailable') {
+        setAvailability(db, m.deviceId, 'unavailable', now)
+        report.unavailable++
+      } else {
+        setAvailability(db, m.deviceId, 'online', now)
+        for (const reading of m.readings) pending.push(this.#d.committer.submit({ reading }))
+        report.accepted += m.readings.length
+      }
+      this.#seen.set(m.entityId, stamp)
+    }
+    await Promise.all(pending)
+    return report
+  }
+}

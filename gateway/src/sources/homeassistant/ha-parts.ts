@@ -1,0 +1,49 @@
+import type { Logger } from 'pino'
+import type { Registry } from 'prom-client'
+import type { HomeAssistantConfig } from '../../config/sources-schema.js'
+import type { Clock } from '../../core/clock.js'
+import type { Service } from '../../core/service.js'
+import type { NormalizeLimits } from '../../normalize/mqtt-reading.js'
+import type { JournalCommitter } from '../../store/journal-committer.js'
+import type { Db } from '../../store/open.js'
+import { HaIngest } from './ha-ingest.js'
+import { WebhookGuard } from './webhook-guard.js'
+
+export interface HaPartsDeps {
+  readonly config: HomeAssistantConfig
+  readonly db: () => Db
+  readonly committer: JournalCommitter
+  readonly clock: Clock
+  readonly log: Logger
+  readonly registry: Registry
+  readonly limits: NormalizeLimits
+  /** Encrypted secrets: homeassistant.token, ha-webhook.<client>. */
+  readonly secrets: (name: string) => Promise<readonly string[]>
+}
+
+/** The Home Assistant source: one ingest path shared by the webhook, the WebSocket client and REST polling. */
+export interface HaParts {
+  readonly ingest: HaIngest
+  readonly guard: WebhookGuard
+  readonly services: readonly Service[]
+}
+
+export function buildHomeAssistant(d: HaPartsDeps): HaParts {
+  const ingest = new HaIngest({
+    db: d.db,
+    committer: d.committer,
+    clock: d.clock,
+    log: d.log,
+    registry: d.registry,
+    rules: d.config.entities,
+    limits: d.limits,
+  })
+  const guard = new WebhookGuard({
+    // The feature flag covers the webhook too: a disabled source accepts nothing.
+    clients: d.config.enabled ? d.config.webhook.clients : [],
+    maxSkewMs: d.config.webhook.maxSkewSeconds * 1000,
+    secrets: (clientId) => d.secrets(`ha-webhook.${clientId}`),
+    now: () => d.clock.now(),
+  })
+  return { ingest, guard, services: [] }
+}
