@@ -201,7 +201,15 @@ export class Gateway {
       drainMs: Math.max(1000, config.shutdown.timeoutMs - 2000),
       log: child('http'),
     })
-    for (const check of [store.healthCheck, this.broker.healthCheck, this.http.healthCheck, trust.healthCheck, ...this.history.healthChecks]) {
+    const sourceChecks = this.homeassistant.source ? [this.homeassistant.source.healthCheck] : []
+    for (const check of [
+      store.healthCheck,
+      this.broker.healthCheck,
+      this.http.healthCheck,
+      trust.healthCheck,
+      ...this.history.healthChecks,
+      ...sourceChecks,
+    ]) {
       this.health.add(check)
     }
 

@@ -99,8 +99,13 @@ export function mapHaState(
   const targets = rule?.measurement && rule.field ? overridden(raw, rule.measurement, rule.field) : defaults(entityId, raw, attrs)
   if (typeof targets === 'string')
     return targets === 'not mapped' ? { kind: 'ignored', entityId, reason: `${entityId.split('.')[0]} entities are not mapped` } : reject(targets)
-  const ts = resolveTimestamp(s.last_updated ?? s.last_changed, receivedAt, limits)
+  const stamp = s.last_updated ?? s.last_changed
+  let ts = resolveTimestamp(stamp, receivedAt, limits)
+  // An entity that has not changed for months still has that state now: HA's last_updated is then
+  // older than readings may be. Record it as observed now (flagged as receipt time), not refuse it.
+  if (!ts.ok && ts.reason === 'ts_too_old') ts = { ok: true, value: receivedAt }
   if (!ts.ok) return reject(ts.detail, ts.reason)
+  const fromReceipt = ts.value === receivedAt
   const readings: Reading[] = []
   for (const t of targets) {
     const schema = isKnownMeasurement(t.measurement) ? MEASUREMENT_SCHEMAS[t.measurement] : GENERIC_FIELDS
@@ -113,7 +118,7 @@ export function mapHaState(
       fields: t.fields,
       tags: { entity: entityId },
       ts: ts.value,
-      tsFromReceipt: ts.value === receivedAt && !s.last_updated && !s.last_changed,
+      tsFromReceipt: fromReceipt,
       receivedAt,
       source: 'homeassistant',
     })

@@ -34,8 +34,7 @@ export class HaIngest {
   readonly #d: HaIngestDeps
   readonly #rules: ReadonlyArray<EntityRule & { re: RegExp }>
   readonly #counted: Counter<'via' | 'outcome'>
-  /** entity → last_updated already journaled: a resync after a reconnect re-sends only what changed. */
-  readonly #seen = new Map<string, string>()
+  readonly #latestTs
 
   constructor(deps: HaIngestDeps) {
     this.#d = deps
@@ -46,17 +45,20 @@ export class HaIngest {
       labelNames: ['via', 'outcome'],
       registers: [deps.registry],
     })
+    this.#latestTs = () =>
+      deps.db().prepare('SELECT r.ts FROM latest_readings l JOIN readings r ON r.seq = l.seq WHERE l.device_id = ? AND l.measurement = ?').pluck()
   }
 
-  /** `skipUnchanged`: drop states whose last_updated was journaled already (REST resyncs). */
+  /**
+   * `skipUnchanged` (REST resyncs after a reconnect or a restart): a state whose reading is not newer
+   * than what the journal already holds for that device and measurement is not recorded again.
+   */
   async ingest(states: readonly HaState[], via: 'webhook' | 'websocket' | 'rest', origin: string, skipUnchanged = false): Promise<HaIngestReport> {
     const report: HaIngestReport = { accepted: 0, unavailable: 0, ignored: 0, rejected: [] }
     const now = this.#d.clock.now()
     const pending: Promise<unknown>[] = []
     const db = this.#d.db()
     for (const s of states) {
-      const stamp = `${String(s.state)}@${s.last_updated ?? s.last_changed ?? ''}`
-      if (skipUnchanged && typeof s.entity_id === 'string' && this.#seen.get(s.entity_id) === stamp) continue
       const m = mapHaState(s, this.#rules, now, this.#d.limits)
       this.#counted.inc({ via, outcome: m.kind })
       if (m.kind === 'ignored') {
@@ -85,10 +87,16 @@ export class HaIngest {
         report.unavailable++
       } else {
         setAvailability(db, m.deviceId, 'online', now)
-        for (const reading of m.readings) pending.push(this.#d.committer.submit({ reading }))
-        report.accepted += m.readings.length
+        const latest = skipUnchanged ? this.#latestTs() : undefined
+        for (const reading of m.readings) {
+          // Already journaled: a reading no newer than the latest one, or — for a state stamped with the
+          // receipt time (its own time unknown or too old) — any reading at all.
+          const known = latest?.get(reading.deviceId, reading.measurement) as number | undefined
+          if (known !== undefined && (reading.tsFromReceipt || known >= reading.ts)) continue
+          pending.push(this.#d.committer.submit({ reading }))
+          report.accepted++
+        }
       }
-      this.#seen.set(m.entityId, stamp)
     }
     await Promise.all(pending)
     return report

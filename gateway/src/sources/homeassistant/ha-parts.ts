@@ -7,6 +7,8 @@ import type { NormalizeLimits } from '../../normalize/mqtt-reading.js'
 import type { JournalCommitter } from '../../store/journal-committer.js'
 import type { Db } from '../../store/open.js'
 import { HaIngest } from './ha-ingest.js'
+import { HaRest } from './ha-rest.js'
+import { HaSource } from './ha-source.js'
 import { WebhookGuard } from './webhook-guard.js'
 
 export interface HaPartsDeps {
@@ -25,6 +27,9 @@ export interface HaPartsDeps {
 export interface HaParts {
   readonly ingest: HaIngest
   readonly guard: WebhookGuard
+  /** Present when a Home Assistant URL is configured: REST calls, also for device control (actions layer). */
+  readonly rest: HaRest | undefined
+  readonly source: HaSource | undefined
   readonly services: readonly Service[]
 }
 
@@ -45,5 +50,23 @@ export function buildHomeAssistant(d: HaPartsDeps): HaParts {
     secrets: (clientId) => d.secrets(`ha-webhook.${clientId}`),
     now: () => d.clock.now(),
   })
-  return { ingest, guard, services: [] }
+  const token = async () => (await d.secrets('homeassistant.token'))[0]
+  const rest = d.config.url ? new HaRest(d.config.url, token) : undefined
+  const source =
+    d.config.enabled && rest && d.config.url
+      ? new HaSource({
+          url: d.config.url,
+          websocket: d.config.websocket,
+          token,
+          rest,
+          ingest,
+          log: d.log,
+          pollMs: d.config.pollSeconds * 1000,
+          pingMs: d.config.pingSeconds * 1000,
+          pongTimeoutMs: 10_000,
+          backoffMinMs: 1000,
+          backoffMaxMs: 60_000,
+        })
+      : undefined
+  return { ingest, guard, rest, source, services: source ? [source] : [] }
 }
