@@ -182,6 +182,10 @@ describe('POST /api/ingest/ha/:client_id (signed Home Assistant webhook, real HT
     })
     assert.equal(code, 0, stderr)
     assert.equal(h.gateway.store.db.prepare('SELECT count(*) FROM readings WHERE fields = \'{"temp_c":23.25}\'').pluck().get(), 1)
+    // As Home Assistant runs it: no shell, no pipe — the body is the last argument.
+    const asArg = JSON.stringify(kitchen('23.5'))
+    await promisify(execFile)('sh', [SCRIPT, `https://localhost:${h.httpPort}`, 'ha-main', secretFile, caFile, asArg])
+    assert.equal(h.gateway.store.db.prepare('SELECT count(*) FROM readings WHERE fields = \'{"temp_c":23.5}\'').pluck().get(), 1)
     // …and refused (exit 1, the reason on stderr) with the wrong secret.
     writeFileSync(secretFile, 'wrong')
     const bad = await promisify(execFile)('sh', [
