@@ -19,6 +19,8 @@ import { SecretStore } from './secrets/secret-store.js'
 import { buildHomeAssistant, type HaParts } from './sources/homeassistant/ha-parts.js'
 import { MqttIngest } from './sources/mqtt/mqtt-ingest.js'
 import { Presence } from './sources/mqtt/presence.js'
+import { buildThinq } from './sources/thinq/thinq-parts.js'
+import type { ThinqPoller } from './sources/thinq/thinq-poller.js'
 import { revocationVersion } from './store/device-certificates.js'
 import { gatewayIdentity } from './store/gateway-id.js'
 import { JournalWriter } from './store/journal.js'
@@ -73,6 +75,7 @@ export class Gateway {
   readonly history: HistoryParts
   readonly secrets: SecretStore
   readonly homeassistant: HaParts
+  readonly thinq: ThinqPoller | undefined
   readonly #runner: ServiceRunner
   #lock: AcquiredLock | undefined
   #secrets: SecretBox | undefined
@@ -145,6 +148,16 @@ export class Gateway {
       limits,
       secrets: (name) => this.secrets.accepted(name),
     })
+    const thinq = buildThinq({
+      config: config.thinq,
+      db,
+      committer: this.journal,
+      clock,
+      log: child('thinq'),
+      gatewayId: () => this.gatewayId,
+      secret: (name) => this.secrets.get(name),
+    })
+    this.thinq = thinq.poller
     const certProblem = (serial: string, deviceId: string) => certificateProblem(db(), serial, deviceId)
     this.broker = new BrokerService({
       settings: { ...config.mqtt, bind: config.bind, loopbackPlainPort: config.mqtt.loopbackPlainPort },
@@ -201,7 +214,7 @@ export class Gateway {
       drainMs: Math.max(1000, config.shutdown.timeoutMs - 2000),
       log: child('http'),
     })
-    const sourceChecks = this.homeassistant.source ? [this.homeassistant.source.healthCheck] : []
+    const sourceChecks = [...(this.homeassistant.source ? [this.homeassistant.source.healthCheck] : []), ...thinq.healthChecks]
     for (const check of [
       store.healthCheck,
       this.broker.healthCheck,
@@ -236,6 +249,7 @@ export class Gateway {
       presence,
       ...this.history.services,
       ...this.homeassistant.services,
+      ...thinq.services,
       this.broker,
       new RevocationWatch({
         broker: this.broker,

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { HistorySchema, InfluxSchema } from './history-schema.js'
-import { HomeAssistantSchema } from './sources-schema.js'
+import { HomeAssistantSchema, ThinqSchema } from './sources-schema.js'
 
 /**
  * The one schema of the gateway's configuration. Every object is strict: an unknown key is an
@@ -138,6 +138,7 @@ export const ConfigSchema = z
       })
       .prefault({}),
     homeassistant: HomeAssistantSchema,
+    thinq: ThinqSchema,
     influx: InfluxSchema.optional(),
     history: HistorySchema,
     mdns: z

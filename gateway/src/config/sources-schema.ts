@@ -71,3 +71,45 @@ export const HomeAssistantSchema = z
   .describe('Home Assistant: signed webhook, WebSocket event stream, REST fallback.')
 
 export type HomeAssistantConfig = z.output<typeof HomeAssistantSchema>
+
+export const ThinqSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false).describe('Feature flag: poll LG ThinQ appliances (personal access token: secret thinq.pat).'),
+    country: z
+      .string()
+      .regex(/^[A-Z]{2}$/, { error: 'the ISO 3166 country code of the LG account, e.g. DE' })
+      .default('DE')
+      .describe('Country of the LG account: chooses the region (kic/aic/eic) and the x-country header.'),
+    apiKey: z
+      .string()
+      .min(1)
+      .max(256)
+      .optional()
+      .describe("LG's public application key shipped in the ThinQ Connect SDKs (API_KEY in thinqconnect/const.py); required when enabled."),
+    baseUrl: z
+      .url({ protocol: /^https?$/ })
+      .optional()
+      .describe('Override the API base URL (default: https://api-<region>.lgthinq.com).'),
+    clientId: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{8,64}$/)
+      .optional()
+      .describe('x-client-id, stable per installation (default: carehub-<gateway id>); LG may block installations that create many.'),
+    pollSeconds: z.int().min(15).max(600).default(30).describe('Seconds between polls of an appliance…'),
+    pollSecondsByType: z
+      .record(z.string().regex(/^DEVICE_[A-Z_]+$/), z.int().min(15).max(3600))
+      .default({ DEVICE_REFRIGERATOR: 60, DEVICE_AIR_PURIFIER: 60 })
+      .describe('…or for a device type (e.g. DEVICE_REFRIGERATOR: 60).'),
+    requestsPerHour: z
+      .int()
+      .min(10)
+      .max(100_000)
+      .default(600)
+      .describe('Requests to LG per hour at most (LG has an unpublished per-user hourly limit; stay well under it).'),
+    timeoutMs: z.int().min(1000).max(60_000).default(15_000).describe('A request to LG taking longer fails (the SDKs use 15 s).'),
+  })
+  .refine((t) => !t.enabled || t.apiKey !== undefined, { error: 'thinq.apiKey is required when thinq.enabled is true', path: ['apiKey'] })
+  .prefault({})
+  .describe('LG ThinQ appliances through the ThinQ Connect open API.')
+
+export type ThinqConfig = z.output<typeof ThinqSchema>

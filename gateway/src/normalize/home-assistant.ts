@@ -101,11 +101,14 @@ export function mapHaState(
     return targets === 'not mapped' ? { kind: 'ignored', entityId, reason: `${entityId.split('.')[0]} entities are not mapped` } : reject(targets)
   const stamp = s.last_updated ?? s.last_changed
   let ts = resolveTimestamp(stamp, receivedAt, limits)
+  let fromReceipt = stamp === undefined
   // An entity that has not changed for months still has that state now: HA's last_updated is then
   // older than readings may be. Record it as observed now (flagged as receipt time), not refuse it.
-  if (!ts.ok && ts.reason === 'ts_too_old') ts = { ok: true, value: receivedAt }
+  if (!ts.ok && ts.reason === 'ts_too_old') {
+    ts = { ok: true, value: receivedAt }
+    fromReceipt = true
+  }
   if (!ts.ok) return reject(ts.detail, ts.reason)
-  const fromReceipt = ts.value === receivedAt
   const readings: Reading[] = []
   for (const t of targets) {
     const schema = isKnownMeasurement(t.measurement) ? MEASUREMENT_SCHEMAS[t.measurement] : GENERIC_FIELDS
@@ -142,20 +145,24 @@ function overridden(raw: string, measurement: string, field: string): Target[] |
   return [{ measurement, fields: { [field]: value } }]
 }
 
-function defaults(entityId: string, raw: string, attrs: Readonly<Record<string, unknown>>): Target[] | string {
+function defaults(entityId: string, state: string, attrs: Readonly<Record<string, unknown>>): Target[] | string {
+  let raw = state
   const domain = entityId.slice(0, entityId.indexOf('.'))
   const deviceClass = typeof attrs.device_class === 'string' ? attrs.device_class : ''
   const unit = typeof attrs.unit_of_measurement === 'string' ? attrs.unit_of_measurement : ''
   if (domain === 'sensor') {
     const n = parseNumber(raw)
     if (n === undefined) return [{ measurement: 'state', fields: { value: raw.slice(0, 64) } }]
-    const known = NUMERIC[deviceClass]
+    // Object.hasOwn: device_class and unit are HA-supplied strings ("constructor" must not find Object's).
+    const known = Object.hasOwn(NUMERIC, deviceClass) ? NUMERIC[deviceClass] : undefined
     if (!known) return [{ measurement: 'state', fields: { value: n } }]
-    const convert = known.units[unit]
+    const convert = Object.hasOwn(known.units, unit) ? known.units[unit] : undefined
     if (!convert) return `unit "${unit}" of a ${deviceClass} sensor is not one CareHub converts (${Object.keys(known.units).join(', ')})`
     return [{ measurement: known.measurement, fields: { [known.field]: round(convert(n)) } }]
   }
   if (ON_OFF_DOMAINS.has(domain)) {
+    // Webhook templates may send true/false for on/off (§2c: sloppy JSON).
+    raw = raw === 'true' ? 'on' : raw === 'false' ? 'off' : raw
     if (raw !== 'on' && raw !== 'off') return `state "${raw.slice(0, 20)}" of an on/off entity is neither "on" nor "off"`
     if (domain === 'binary_sensor' && DOOR_CLASSES.has(deviceClass))
       return [{ measurement: 'event', fields: { door: raw === 'on' ? 'open' : 'closed' } }]

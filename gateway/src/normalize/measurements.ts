@@ -32,7 +32,11 @@ export const MEASUREMENT_SCHEMAS = {
       power_factor: num(-1, 1).optional(),
       rssi_dbm: num(-150, 0).optional(),
     })
-    .refine((f) => f.power_w !== undefined || f.energy_wh !== undefined, { error: 'a power reading needs power_w or energy_wh' }),
+    // Home Assistant reports voltage, current and power factor as entities of their own: any one
+    // electrical quantity makes a power reading.
+    .refine((f) => Object.keys(f).some((k) => k !== 'rssi_dbm'), {
+      error: 'a power reading needs one of power_w, energy_wh, voltage_v, current_a, power_factor',
+    }),
   state: z
     .record(z.string().regex(FIELD_NAME), z.union([z.boolean(), z.string().max(64), num(-1e9, 1e9)]))
     .refine((f) => Object.keys(f).length > 0, { error: 'a state reading needs at least one field' })

@@ -44,7 +44,7 @@ describe('normalize: known measurements', () => {
       m: 'power',
       good: [{ power_w: 120.5, energy_wh: 123_456, voltage_v: 231, current_a: 0.52, power_factor: 0.97, rssi_dbm: -50 }, { power_w: -800 }],
       bad: { power_w: [100_001, true], energy_wh: [-1], voltage_v: [1000.5], current_a: [-0.1], power_factor: [1.01, -1.01], frequency_hz: [50] },
-      needsOne: { voltage_v: 230, current_a: 1 },
+      needsOne: { rssi_dbm: -60 },
     },
     {
       m: 'state',
