@@ -12,6 +12,8 @@ import { startVictoriaMetrics, tsdbAvailable } from '../../_support/tsdb-servers
 const INFLUX_TOKEN = 'influx-token-PLAINTEXT-7c1e0b9d'
 const WEBHOOK_SECRET = 'webhook-secret-PLAINTEXT-3a8f2e61'
 const ROTATED = 'webhook-secret-PLAINTEXT-ROTATED-55aa'
+const HA_TOKEN = 'ha-long-lived-PLAINTEXT-eyJhbGciOi'
+const THINQ_PAT = 'thinq-pat-PLAINTEXT-0b7c55e1d2'
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -41,6 +43,8 @@ describe('secrets at rest', { skip: !tsdbAvailable().vm && 'victoria-metrics is 
     assert.equal(await cli(['secret', 'set', 'influx.token'], `${INFLUX_TOKEN}\n`), 0)
     assert.equal(await cli(['secret', 'set', 'ha-webhook.ha-main'], WEBHOOK_SECRET), 0)
     assert.equal(await cli(['secret', 'set', 'ha-webhook.ha-main', '--grace', '1h'], ROTATED), 0)
+    assert.equal(await cli(['secret', 'set', 'homeassistant.token'], HA_TOKEN), 0)
+    assert.equal(await cli(['secret', 'set', 'thinq.pat'], THINQ_PAT), 0)
     assert.equal(await cli(['secret', 'list']), 0)
     assert.equal(await cli(['secret', 'set', 'Bad Name'], 'x'), 65)
     assert.equal(await cli(['secret', 'set', 'influx.token'], ''), 65)
@@ -64,7 +68,7 @@ describe('secrets at rest', { skip: !tsdbAvailable().vm && 'victoria-metrics is 
     await new Promise((r) => setTimeout(r, 300)) // the forwarder writes with the token meanwhile
     h.gateway.store.db.pragma('wal_checkpoint(PASSIVE)')
 
-    const plaintexts = [INFLUX_TOKEN, WEBHOOK_SECRET, ROTATED]
+    const plaintexts = [INFLUX_TOKEN, WEBHOOK_SECRET, ROTATED, HA_TOKEN, THINQ_PAT]
     for (const file of filesUnder(h.dataDir)) {
       const bytes = readFileSync(file)
       for (const p of plaintexts) assert.equal(bytes.includes(p), false, `${p} found in ${file}`)

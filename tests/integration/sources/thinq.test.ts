@@ -91,6 +91,25 @@ describe('LG ThinQ source (fake ThinQ Connect API)', () => {
     assert.equal(warned() - warnedBefore, 1, 'one warning for the episode, not one per attempt')
   })
 
+  test('a server error (2000) or a slow answer backs that appliance off; the others keep their rhythm', async () => {
+    const { fake, step } = await setup({ timeoutMs: 1000 })
+    await step(0)
+    fake.failNext(1, { status: 500, code: '2000', message: 'Internal server error' })
+    await step(31_000)
+    const failed = fake.requests.find((r) => r.status === 500)
+    assert.ok(failed, 'one state read failed')
+    const polls = (path: string) => fake.requests.filter((r) => r.path === path).length
+    await step(31_000) // the others are due again; the failed one waits 45–75 s
+    assert.equal(polls(failed.path), 1)
+    for (const r of fake.requests.filter((x) => x.path.endsWith('/state') && x.path !== failed.path)) assert.equal(polls(r.path), 2, r.path)
+    // Slower than the timeout: the request is abandoned (no hang), the appliance backs off too.
+    fake.setLatency(1500)
+    const before = fake.requests.length
+    await step(31_000)
+    assert.ok(fake.requests.length > before)
+    fake.setLatency(0)
+  })
+
   test('the hourly request budget is never exceeded', async () => {
     const { fake, poller, step } = await setup({ requestsPerHour: 10, pollSeconds: 15 })
     for (let i = 0; i < 40; i++) await step(15_000)
