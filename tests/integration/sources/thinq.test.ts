@@ -99,7 +99,8 @@ describe('LG ThinQ source (fake ThinQ Connect API)', () => {
     const failed = fake.requests.find((r) => r.status === 500)
     assert.ok(failed, 'one state read failed')
     const polls = (path: string) => fake.requests.filter((r) => r.path === path).length
-    await step(31_000) // the others are due again; the failed one waits 45–75 s
+    // 40 s on: the others are due again (interval 30 s ±10 %), the failed one waits 2 × 30 s ± 25 % = 45–75 s.
+    await step(40_000)
     assert.equal(polls(failed.path), 1)
     for (const r of fake.requests.filter((x) => x.path.endsWith('/state') && x.path !== failed.path)) assert.equal(polls(r.path), 2, r.path)
     // Slower than the timeout: the request is abandoned (no hang), the appliance backs off too.
