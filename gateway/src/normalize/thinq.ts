@@ -20,8 +20,9 @@ const obj = (v: unknown): Doc | undefined => (v !== null && typeof v === 'object
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined)
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined)
 /** Per-location lists (fridge compartments, laundry units): the entry for one location. */
+const locationOf = (e: unknown) => obj(e)?.locationName ?? obj(obj(e)?.location)?.locationName
 const at = (list: unknown, location: string): Doc | undefined =>
-  Array.isArray(list) ? obj(list.find((e) => obj(e)?.locationName === location)) : obj(list)?.locationName === location ? obj(list) : undefined
+  Array.isArray(list) ? obj(list.find((e) => locationOf(e) === location)) : locationOf(list) === location ? obj(list) : undefined
 
 const snake = (s: string) =>
   s
@@ -59,7 +60,18 @@ function washer(s: Doc): ThinqTarget[] {
   const run = str(obj(unit.runState)?.currentState)
   if (run) {
     state.run_state = run.toLowerCase()
-    state.running = !['POWER_OFF', 'INITIAL', 'END', 'PAUSE', 'ERROR', 'SLEEP'].includes(run)
+    // Idle, finished, paused, waiting for a delayed start or guarding against frost: not running.
+    state.running = ![
+      'POWER_OFF',
+      'INITIAL',
+      'END',
+      'PAUSE',
+      'ERROR',
+      'SLEEP',
+      'RESERVED',
+      'FROZEN_PREVENT_INITIAL',
+      'FROZEN_PREVENT_PAUSE',
+    ].includes(run)
   }
   const timer = obj(unit.timer)
   const h = num(timer?.remainHour)
@@ -145,8 +157,14 @@ export function genericFields(s: Doc): Record<string, FieldValue> {
 }
 
 /** Targets that pass the same checks as any other source; the others with the reason (kept as dead letters). */
-export function mapThinqState(deviceType: string, state: Doc): { targets: ThinqTarget[]; rejected: Array<{ measurement: string; reason: string }> } {
-  const known = KNOWN[deviceType]?.(state) ?? []
+export function mapThinqState(
+  deviceType: string,
+  document: unknown,
+): { targets: ThinqTarget[]; rejected: Array<{ measurement: string; reason: string }> } {
+  // Laundry state may come as a list of per-location objects (LG's documented form): read the main unit.
+  const state = Array.isArray(document) ? (at(document, 'MAIN') ?? obj(document[0]) ?? {}) : (obj(document) ?? {})
+  // Object.hasOwn: the device type comes over the network ("constructor" must not find Object's).
+  const known = Object.hasOwn(KNOWN, deviceType) ? (KNOWN[deviceType]?.(state) ?? []) : []
   const generic = genericFields(state)
   const all = [...known, ...(Object.keys(generic).length ? [{ measurement: 'appliance', fields: generic }] : [])].filter(
     (t) => Object.keys(t.fields).length > 0,
@@ -165,5 +183,5 @@ export function mapThinqState(deviceType: string, state: Doc): { targets: ThinqT
   return { targets, rejected }
 }
 
-/** `MW2-2E247F93-…` → `thinq_mw2_2e247f93_…` (a valid CareHub device id, capped at 64). */
+/** `MW2-2E247F93-…` → `thinq_mw2-2e247f93-…` (a valid CareHub device id, capped at 64). */
 export const thinqDeviceId = (deviceId: string) => `thinq_${deviceId.toLowerCase().replace(/[^a-z0-9_-]/g, '_')}`.slice(0, 64)
