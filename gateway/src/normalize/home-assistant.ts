@@ -1,4 +1,5 @@
 import type { FieldValue, Reading, Rejection } from '../core/reading.js'
+import { deviceIdFrom } from './device-ids.js'
 import { GENERIC_FIELDS, isKnownMeasurement, MEASUREMENT_SCHEMAS } from './measurements.js'
 import { type NormalizeLimits, resolveTimestamp } from './mqtt-reading.js'
 
@@ -78,7 +79,7 @@ export function globToRegExp(glob: string): RegExp {
 }
 
 /** `sensor.kitchen_temperature` → `ha_sensor_kitchen_temperature` (a valid CareHub device id). */
-export const defaultDeviceId = (entityId: string) => `ha_${entityId.replace(/[^a-z0-9_-]/g, '_')}`.slice(0, 64)
+export const defaultDeviceId = (entityId: string) => deviceIdFrom('ha_', entityId)
 
 export function mapHaState(
   s: HaState,

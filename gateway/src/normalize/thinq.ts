@@ -1,4 +1,5 @@
 import type { FieldValue } from '../core/reading.js'
+import { deviceIdFrom } from './device-ids.js'
 import { GENERIC_FIELDS, isKnownMeasurement, MEASUREMENT_SCHEMAS } from './measurements.js'
 
 /**
@@ -184,4 +185,4 @@ export function mapThinqState(
 }
 
 /** `MW2-2E247F93-…` → `thinq_mw2-2e247f93-…` (a valid CareHub device id, capped at 64). */
-export const thinqDeviceId = (deviceId: string) => `thinq_${deviceId.toLowerCase().replace(/[^a-z0-9_-]/g, '_')}`.slice(0, 64)
+export const thinqDeviceId = (deviceId: string) => deviceIdFrom('thinq_', deviceId)
