@@ -16,10 +16,9 @@ import { certificateProblem, hasValidCertificate } from './pki/device-enrolment.
 import { PkiService } from './pki/pki-service.js'
 import { SecretBox } from './secrets/secret-box.js'
 import { SecretStore } from './secrets/secret-store.js'
-import { buildHomeAssistant, type HaParts } from './sources/homeassistant/ha-parts.js'
-import { MqttIngest } from './sources/mqtt/mqtt-ingest.js'
+import { buildSources } from './sources/build-sources.js'
+import type { HaParts } from './sources/homeassistant/ha-parts.js'
 import { Presence } from './sources/mqtt/presence.js'
-import { buildThinq } from './sources/thinq/thinq-parts.js'
 import type { ThinqPoller } from './sources/thinq/thinq-poller.js'
 import { revocationVersion } from './store/device-certificates.js'
 import { gatewayIdentity } from './store/gateway-id.js'
@@ -30,9 +29,9 @@ import { WalCheckpointer } from './store/wal-checkpointer.js'
 import { clockTrust } from './system/clock-trust.js'
 import { prepareDataDir } from './system/data-dir.js'
 import { BROKER_DIR, PKI_DIR, SECRETS_DIR, STORE_FILE } from './system/data-layout.js'
+import { gatewayAdvertisement } from './system/gateway-advertisement.js'
 import { HealthRegistry } from './system/health.js'
 import { type AcquiredLock, acquireInstanceLock } from './system/instance-lock.js'
-import { MdnsAdvertiser } from './system/mdns-advertiser.js'
 import { Metrics } from './system/metrics.js'
 import type { RecentErrors } from './system/recent-errors.js'
 import type { RecentLogs } from './system/recent-logs.js'
@@ -42,9 +41,6 @@ import { Watchdog } from './system/watchdog.js'
 import { buildHistory, type HistoryParts } from './timeseries/history-parts.js'
 
 /** Everything the gateway needs from outside, in one typed object (no module singletons). */
-const isAnyAddress = (bind: string) => bind === '0.0.0.0' || bind === '::'
-const isLoopbackAddress = (bind: string) => bind.startsWith('127.') || bind === '::1'
-
 export interface GatewayDeps {
   readonly config: Readonly<Config>
   readonly log: Logger
@@ -132,32 +128,20 @@ export class Gateway {
       minSilenceMs: config.devices.minSilenceSeconds * 1000,
     })
     const presence = this.presence
-    const limits = {
-      maxPayloadBytes: config.ingest.maxPayloadBytes,
-      maxFutureMs: config.ingest.maxFutureSeconds * 1000,
-      maxPastMs: config.ingest.maxPastDays * 86_400_000,
-    }
-    const ingest = new MqttIngest({ committer: this.journal, presence, clock, registry, limits })
-    this.homeassistant = buildHomeAssistant({
-      config: config.homeassistant,
+    const sources = buildSources({
+      config,
       db,
       committer: this.journal,
+      presence,
       clock,
-      log: child('homeassistant'),
+      log: child,
       registry,
-      limits,
+      gatewayId: () => this.gatewayId,
       secrets: (name) => this.secrets.accepted(name),
     })
-    const thinq = buildThinq({
-      config: config.thinq,
-      db,
-      committer: this.journal,
-      clock,
-      log: child('thinq'),
-      gatewayId: () => this.gatewayId,
-      secret: (name) => this.secrets.get(name),
-    })
-    this.thinq = thinq.poller
+    this.homeassistant = sources.homeassistant
+    this.thinq = sources.thinq
+    const ingest = sources.mqtt
     const certProblem = (serial: string, deviceId: string) => certificateProblem(db(), serial, deviceId)
     this.broker = new BrokerService({
       settings: { ...config.mqtt, bind: config.bind, loopbackPlainPort: config.mqtt.loopbackPlainPort },
@@ -214,14 +198,13 @@ export class Gateway {
       drainMs: Math.max(1000, config.shutdown.timeoutMs - 2000),
       log: child('http'),
     })
-    const sourceChecks = [...(this.homeassistant.source ? [this.homeassistant.source.healthCheck] : []), ...thinq.healthChecks]
     for (const check of [
       store.healthCheck,
       this.broker.healthCheck,
       this.http.healthCheck,
       trust.healthCheck,
       ...this.history.healthChecks,
-      ...sourceChecks,
+      ...sources.healthChecks,
     ]) {
       this.health.add(check)
     }
@@ -248,8 +231,7 @@ export class Gateway {
       this.journal,
       presence,
       ...this.history.services,
-      ...this.homeassistant.services,
-      ...thinq.services,
+      ...sources.services,
       this.broker,
       new RevocationWatch({
         broker: this.broker,
@@ -259,24 +241,14 @@ export class Gateway {
         log: child('broker'),
       }),
       this.http,
-      new MdnsAdvertiser({
-        // Advertise where the listeners can be reached: a bind to one address means that interface only;
-        // a loopback-only box advertises nothing on the LAN (unless mdns.interface says otherwise).
-        interfaceAddress: config.mdns.interface ?? (isAnyAddress(config.bind) ? undefined : config.bind),
-        enabled: config.mdns.enabled && (config.mdns.interface !== undefined || !isLoopbackAddress(config.bind)),
-        name: () => `${config.gateway.name} ${this.gatewayId}`,
-        txt: () => ({
-          gw: this.gatewayId,
-          v: deps.version,
-          ca: this.pki.ca.fingerprint,
-          mqtt: String(this.broker.address?.port ?? config.mqtt.port),
-          https: String(this.http.address?.port ?? config.http.port),
-          mtls: '1',
-        }),
+      gatewayAdvertisement({
+        config,
+        version: deps.version,
+        gatewayId: () => this.gatewayId,
+        caFingerprint: () => this.pki.ca.fingerprint,
         mqttPort: () => this.broker.address?.port ?? config.mqtt.port,
         httpPort: () => this.http.address?.port ?? config.http.port,
         interfaces: deps.host.interfaces,
-        recheckMs: 30_000,
         log: child('mdns'),
       }),
       // Hourly: renew the server certificate before expiry or when the box gained an address.
