@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
+import { backoffDelay, Sleeper } from '../core/backoff.js'
 import type { Clock } from '../core/clock.js'
 import type { HealthCheck, Service, ServiceHealth } from '../core/service.js'
 import { type JournalEntry, readAfter } from '../store/journal.js'
@@ -54,7 +55,7 @@ export class Forwarder implements Service {
   #cursor = 0
   #stopped = true
   #loop: Promise<void> | undefined
-  #wake: (() => void) | undefined
+  readonly #sleeper = new Sleeper()
   #failures = 0
   #episode: { kind: SinkFailureKind; message: string; since: number } | undefined
 
@@ -96,12 +97,12 @@ export class Forwarder implements Service {
 
   /** Look for new entries now rather than at the next poll. */
   nudge(): void {
-    this.#wake?.()
+    this.#sleeper.wake()
   }
 
   async stop(): Promise<void> {
     this.#stopped = true
-    this.#wake?.()
+    this.#sleeper.wake()
     // A write in flight may take up to its timeout; don't hold shutdown for it. Its batch was not
     // acknowledged, so the next start sends it again (and it overwrites itself).
     await Promise.race([this.#loop, new Promise((r) => setTimeout(r, 2000).unref())])
@@ -116,7 +117,7 @@ export class Forwarder implements Service {
       } catch (err) {
         delay = this.#failed(err)
       }
-      if (delay > 0 && !this.#stopped) await this.#sleep(delay)
+      if (delay > 0 && !this.#stopped) await this.#sleeper.sleep(delay)
     }
   }
 
@@ -199,9 +200,7 @@ export class Forwarder implements Service {
       )
       this.#episode = { kind, message, since: this.#episode?.since ?? this.#o.clock.now() }
     }
-    // Exponential backoff with jitter (half fixed, half random) so a fleet of boxes does not retry in step.
-    const ceiling = Math.min(this.#o.backoffMaxMs, this.#o.backoffMinMs * 2 ** Math.min(this.#failures - 1, 30))
-    return Math.round(ceiling / 2 + (ceiling / 2) * (this.#o.random ?? Math.random)())
+    return backoffDelay(this.#failures, this.#o.backoffMinMs, this.#o.backoffMaxMs, this.#o.random)
   }
 
   #recovered(): void {
@@ -213,19 +212,5 @@ export class Forwarder implements Service {
     }
     this.#episode = undefined
     this.#failures = 0
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms)
-      function done() {
-        clearTimeout(timer)
-        resolve()
-      }
-      this.#wake = () => {
-        this.#wake = undefined
-        done()
-      }
-    })
   }
 }

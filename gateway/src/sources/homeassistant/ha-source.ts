@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import { backoffDelay, Sleeper } from '../../core/backoff.js'
 import type { HealthCheck, Service, ServiceHealth } from '../../core/service.js'
 import type { HaState } from '../../normalize/home-assistant.js'
 import type { HaIngest } from './ha-ingest.js'
@@ -38,7 +39,7 @@ export class HaSource implements Service {
   #failures = 0
   #status: Status = { state: 'starting', detail: 'starting' }
   #loop: Promise<void> | undefined
-  #wake: (() => void) | undefined
+  readonly #sleeper = new Sleeper()
   #poller: NodeJS.Timeout | undefined
   #chain: Promise<unknown> = Promise.resolve()
 
@@ -66,7 +67,7 @@ export class HaSource implements Service {
     this.#stopped = true
     clearInterval(this.#poller)
     this.#session?.close()
-    this.#wake?.()
+    this.#sleeper.wake()
     await this.#loop
     await this.#chain
   }
@@ -76,12 +77,12 @@ export class HaSource implements Service {
       const token = await this.#o.token()
       if (!token) {
         this.#set({ state: 'no-token', detail: 'set the long-lived access token: carehub secret set homeassistant.token' })
-        await this.#sleep(this.#backoff())
+        await this.#sleeper.sleep(this.#backoff())
         continue
       }
       if (!this.#o.websocket) {
         this.#startPolling()
-        await this.#sleep(60_000)
+        await this.#sleeper.sleep(60_000)
         continue
       }
       let session: HaSession
@@ -100,7 +101,7 @@ export class HaSource implements Service {
           message.startsWith('auth_invalid') ? { state: 'unauthorized', detail: `${message} — renew the token` } : { state: 'down', detail: message },
         )
         this.#startPolling()
-        await this.#sleep(this.#backoff())
+        await this.#sleeper.sleep(this.#backoff())
         continue
       }
       if (this.#stopped) return session.close()
@@ -114,7 +115,7 @@ export class HaSource implements Service {
       if (this.#stopped) return
       this.#set({ state: 'down', detail: `WebSocket ${end.kind}: ${end.detail}` })
       this.#startPolling()
-      await this.#sleep(this.#backoff())
+      await this.#sleeper.sleep(this.#backoff())
     }
   }
 
@@ -165,19 +166,6 @@ export class HaSource implements Service {
   }
 
   #backoff(): number {
-    this.#failures++
-    const ceiling = Math.min(this.#o.backoffMaxMs, this.#o.backoffMinMs * 2 ** Math.min(this.#failures - 1, 20))
-    return Math.round(ceiling / 2 + (ceiling / 2) * (this.#o.random ?? Math.random)())
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms)
-      function done() {
-        clearTimeout(timer)
-        resolve()
-      }
-      this.#wake = done
-    })
+    return backoffDelay(++this.#failures, this.#o.backoffMinMs, this.#o.backoffMaxMs, this.#o.random)
   }
 }
