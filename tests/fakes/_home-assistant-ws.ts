@@ -19,6 +19,7 @@ export type { CoalesceMode, ReceivedMessage, ServiceCallRecord } from './_home-a
 
 export interface WsHost {
   haVersion: string
+  temperatureUnit: '°C' | '°F'
   userId: string
   authTimeoutMs: number
   coalesce: CoalesceMode
@@ -243,7 +244,7 @@ export class HaWsConnection {
           time_zone: 'Europe/London',
           version: this.host.haVersion,
           state: 'RUNNING',
-          unit_system: { temperature: '°C' },
+          unit_system: { temperature: this.host.temperatureUnit },
         })
         break
       case 'supported_features':

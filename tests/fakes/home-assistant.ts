@@ -20,6 +20,8 @@ export interface FakeHomeAssistantOptions {
   token?: string
   /** Sent in `auth_required`/`auth_ok` (default '2025.10.1'). */
   haVersion?: string
+  /** The instance's unit system for temperatures (get_config → unit_system.temperature). */
+  temperatureUnit?: '°C' | '°F'
   /** Seed states (default: tests/fixtures/home-assistant/states.json). */
   states?: readonly HaState[]
   /** Port to listen on (default 0 = a free one, kept across restart()). */
@@ -117,6 +119,7 @@ class FakeHomeAssistantServer implements FakeHomeAssistant {
     this.wsHost = {
       ...common,
       authTimeoutMs: options.authTimeoutMs ?? 10_000,
+      temperatureUnit: options.temperatureUnit ?? '°C',
       coalesce: options.coalesce ?? 'when-enabled',
       pingIntervalMs: options.pingIntervalMs ?? 0,
       silent: () => this.silent,

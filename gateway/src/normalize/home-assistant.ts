@@ -81,11 +81,17 @@ export function globToRegExp(glob: string): RegExp {
 /** `sensor.kitchen_temperature` → `ha_sensor_kitchen_temperature` (a valid CareHub device id). */
 export const defaultDeviceId = (entityId: string) => deviceIdFrom('ha_', entityId)
 
+/** What is known about the Home Assistant instance: its unit system (get_config), °C until known. */
+export interface HaContext {
+  readonly temperatureUnit: '°C' | '°F'
+}
+
 export function mapHaState(
   s: HaState,
   rules: ReadonlyArray<EntityRule & { readonly re?: RegExp }>,
   receivedAt: number,
   limits: NormalizeLimits,
+  context: HaContext = { temperatureUnit: '°C' },
 ): HaMapping {
   const entityId = String(s.entity_id)
   if (!ENTITY_ID.test(entityId)) return { kind: 'ignored', entityId: entityId.slice(0, 128), reason: 'not an entity id (domain.object_id)' }
@@ -97,7 +103,7 @@ export function mapHaState(
   const raw = typeof s.state === 'string' ? s.state.trim() : typeof s.state === 'number' || typeof s.state === 'boolean' ? String(s.state) : ''
   if (NO_VALUE.has(raw.toLowerCase())) return { kind: 'unavailable', entityId, deviceId, name }
 
-  const targets = rule?.measurement && rule.field ? overridden(raw, rule.measurement, rule.field) : defaults(entityId, raw, attrs)
+  const targets = rule?.measurement && rule.field ? overridden(raw, rule.measurement, rule.field) : defaults(entityId, raw, attrs, context)
   if (typeof targets === 'string')
     return targets === 'not mapped' ? { kind: 'ignored', entityId, reason: `${entityId.split('.')[0]} entities are not mapped` } : reject(targets)
   const stamp = s.last_updated ?? s.last_changed
@@ -146,7 +152,7 @@ function overridden(raw: string, measurement: string, field: string): Target[] |
   return [{ measurement, fields: { [field]: value } }]
 }
 
-function defaults(entityId: string, state: string, attrs: Readonly<Record<string, unknown>>): Target[] | string {
+function defaults(entityId: string, state: string, attrs: Readonly<Record<string, unknown>>, context: HaContext): Target[] | string {
   let raw = state
   const domain = entityId.slice(0, entityId.indexOf('.'))
   const deviceClass = typeof attrs.device_class === 'string' ? attrs.device_class : ''
@@ -172,12 +178,13 @@ function defaults(entityId: string, state: string, attrs: Readonly<Record<string
   }
   if (domain === 'climate') {
     const out: Target[] = [{ measurement: 'state', fields: { hvac_mode: raw.slice(0, 64) } }]
-    // HA reports climate temperatures in the instance's unit system; °C is assumed (most homes;
-    // map the entity explicitly otherwise) — [unconfirmed] whether an attribute names the unit.
+    // Climate entities carry no unit: HA reports them in the instance's unit system (get_config's
+    // unit_system.temperature, read by the WebSocket session; °C until known).
+    const toC = (v: number) => (context.temperatureUnit === '°F' ? round(((v - 32) * 5) / 9) : v)
     const current = attrs.current_temperature
-    if (typeof current === 'number' && Number.isFinite(current)) out.push({ measurement: 'climate', fields: { temp_c: current } })
+    if (typeof current === 'number' && Number.isFinite(current)) out.push({ measurement: 'climate', fields: { temp_c: toC(current) } })
     const target = attrs.temperature
-    if (typeof target === 'number' && Number.isFinite(target)) (out[0] as { fields: Fields }).fields.target_temp_c = target
+    if (typeof target === 'number' && Number.isFinite(target)) (out[0] as { fields: Fields }).fields.target_temp_c = toC(target)
     return out
   }
   if (domain === 'person' || domain === 'device_tracker') return [{ measurement: 'state', fields: { presence: raw.slice(0, 64) } }]

@@ -12,8 +12,8 @@ const readingsOf = (h: Harness, device: string) =>
     fields: string
   }>
 
-async function setup(overrides: { websocket?: boolean } = {}) {
-  const ha = await startFakeHomeAssistant({ port: await freePort() })
+async function setup(overrides: { websocket?: boolean } = {}, fake: { temperatureUnit?: '°C' | '°F' } = {}) {
+  const ha = await startFakeHomeAssistant({ port: await freePort(), ...fake })
   after(() => ha.stop())
   const h = await startGateway({ homeassistant: { enabled: true, url: ha.url, pingSeconds: 5, pollSeconds: 5, ...overrides } })
   await h.gateway.secrets.set('homeassistant.token', ha.token)
@@ -77,6 +77,17 @@ describe('following Home Assistant (fake HA over real WebSocket and HTTP)', () =
     assert.equal(warnings.length, 1)
     ha.rejectTokens(false)
     await waitFor('recovered', () => source.status.state === 'connected', 20_000)
+  })
+
+  test('a Fahrenheit Home Assistant: climate entities (which carry no unit) are converted to °C', async () => {
+    const { ha, h, source } = await setup({}, { temperatureUnit: '°F' })
+    await waitFor('connected', () => source.status.state === 'connected', 20_000)
+    ha.setState('climate.living_room', 'heat', { current_temperature: 68, temperature: 70 })
+    await waitFor('the climate reading', () => readingsOf(h, 'ha_climate_living_room').some((r) => r.fields === '{"temp_c":20}'))
+    const state = readingsOf(h, 'ha_climate_living_room')
+      .filter((r) => r.measurement === 'state')
+      .at(-1)
+    assert.deepEqual(JSON.parse(state?.fields ?? '{}'), { hvac_mode: 'heat', target_temp_c: 21.111111 })
   })
 
   test('without the WebSocket, REST polling records the states', async () => {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import { Counter, type Registry } from 'prom-client'
 import type { Clock } from '../../core/clock.js'
-import { type EntityRule, globToRegExp, type HaState, mapHaState } from '../../normalize/home-assistant.js'
+import { type EntityRule, globToRegExp, type HaContext, type HaState, mapHaState } from '../../normalize/home-assistant.js'
 import type { NormalizeLimits } from '../../normalize/mqtt-reading.js'
 import { ensureDevice, setAvailability } from '../../store/devices.js'
 import type { JournalCommitter } from '../../store/journal-committer.js'
@@ -35,6 +35,8 @@ export class HaIngest {
   readonly #rules: ReadonlyArray<EntityRule & { re: RegExp }>
   readonly #counted: Counter<'via' | 'outcome'>
   readonly #latestTs
+  /** Learnt from the instance (HaSource reads get_config after each connect). */
+  context: HaContext = { temperatureUnit: '°C' }
 
   constructor(deps: HaIngestDeps) {
     this.#d = deps
@@ -59,7 +61,7 @@ export class HaIngest {
     const pending: Promise<unknown>[] = []
     const db = this.#d.db()
     for (const s of states) {
-      const m = mapHaState(s, this.#rules, now, this.#d.limits)
+      const m = mapHaState(s, this.#rules, now, this.#d.limits, this.context)
       this.#counted.inc({ via, outcome: m.kind })
       if (m.kind === 'ignored') {
         report.ignored++

@@ -106,6 +106,7 @@ export class HaSource implements Service {
       }
       if (this.#stopped) return session.close()
       this.#session = session
+      await this.#learnUnits(session)
       this.#stopPolling()
       this.#failures = 0
       await this.#resync()
@@ -116,6 +117,17 @@ export class HaSource implements Service {
       this.#set({ state: 'down', detail: `WebSocket ${end.kind}: ${end.detail}` })
       this.#startPolling()
       await this.#sleeper.sleep(this.#backoff())
+    }
+  }
+
+  /** Climate entities report in the instance's unit system: read it before any state is mapped. */
+  async #learnUnits(session: HaSession): Promise<void> {
+    try {
+      const config = (await session.command({ type: 'get_config' })) as { unit_system?: { temperature?: unknown } } | undefined
+      const unit = config?.unit_system?.temperature
+      if (unit === '°F' || unit === '°C') this.#o.ingest.context = { temperatureUnit: unit }
+    } catch (err) {
+      this.#o.log.warn({ err: (err as Error).message }, 'could not read the Home Assistant unit system; climate temperatures are taken as °C')
     }
   }
 
