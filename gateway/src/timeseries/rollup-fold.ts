@@ -150,6 +150,12 @@ export class RollupFold {
   readonly #memory: (key: string) => SeriesMemory | undefined
   #deltas = new Map<string, Bucket>()
   #touched = new Map<string, SeriesMemory>()
+  /**
+   * Per series, the bucket each tier is filling: consecutive readings of a series nearly always land
+   * in the same buckets, so this skips building three map keys per field per reading (the fold was
+   * a third of the gateway's CPU per message at the ingest ceiling before it).
+   */
+  #current = new Map<string, Array<Bucket | undefined>>()
 
   /** `memory` answers the remembered previous value of a series not yet seen by this fold. */
   constructor(memory: (key: string) => SeriesMemory | undefined) {
@@ -167,8 +173,9 @@ export class RollupFold {
       const inOrder = prev === undefined || r.ts >= prev.ts
       const anomalous = r.anomalies?.includes(field) === true
       const changed = prev !== undefined && inOrder && prev.value !== value
-      for (const tier of TIERS) {
-        const b = this.#bucket(tier.name, r, field, key, bucketStartOf(r.ts, tier.ms))
+      for (let i = 0; i < TIERS.length; i++) {
+        const tier = TIERS[i] as (typeof TIERS)[number]
+        const b = this.#currentBucket(i, tier.name, r, field, key, bucketStartOf(r.ts, tier.ms))
         b.count += 1
         if (typeof value === 'number') {
           b.sum = (b.sum ?? 0) + value
@@ -193,6 +200,7 @@ export class RollupFold {
     const out = { buckets: [...this.#deltas.values()], memory: this.#touched }
     this.#deltas = new Map()
     this.#touched = new Map()
+    this.#current = new Map()
     return out
   }
 
@@ -205,6 +213,19 @@ export class RollupFold {
       addState(this.#bucket(tier, r, field, key, bucketStart), String(prev.value), stop - start, 0, 0)
       start = stop
     }
+  }
+
+  #currentBucket(tierIndex: number, tier: TierName, r: FoldInput, field: string, series: string, start: number): Bucket {
+    let slots = this.#current.get(series)
+    if (!slots) {
+      slots = []
+      this.#current.set(series, slots)
+    }
+    const cached = slots[tierIndex]
+    if (cached !== undefined && cached.bucketStart === start) return cached
+    const b = this.#bucket(tier, r, field, series, start)
+    slots[tierIndex] = b
+    return b
   }
 
   #bucket(tier: TierName, r: FoldInput, field: string, series: string, start: number): Bucket {

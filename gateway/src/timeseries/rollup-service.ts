@@ -7,6 +7,9 @@ import type { Db } from '../store/open.js'
 import { RollupStore } from '../store/rollups.js'
 import { RollupFold } from './rollup-fold.js'
 
+/** Journal entries folded into one rollup transaction at most (a long backlog takes several). */
+const MAX_PER_FLUSH = 50_000
+
 export interface RollupServiceOptions {
   readonly db: () => Db
   readonly clock: Clock
@@ -80,26 +83,41 @@ export class RollupService implements Service {
     this.#store = undefined
   }
 
+  /**
+   * Read in slices of `chunk` entries with the event loop free between them, fold them all, and
+   * write the deltas once per flush (up to MAX_PER_FLUSH entries): one transaction — one fsync — a
+   * second however fast readings arrive, instead of one per slice (which halved the durable ingest
+   * ceiling in the benchmark).
+   */
   async #foldAll(): Promise<void> {
     const store = this.#store
     if (!store || this.#stopped) return
     const chunk = this.#o.chunk ?? 1000
     try {
       for (;;) {
-        const entries = readAfter(this.#o.db(), this.#cursor, chunk)
-        if (entries.length === 0) return
         const fold = new RollupFold((key) => {
           const [deviceId, measurement, field] = key.split('\u0000') as [string, string, string]
           return store.memory(deviceId, measurement, field)
         })
-        for (const e of entries) fold.add(e)
+        let cursor = this.#cursor
+        let folded = 0
+        let more = false
+        while (folded < MAX_PER_FLUSH) {
+          const entries = readAfter(this.#o.db(), cursor, chunk)
+          for (const e of entries) fold.add(e)
+          folded += entries.length
+          if (entries.length > 0) cursor = (entries.at(-1) as { seq: number }).seq
+          more = entries.length === chunk
+          if (!more || this.#stopped) break
+          await new Promise((resolve) => setImmediate(resolve))
+        }
+        if (folded === 0) return
         const { buckets, memory } = fold.drain()
-        const last = (entries.at(-1) as { seq: number }).seq
-        store.apply(buckets, memory, last, this.#o.clock.now())
+        store.apply(buckets, memory, cursor, this.#o.clock.now())
         this.#failing = false
-        this.#cursor = last
-        this.#folded.inc(entries.length)
-        if (entries.length < chunk || this.#stopped) return
+        this.#cursor = cursor
+        this.#folded.inc(folded)
+        if (!more || this.#stopped) return
         await new Promise((resolve) => setImmediate(resolve))
       }
     } catch (err) {
