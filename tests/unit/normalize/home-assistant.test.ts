@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
 import type { Reading, Rejection } from '../../../gateway/src/core/reading.js'
 import { type EntityRule, globToRegExp, type HaMapping, type HaState, mapHaState } from '../../../gateway/src/normalize/home-assistant.js'
 import { DEFAULT_LIMITS, type NormalizeLimits } from '../../../gateway/src/normalize/mqtt-reading.js'
+import { keyedSnapshot } from '../../_support/keyed-snapshot.js'
 
 const FIXTURE = new URL('../../fixtures/home-assistant/states.json', import.meta.url)
 const SNAPSHOT = new URL('../../fixtures/home-assistant/mapped.snapshot.json', import.meta.url)
@@ -80,29 +81,7 @@ describe('home assistant: recorded /api/states snapshot', () => {
     assert.equal(Object.keys(actual).length, states.length, 'entity ids in the fixture are unique')
   })
 
-  if (process.env.UPDATE_SNAPSHOTS === '1') {
-    test('snapshot rewritten (UPDATE_SNAPSHOTS=1)', () => {
-      writeFileSync(SNAPSHOT, `${JSON.stringify(actual, null, 2)}\n`)
-    })
-    return
-  }
-
-  const expected: Record<string, unknown> = existsSync(SNAPSHOT) ? (JSON.parse(readFileSync(SNAPSHOT, 'utf8')) as Record<string, unknown>) : {}
-
-  test('the snapshot covers exactly the fixture entities', () => {
-    assert.ok(existsSync(SNAPSHOT), `${SNAPSHOT.pathname} is missing: run with UPDATE_SNAPSHOTS=1 and review it`)
-    const missing = Object.keys(actual).filter((id) => !Object.hasOwn(expected, id))
-    const extra = Object.keys(expected).filter((id) => !Object.hasOwn(actual, id))
-    assert.deepEqual({ missing, extra }, { missing: [], extra: [] }, 'fixture and snapshot differ in entities; UPDATE_SNAPSHOTS=1 rewrites it')
-  })
-
-  // One test per entity: a mismatch shows the diff of that entity's small mapping only.
-  for (const [entityId, mapping] of Object.entries(actual)) {
-    test(`snapshot: ${entityId}`, () => {
-      if (!Object.hasOwn(expected, entityId)) assert.fail(`${entityId} is not in the snapshot; UPDATE_SNAPSHOTS=1 rewrites it`)
-      assert.deepEqual(mapping, expected[entityId], `${entityId} maps differently from the snapshot (UPDATE_SNAPSHOTS=1 rewrites it)`)
-    })
-  }
+  keyedSnapshot(SNAPSHOT, actual, 'entities')
 })
 
 describe('home assistant: unit conversions', () => {

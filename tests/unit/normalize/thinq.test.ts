@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
 import { DEVICE_ID_PATTERN } from '../../../gateway/src/config/schema.js'
 import type { FieldValue } from '../../../gateway/src/core/reading.js'
 import { GENERIC_FIELDS } from '../../../gateway/src/normalize/measurements.js'
 import { genericFields, mapThinqState, thinqDeviceId } from '../../../gateway/src/normalize/thinq.js'
+import { keyedSnapshot } from '../../_support/keyed-snapshot.js'
 
 /**
  * The ThinQ mapper (gateway/src/normalize/thinq.ts) against the recorded state documents of
@@ -60,29 +61,7 @@ describe('thinq: recorded state documents → snapshot', () => {
     actual[type] = JSON.parse(JSON.stringify({ deviceType: f.deviceType, ...mapThinqState(f.deviceType, f.state) }))
   }
 
-  if (process.env.UPDATE_SNAPSHOTS === '1') {
-    test('snapshot rewritten (UPDATE_SNAPSHOTS=1)', () => {
-      writeFileSync(SNAPSHOT, `${JSON.stringify(actual, null, 2)}\n`)
-    })
-    return
-  }
-
-  const expected: Record<string, unknown> = existsSync(SNAPSHOT) ? (JSON.parse(readFileSync(SNAPSHOT, 'utf8')) as Record<string, unknown>) : {}
-
-  test('the snapshot covers exactly the fixture device types', () => {
-    assert.ok(existsSync(SNAPSHOT), `${SNAPSHOT.pathname} is missing: run with UPDATE_SNAPSHOTS=1 and review it`)
-    const missing = Object.keys(actual).filter((t) => !Object.hasOwn(expected, t))
-    const extra = Object.keys(expected).filter((t) => !Object.hasOwn(actual, t))
-    assert.deepEqual({ missing, extra }, { missing: [], extra: [] }, 'fixtures and snapshot differ in device types; UPDATE_SNAPSHOTS=1 rewrites it')
-  })
-
-  // One test per device type: a mismatch shows the diff of that appliance's small mapping only.
-  for (const [type, mapping] of Object.entries(actual)) {
-    test(`snapshot: ${type}`, () => {
-      if (!Object.hasOwn(expected, type)) assert.fail(`${type} is not in the snapshot; UPDATE_SNAPSHOTS=1 rewrites it`)
-      assert.deepEqual(mapping, expected[type], `${type} maps differently from the snapshot (UPDATE_SNAPSHOTS=1 rewrites it)`)
-    })
-  }
+  keyedSnapshot(SNAPSHOT, actual, 'device types')
 })
 
 // The snapshot pins everything; these spell out, per appliance, the values a caregiver reads, so a
