@@ -1,6 +1,8 @@
 import type { NetworkInterfaceInfo } from 'node:os'
 import { join } from 'node:path'
+import type { EventStream } from 'h3'
 import type { Logger } from 'pino'
+import { DeviceCommander } from './actions/device-command.js'
 import { buildApp } from './api/app.js'
 import { HttpsServer } from './api/https-server.js'
 import { AuthService } from './auth/auth-service.js'
@@ -14,6 +16,7 @@ import { defineService, type Service } from './core/service.js'
 import { ServiceRunner } from './core/service-runner.js'
 import { certificateProblem, hasValidCertificate } from './pki/device-enrolment.js'
 import { PkiService } from './pki/pki-service.js'
+import { buildRules, type RuleParts } from './rules/rule-parts.js'
 import { SecretBox } from './secrets/secret-box.js'
 import { SecretStore } from './secrets/secret-store.js'
 import { buildSources } from './sources/build-sources.js'
@@ -72,6 +75,8 @@ export class Gateway {
   readonly secrets: SecretStore
   readonly homeassistant: HaParts
   readonly thinq: ThinqPoller | undefined
+  readonly commands: DeviceCommander
+  readonly rules: RuleParts
   readonly #runner: ServiceRunner
   #lock: AcquiredLock | undefined
   #secrets: SecretBox | undefined
@@ -107,7 +112,18 @@ export class Gateway {
       () => clock.now(),
     )
     const secret = (name: string) => this.secrets.get(name)
-    this.history = buildHistory({ history: config.history, influx: config.influx, db, clock, log: child, registry, secret })
+    const timeZone = config.gateway.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone
+    this.history = buildHistory({
+      history: config.history,
+      influx: config.influx,
+      db,
+      clock,
+      log: child,
+      registry,
+      secret,
+      // Raw readings the rules engine has not evaluated yet are not purged by retention.
+      rulesCursor: () => this.rules.engine.cursor,
+    })
     const detector = this.history.detector
     let writer: JournalWriter | undefined
     this.journal = new JournalCommitter({
@@ -117,6 +133,10 @@ export class Gateway {
       registry,
       maxBatch: config.ingest.journalMaxBatch,
       maxPending: config.ingest.journalMaxPending,
+      onCommitted: (entries) => {
+        this.rules.engine.onCommitted(entries)
+        this.bus.emit('journal:committed', { entries })
+      },
     })
     this.presence = new Presence({
       db,
@@ -150,13 +170,44 @@ export class Gateway {
       policy: {
         certificateProblem: certProblem,
         hasValidCertificate: (id) => hasValidCertificate(db(), id, clock.now()),
-        onPublish: (session, topic, packet) => ingest.onPublish(session, topic, packet),
+        // Command replies go to the commander, never to ingest (they are not readings).
+        onPublish: (session, topic, packet) =>
+          topic.kind === 'command-result'
+            ? this.commands.onMqttResult(session.deviceId, topic.capability, Buffer.from(packet.payload))
+            : ingest.onPublish(session, topic, packet),
       },
       onSession: (event, session) => (event === 'connected' ? presence.connected(session.deviceId) : presence.disconnected(session.deviceId)),
       clock,
       log: child('broker'),
       registry,
     })
+    const broker = this.broker
+    this.commands = new DeviceCommander({
+      db,
+      mqtt: {
+        publish: (topic, payload, options) => broker.publish(topic, payload, options),
+        isConnected: (id) => broker.connected().some((c) => c.session.deviceId === id),
+      },
+      thinq: () => this.thinq,
+      // HaParts keeps the REST client whenever a URL is set; commands need the source enabled too.
+      homeassistant: () => (this.homeassistant.source ? this.homeassistant.rest : undefined),
+      clock,
+      log: child('commands'),
+      registry,
+    })
+    this.rules = buildRules({
+      config,
+      db,
+      clock,
+      log: child,
+      registry,
+      bus: this.bus,
+      gatewayId: () => this.gatewayId,
+      commands: this.commands,
+      secret,
+      timeZone,
+    })
+    const liveStreams = new Set<EventStream>()
     const trust = clockTrust({ syncedFlagFile: config.auth.clockSyncedFlagFile, now: () => clock.now() })
     this.auth = new AuthService({
       clockTrusted: (now) => trust.trusted(now),
@@ -185,8 +236,17 @@ export class Gateway {
         recentErrors: deps.recentErrors,
         gatewayId: () => this.gatewayId,
         devices: { db, isSilent: (id) => presence.isSilent(id), clock },
+        commands: () => this.commands,
         ingestHa: { guard: () => this.homeassistant.guard, ingest: () => this.homeassistant.ingest, maxStates: 1000 },
-        telemetry: { db, clock, history: config.history, timeZone: config.gateway.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone },
+        telemetry: { db, clock, history: config.history, timeZone },
+        automations: {
+          db,
+          clock,
+          rules: () => this.rules.engine.rules,
+          reload: () => this.rules.engine.reload(),
+          env: () => this.rules.directory.env(clock.now()),
+        },
+        alerts: { db, clock, announce: this.rules.announce, subscribe: (fn) => this.bus.on('alert:changed', fn), streams: liveStreams },
         auth: this.auth,
         recentLogs: deps.recentLogs,
         apiRateLimit: { burst: config.auth.apiBurst, perSecond: config.auth.apiPerSecond },
@@ -241,6 +301,16 @@ export class Gateway {
         log: child('broker'),
       }),
       this.http,
+      // Stopped before the HTTPS server: open alert streams end, so its drain does not wait for them.
+      defineService(
+        'live-streams',
+        () => {},
+        async () => void (await Promise.all([...liveStreams].map((s) => s.close()))),
+      ),
+      // After the HTTP server: stopped before it, so pending commands end ("gateway stopping") and
+      // their requests answer instead of holding the HTTP drain for up to 30 s.
+      this.commands,
+      ...this.rules.services,
       gatewayAdvertisement({
         config,
         version: deps.version,

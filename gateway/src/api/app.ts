@@ -12,7 +12,10 @@ import { recordResponse, requestContext } from './_internal/request-context.js'
 import { userRateLimit } from './_internal/user-rate-limit.js'
 import { openApiDocument } from './openapi.js'
 import { adminRoutes } from './routes/admin.js'
+import { type AlertRouteDeps, alertRoutes } from './routes/alerts.js'
 import { authRoutes } from './routes/auth.js'
+import { type AutomationRouteDeps, automationRoutes } from './routes/automations.js'
+import { type DeviceCommandRouteDeps, deviceCommandRoutes } from './routes/device-commands.js'
 import { type DeviceRouteDeps, deviceRoutes } from './routes/devices.js'
 import { healthRoutes } from './routes/health.js'
 import { type IngestHaDeps, ingestHaRoutes } from './routes/ingest-ha.js'
@@ -31,7 +34,10 @@ export interface ApiDeps {
   readonly recentErrors: RecentErrors
   readonly gatewayId: () => string
   readonly devices: DeviceRouteDeps
+  readonly commands: DeviceCommandRouteDeps['commands']
   readonly telemetry: TelemetryRouteDeps
+  readonly automations: AutomationRouteDeps
+  readonly alerts: AlertRouteDeps
   readonly ingestHa: IngestHaDeps
   readonly auth: AuthService
   readonly recentLogs: RecentLogs
@@ -74,7 +80,10 @@ export function buildApp(deps: ApiDeps): H3 {
   app.use('/api/**', userRateLimit({ burst: deps.apiRateLimit.burst, perSecond: deps.apiRateLimit.perSecond, clock: deps.clock }))
   authRoutes(app, { auth: deps.auth })
   deviceRoutes(app, deps.devices)
+  deviceCommandRoutes(app, { db: deps.devices.db, commands: deps.commands })
   telemetryRoutes(app, deps.telemetry)
+  automationRoutes(app, deps.automations)
+  alertRoutes(app, deps.alerts)
   ingestHaRoutes(app, deps.ingestHa)
   userRoutes(app, { db: deps.devices.db, clock: deps.clock, auth: deps.auth })
   adminRoutes(app, { db: deps.devices.db, recentLogs: deps.recentLogs })

@@ -2,6 +2,7 @@ import { z } from 'zod'
 import type { Permission } from '../auth/permissions.js'
 import {
   AuditEntrySchema,
+  CommandOutcomeSchema,
   DeviceDetailSchema,
   DeviceListItemSchema,
   DeviceSchema,
@@ -18,6 +19,7 @@ import {
 } from './response-schemas.js'
 import { AuditQuery, LogQuery } from './routes/admin.js'
 import { Login, MfaCode, Refresh } from './routes/auth.js'
+import { DeviceCommandBody } from './routes/device-commands.js'
 import { DeviceQuery, DeviceUpdate, NewDevice } from './routes/devices.js'
 import { HaWebhookBody } from './routes/ingest-ha-schema.js'
 import { SeriesQuery, TelemetryQueryDoc } from './routes/telemetry.js'
@@ -38,6 +40,8 @@ interface RouteDoc {
   readonly body?: z.ZodType
   readonly query?: z.ZodObject
   readonly ok: { readonly status: number; readonly description: string; readonly schema?: z.ZodType }
+  /** Further problem+json answers of this route, by status. */
+  readonly problems?: Readonly<Record<number, string>>
 }
 
 export const ROUTE_DOCS: readonly RouteDoc[] = [
@@ -186,6 +190,22 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
     ok: { status: 200, description: 'device', schema: DeviceSchema },
   },
   {
+    method: 'post',
+    path: '/api/devices/{id}/command',
+    summary:
+      'Send a command: MQTT devices get it on care/{id}/cmd/{capability} and answer on …/result; LG ThinQ appliances a partial state {capability: params}; Home Assistant devices the service <domain>.<service> on their entity',
+    access: 'devices:command',
+    body: DeviceCommandBody,
+    ok: { status: 200, description: 'the device did it (outcome with correlationId and result)', schema: CommandOutcomeSchema },
+    problems: {
+      404: 'no such device',
+      422: 'refused, by the device or its cloud, or an invalid command (CAREHUB_ERR_COMMAND_REFUSED; `outcome` in the body)',
+      502: 'failed on the way (CAREHUB_ERR_COMMAND_FAILED; `outcome` in the body)',
+      503: 'the device cannot be reached now: not connected, appliance offline, source disabled (CAREHUB_ERR_COMMAND_UNAVAILABLE)',
+      504: 'no answer within timeoutMs (CAREHUB_ERR_COMMAND_TIMEOUT; `outcome` in the body)',
+    },
+  },
+  {
     method: 'get',
     path: '/api/devices/{id}/series',
     summary: 'History of one field: raw readings or 1m/5m/1h rollups, the tier chosen by range and step',
@@ -261,6 +281,12 @@ export function openApiDocument(version: string): Record<string, unknown> {
         ...(secured && r.access !== 'signed-in'
           ? { 403: { description: 'the role lacks the permission', content: { 'application/problem+json': { schema: PROBLEM } } } }
           : {}),
+        ...Object.fromEntries(
+          Object.entries(r.problems ?? {}).map(([status, description]) => [
+            status,
+            { description, content: { 'application/problem+json': { schema: PROBLEM } } },
+          ]),
+        ),
         429: { description: 'rate limited (Retry-After)', content: { 'application/problem+json': { schema: PROBLEM } } },
       },
     }
@@ -288,6 +314,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
             code: { type: 'string', pattern: '^CAREHUB_ERR_[A-Z_]+$' },
             requestId: { type: 'string' },
             issues: { type: 'array' },
+            outcome: { type: 'object', description: 'device commands: the outcome (status, correlationId, detail)' },
           },
         },
       },

@@ -138,3 +138,14 @@ export const HaIngestReportSchema = z.strictObject({
   ignored: z.number().int(),
   rejected: z.array(z.strictObject({ entityId: z.string(), reason: z.string() })),
 })
+
+/** A device command's outcome (actions/device-command.ts): the 200 answer, and `outcome` in the problem of any other. */
+export const CommandOutcomeSchema = z.strictObject({
+  status: z.enum(['ok', 'refused', 'timeout', 'failed', 'unavailable']),
+  correlationId: z.string(),
+  deviceId: z.string(),
+  capability: z.string(),
+  ms: z.number().int(),
+  result: z.unknown().optional(),
+  detail: z.string().optional(),
+})

@@ -8,8 +8,11 @@ export const PERMISSIONS = [
   'telemetry:read', // readings, series, presets, latest values
   'devices:read',
   'devices:write', // metadata, enrolment, revocation
+  'devices:command', // send a command to a device (MQTT, ThinQ, Home Assistant)
+  'rules:read', // rules, their traces, dry-runs and backtests
   'rules:write',
-  'alerts:ack',
+  'alerts:read', // alerts and the live alert stream
+  'alerts:ack', // acknowledge, snooze, resolve
   'users:manage',
   'audit:read',
   'logs:read',
@@ -21,12 +24,12 @@ export type Permission = (typeof PERMISSIONS)[number]
 export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
   // The family member responsible for the box: everything.
   admin: PERMISSIONS,
-  // Looks after the person: sees everything about them, changes rules, acknowledges alerts.
-  caregiver: ['telemetry:read', 'devices:read', 'rules:write', 'alerts:ack'],
+  // Looks after the person: sees everything about them, operates their devices, changes rules, acknowledges alerts.
+  caregiver: ['telemetry:read', 'devices:read', 'devices:command', 'rules:read', 'rules:write', 'alerts:read', 'alerts:ack'],
   // Sets the hardware up: devices and diagnostics, not rules or people's accounts.
-  installer: ['telemetry:read', 'devices:read', 'devices:write', 'metrics:read'],
+  installer: ['telemetry:read', 'devices:read', 'devices:write', 'rules:read', 'alerts:read', 'metrics:read'],
   // Reads only.
-  viewer: ['telemetry:read', 'devices:read'],
+  viewer: ['telemetry:read', 'devices:read', 'rules:read', 'alerts:read'],
 }
 
 export function can(role: Role, permission: Permission): boolean {

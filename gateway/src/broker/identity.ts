@@ -14,6 +14,12 @@
 export const DEVICE_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/
 const SUFFIX = /^[A-Za-z0-9_-]{1,32}$/
 const MEASUREMENT = /^[a-z][a-z0-9_]{0,63}$/
+/**
+ * A command's capability: one topic level under `cmd/` (MQTT), `<domain>.<service>` (Home Assistant)
+ * or a ThinQ resource name, which LG spells in camelCase (`airConJobMode`) — hence upper case after
+ * the first letter.
+ */
+export const CAPABILITY = /^[a-z][a-zA-Z0-9_.-]{0,63}$/
 
 export function clientIdProblem(cn: string, clientId: string, cleanSession: boolean): string | null {
   if (clientId === '') return cleanSession ? null : 'an empty client id needs clean session ([MQTT-3.1.3-8])'
@@ -27,14 +33,22 @@ export function clientIdProblem(cn: string, clientId: string, cleanSession: bool
 }
 
 /** A publish topic this device may use, classified; null when it is not allowed. */
-export type PublishTopic = { readonly kind: 'reading'; readonly measurement: string } | { readonly kind: 'status' }
+export type PublishTopic =
+  | { readonly kind: 'reading'; readonly measurement: string }
+  | { readonly kind: 'status' }
+  | { readonly kind: 'command-result'; readonly capability: string }
 
 /**
- * ACL for publishing: `care/{cn}/{measurement}` (a reading) and `care/{cn}/status` (availability,
- * typically the device's retained LWT). `care/{cn}/cmd/…` is written by the box only.
+ * ACL for publishing: `care/{cn}/{measurement}` (a reading), `care/{cn}/status` (availability,
+ * typically the device's retained LWT) and `care/{cn}/cmd/{capability}/result` (the device's answer
+ * to a command). The rest of `care/{cn}/cmd/…` is written by the box only.
  */
 export function publishTopic(cn: string, topic: string): PublishTopic | null {
   const parts = topic.split('/')
+  if (parts.length === 5 && parts[0] === 'care' && parts[1] === cn && parts[2] === 'cmd' && parts[4] === 'result') {
+    const capability = parts[3] as string
+    return CAPABILITY.test(capability) ? { kind: 'command-result', capability } : null
+  }
   if (parts.length !== 3 || parts[0] !== 'care' || parts[1] !== cn) return null
   const leaf = parts[2] as string
   if (leaf === 'status') return { kind: 'status' }
@@ -49,7 +63,7 @@ export function maySubscribe(cn: string, topicFilter: string): boolean {
   if (!topicFilter.startsWith(`${prefix}/`)) return false
   // Below cmd/: plain levels and single-level wildcards; '#' only as the last level.
   const rest = topicFilter.slice(prefix.length + 1).split('/')
-  return rest.every((level, i) => level === '+' || (level === '#' && i === rest.length - 1) || /^[A-Za-z0-9_-]{1,64}$/.test(level))
+  return rest.every((level, i) => level === '+' || (level === '#' && i === rest.length - 1) || /^[A-Za-z0-9_.-]{1,64}$/.test(level))
 }
 
 /** Show an untrusted string in a log line or error without control characters. */

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { dirname, resolve } from 'node:path'
 import { parseDocument } from 'yaml'
 import type { z } from 'zod'
 import { CarehubError } from '../core/errors.js'
@@ -43,11 +43,18 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
       details: { issues: result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
     })
   }
-  const config = { ...result.data, dataDir: resolve(cwd, result.data.dataDir) }
+  const rulesFile = result.data.automations.rulesFile
+  const config = {
+    ...result.data,
+    dataDir: resolve(cwd, result.data.dataDir),
+    // A rules file sits next to the config file it is named in.
+    automations: { ...result.data.automations, ...(rulesFile ? { rulesFile: resolve(source ? dirname(source) : cwd, rulesFile) } : {}) },
+  }
   return { config: deepFreeze(config), source }
 }
 
-function readYaml(path: string): unknown {
+/** Read and parse a YAML file; unreadable or malformed files are config errors naming line and column. */
+export function readYaml(path: string): unknown {
   let text: string
   try {
     text = readFileSync(path, 'utf8')

@@ -1,5 +1,7 @@
 import { z } from 'zod'
+import { AutomationsSchema } from './automations-schema.js'
 import { HistorySchema, InfluxSchema } from './history-schema.js'
+import { NotifySchema } from './notify-schema.js'
 import { HomeAssistantSchema, ThinqSchema } from './sources-schema.js'
 
 /**
@@ -141,6 +143,8 @@ export const ConfigSchema = z
     thinq: ThinqSchema,
     influx: InfluxSchema.optional(),
     history: HistorySchema,
+    notify: NotifySchema,
+    automations: AutomationsSchema.describe('Rules engine: the rules file, traces, webhook targets, the critical-alert fallback.'),
     mdns: z
       .strictObject({
         enabled: z.boolean().default(true).describe('Advertise the broker and panel over mDNS. Env: CAREHUB_MDNS=on|off.'),

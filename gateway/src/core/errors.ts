@@ -41,6 +41,10 @@ export const ERRORS = {
   CAREHUB_ERR_WEBHOOK_QUOTA: { http: 429, exit: 75, title: 'Webhook client over its quota' },
   CAREHUB_ERR_UPSTREAM_REJECTED: { http: 502, exit: 76, title: 'An upstream server refused the data' },
   CAREHUB_ERR_UPSTREAM_UNAVAILABLE: { http: 503, exit: 69, title: 'An upstream server is unavailable' },
+  CAREHUB_ERR_COMMAND_REFUSED: { http: 422, exit: 65, title: 'The device refused the command' },
+  CAREHUB_ERR_COMMAND_TIMEOUT: { http: 504, exit: 75, title: 'The device did not answer in time' },
+  CAREHUB_ERR_COMMAND_UNAVAILABLE: { http: 503, exit: 69, title: 'The device cannot be reached now' },
+  CAREHUB_ERR_COMMAND_FAILED: { http: 502, exit: 76, title: 'The command failed on the way to the device' },
   CAREHUB_ERR_NOT_IMPLEMENTED: { http: 501, exit: 69, title: 'Not available yet' },
   CAREHUB_ERR_INTERNAL: { http: 500, exit: 70, title: 'Internal error' },
 } as const satisfies Record<string, CatalogueEntry>

@@ -1,6 +1,19 @@
-/** The gateway's events. Later issues add reading/alert events here, in one typed map. */
+import type { AlertNotice } from '../actions/effect-writer.js'
+import type { Reading } from './reading.js'
+
+/** A reading as the journal committed it. */
+export interface CommittedReading {
+  readonly seq: number
+  readonly reading: Reading
+}
+
+/** The gateway's events, in one typed map. */
 export interface GatewayEvents {
   'service:started': { name: string }
   'service:stopped': { name: string }
   'service:error': { name: string; error: Error }
+  /** Emitted right after each journal transaction, in seq order (the rules engine's live feed). */
+  'journal:committed': { readonly entries: readonly CommittedReading[] }
+  /** An alert was raised or changed state (panel stream, email, cloud outbox wake-ups). */
+  'alert:changed': AlertNotice
 }

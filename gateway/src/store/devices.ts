@@ -101,3 +101,20 @@ export function updateDeviceMetadata(db: Db, id: string, m: DeviceMetadata, now:
     metadata: m.metadata ? JSON.stringify(m.metadata) : null,
   })
 }
+
+/** Home Assistant entity ids of a device are kept in its metadata under this key (the command path reads it). */
+export const HA_ENTITIES = 'ha_entities'
+
+/**
+ * Remember that a Home Assistant entity reports as this device (`metadata.ha_entities`, at most 32):
+ * device ids are derived lossily from entity ids (or set by a config rule for many entities), so the
+ * entity a service call must target is learnt here, at ingest. Writes only when the entity is new.
+ */
+export function rememberHaEntity(db: Db, id: string, entityId: string): void {
+  db.prepare(
+    `UPDATE devices SET metadata = json_set(metadata, '$.${HA_ENTITIES}', json_insert(
+       CASE WHEN json_type(metadata, '$.${HA_ENTITIES}') = 'array' THEN json_extract(metadata, '$.${HA_ENTITIES}') ELSE '[]' END, '$[#]', @entityId))
+     WHERE id = @id AND NOT EXISTS (SELECT 1 FROM json_each(devices.metadata, '$.${HA_ENTITIES}') WHERE value = @entityId)
+       AND coalesce(json_array_length(metadata, '$.${HA_ENTITIES}'), 0) < 32`,
+  ).run({ id, entityId })
+}

@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { Clock } from '../core/clock.js'
 import { CarehubError } from '../core/errors.js'
+import type { CommittedReading } from '../core/events.js'
 import type { Reading } from '../core/reading.js'
 import type { Service } from '../core/service.js'
 import type { DeadLetter, JournalWriter } from './journal.js'
@@ -24,6 +25,8 @@ export interface CommitterOptions {
   readonly maxBatch: number
   /** Items waiting at most; beyond it submit() refuses (the caller withholds its acknowledgement). */
   readonly maxPending: number
+  /** Told of every committed reading, in seq order, right after its transaction (the rules engine's feed). */
+  readonly onCommitted?: (entries: readonly CommittedReading[]) => void
 }
 
 /**
@@ -157,6 +160,13 @@ export class JournalCommitter implements Service {
     if (deadLetters.length) this.#committed.inc({ kind: 'dead_letter' }, deadLetters.length)
     let r = 0
     for (const p of batch) p.resolve(p.item.reading ? (seqs[r++] ?? null) : null)
+    if (this.#o.onCommitted && readings.length > 0) {
+      try {
+        this.#o.onCommitted(readings.map((reading, i) => ({ seq: seqs[i] as number, reading })))
+      } catch (err) {
+        this.#o.log.error({ err }, 'a journal listener failed')
+      }
+    }
   }
 
   async start(): Promise<void> {

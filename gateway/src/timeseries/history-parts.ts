@@ -22,6 +22,8 @@ export interface HistoryDeps {
   readonly registry: Registry
   /** Encrypted secrets: influx.token (v2) and influx.password (v1). */
   readonly secret: (name: string) => Promise<string | undefined>
+  /** The rules engine's cursor: readings after it are still to be evaluated. */
+  readonly rulesCursor?: () => number
 }
 
 /** The time-series parts, built together because they share cursors: rollups, forwarder, janitor, anomaly flags. */
@@ -65,7 +67,7 @@ export function buildHistory(d: HistoryDeps): HistoryParts {
     log: d.log('history'),
     registry: d.registry,
     settings: d.history,
-    neededAfter: () => Math.min(rollups.cursor, forwarder?.cursor ?? Number.POSITIVE_INFINITY),
+    neededAfter: () => Math.min(rollups.cursor, forwarder?.cursor ?? Number.POSITIVE_INFINITY, d.rulesCursor?.() ?? Number.POSITIVE_INFINITY),
     forwardCursor: () => forwarder?.cursor,
   })
   return {

@@ -6,6 +6,7 @@ import { AuthService } from '../../../gateway/src/auth/auth-service.js'
 import { ConfigSchema } from '../../../gateway/src/config/schema.js'
 import { CarehubError } from '../../../gateway/src/core/errors.js'
 import type { HealthCheck } from '../../../gateway/src/core/service.js'
+import { RuleSet } from '../../../gateway/src/rules/rule-set.js'
 import { openStore } from '../../../gateway/src/store/open.js'
 import { HealthRegistry } from '../../../gateway/src/system/health.js'
 import { Metrics } from '../../../gateway/src/system/metrics.js'
@@ -39,6 +40,9 @@ function setup(options: { checks?: HealthCheck[] } = {}) {
     recentErrors: new RecentErrors(),
     gatewayId: () => 'gw-test',
     devices: { db: () => db, isSilent: () => false, clock: { now: () => Date.now() } },
+    commands: () => {
+      throw new Error('no device commands in this test')
+    },
     ingestHa: {
       guard: () => {
         throw new Error('no webhook in this test')
@@ -49,6 +53,14 @@ function setup(options: { checks?: HealthCheck[] } = {}) {
       maxStates: 10,
     },
     telemetry: { db: () => db, clock: { now: () => Date.now() }, history: ConfigSchema.parse({}).history, timeZone: 'UTC' },
+    automations: {
+      db: () => db,
+      clock: { now: () => Date.now() },
+      rules: () => new RuleSet(),
+      reload: () => {},
+      env: () => ({ timeZone: 'UTC', roomOf: () => null, devicesIn: () => [] }),
+    },
+    alerts: { db: () => db, clock: { now: () => Date.now() }, announce: () => {}, subscribe: () => () => {}, streams: new Set() },
     // Never started: these tests send no tokens (tests/integration/api/auth.test.ts covers sign-in).
     auth: new AuthService({
       db: () => db,

@@ -73,6 +73,12 @@ describe('API contract: every JSON route answers the shape its OpenAPI entry doc
     await call(h, seen, 'put', '/api/devices/ha_plug', { name: 'Hall plug' }, t)
     await call(h, seen, 'get', '/api/devices', undefined, t)
     await call(h, seen, 'get', '/api/devices/kitchen_temp', undefined, t)
+    await client.subscribeAsync('care/kitchen_temp/cmd/+', { qos: 1 })
+    client.on('message', (topic, payload) => {
+      const { id } = JSON.parse(payload.toString()) as { id: string }
+      void client.publishAsync(`${topic}/result`, JSON.stringify({ id, ok: true, result: { calibrated: true } }), { qos: 1 })
+    })
+    await call(h, seen, 'post', '/api/devices/kitchen_temp/command', { capability: 'calibrate', params: { offset_c: -0.5 } }, t)
     await h.gateway.history.rollups.flush()
     await call(h, seen, 'get', '/api/devices/kitchen_temp/series?measurement=climate&field=temp_c&range=1h&step=10s', undefined, t)
     await call(h, seen, 'get', '/api/devices/kitchen_temp/series?measurement=climate&field=temp_c&range=1d', undefined, t)

@@ -9,7 +9,10 @@ const EXPECTED: Record<string, Record<(typeof ROLES)[number], boolean>> = {
   'telemetry:read': { admin: true, caregiver: true, installer: true, viewer: true },
   'devices:read': { admin: true, caregiver: true, installer: true, viewer: true },
   'devices:write': { admin: true, caregiver: false, installer: true, viewer: false },
+  'devices:command': { admin: true, caregiver: true, installer: false, viewer: false },
+  'rules:read': { admin: true, caregiver: true, installer: true, viewer: true },
   'rules:write': { admin: true, caregiver: true, installer: false, viewer: false },
+  'alerts:read': { admin: true, caregiver: true, installer: true, viewer: true },
   'alerts:ack': { admin: true, caregiver: true, installer: false, viewer: false },
   'users:manage': { admin: true, caregiver: false, installer: false, viewer: false },
   'audit:read': { admin: true, caregiver: false, installer: false, viewer: false },
@@ -36,6 +39,19 @@ describe('the permission table', () => {
     }> = [
       { method: 'GET', path: () => '/api/devices', permission: 'devices:read', ok: 200 },
       { method: 'POST', path: () => '/api/devices', body: (role) => ({ id: `v_${role}`, source: 'virtual' }), permission: 'devices:write', ok: 201 },
+      // Past the permission check, a device that does not exist is 404.
+      { method: 'POST', path: () => '/api/devices/nobody/command', body: () => ({ capability: 'ping' }), permission: 'devices:command', ok: 404 },
+      { method: 'GET', path: () => '/api/automations', permission: 'rules:read', ok: 200 },
+      {
+        method: 'POST',
+        path: () => '/api/automations',
+        body: (role) => ({ id: `r-${role}`, name: 'x', when: { time: { days: ['mon'] } }, actions: [{ alert: { severity: 'info', title: 'x' } }] }),
+        permission: 'rules:write',
+        ok: 201,
+      },
+      { method: 'GET', path: () => '/api/alerts', permission: 'alerts:read', ok: 200 },
+      // Past the permission check, an alert that does not exist is 404.
+      { method: 'POST', path: () => '/api/alerts/999999/ack', permission: 'alerts:ack', ok: 404 },
       { method: 'GET', path: () => '/api/users', permission: 'users:manage', ok: 200 },
       { method: 'GET', path: () => '/api/audit', permission: 'audit:read', ok: 200 },
       { method: 'GET', path: () => '/api/logs', permission: 'logs:read', ok: 200 },

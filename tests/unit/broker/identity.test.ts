@@ -60,6 +60,24 @@ describe('identity: publishTopic', () => {
     assert.equal(publishTopic(CN, 'care/dev_a/cmd/reboot'), null)
   })
 
+  test('care/{cn}/cmd/{capability}/result is the device answering a command', () => {
+    assert.deepEqual(publishTopic(CN, 'care/dev_a/cmd/reboot/result'), { kind: 'command-result', capability: 'reboot' })
+    assert.deepEqual(publishTopic(CN, 'care/dev_a/cmd/light.set-level/result'), { kind: 'command-result', capability: 'light.set-level' })
+    for (const topic of [
+      'care/dev_b/cmd/reboot/result',
+      'care/dev_a/cmd/+/result',
+      'care/dev_a/cmd/#/result',
+      'care/dev_a/cmd//result',
+      'care/dev_a/cmd/Reboot/result',
+      'care/dev_a/cmd/reboot/results',
+      'care/dev_a/cmd/reboot/result/x',
+      'care/dev_a/cmd/result',
+      `care/dev_a/cmd/${'r'.repeat(65)}/result`,
+    ]) {
+      assert.equal(publishTopic(CN, topic), null, topic)
+    }
+  })
+
   test("another device's topics and prefix tricks are refused", () => {
     for (const topic of ['care/dev_b/climate', 'care/dev_b/status', 'care/dev_a2/climate', 'care/dev/climate', 'care/DEV_A/climate']) {
       assert.equal(publishTopic(CN, topic), null, topic)

@@ -2,12 +2,13 @@ import { getQuery, getRouterParam, type H3, HTTPError } from 'h3'
 import { z } from 'zod'
 import type { HistoryConfig } from '../../config/history-schema.js'
 import type { Clock } from '../../core/clock.js'
+import { Duration } from '../../core/duration.js'
 import { getDevice } from '../../store/devices.js'
 import type { Db } from '../../store/open.js'
 import { PRESET_NAMES, PRESET_PARAMS, type PresetName, runPreset } from '../../timeseries/presets.js'
 import { querySeries } from '../../timeseries/series-query.js'
 import { requirePermission } from '../_internal/authenticate.js'
-import { Duration, Instant } from '../_internal/query-values.js'
+import { Instant } from '../_internal/query-values.js'
 
 const NAME = /^[a-z][a-z0-9_]{0,63}$/
 

@@ -3,7 +3,7 @@ import { Counter, type Registry } from 'prom-client'
 import type { Clock } from '../../core/clock.js'
 import { type EntityRule, globToRegExp, type HaContext, type HaState, mapHaState } from '../../normalize/home-assistant.js'
 import type { NormalizeLimits } from '../../normalize/mqtt-reading.js'
-import { ensureDevice, setAvailability } from '../../store/devices.js'
+import { ensureDevice, rememberHaEntity, setAvailability } from '../../store/devices.js'
 import type { JournalCommitter } from '../../store/journal-committer.js'
 import type { Db } from '../../store/open.js'
 
@@ -84,6 +84,8 @@ export class HaIngest {
       if (ensureDevice(db, { id: m.deviceId, source: 'homeassistant', ...(m.name ? { name: m.name } : {}) }, now)) {
         this.#d.log.info({ device: m.deviceId, entity: m.entityId }, 'new Home Assistant device')
       }
+      // The entity a service call on this device targets (actions/ha-command.ts).
+      rememberHaEntity(db, m.deviceId, m.entityId)
       if (m.kind === 'unavailable') {
         setAvailability(db, m.deviceId, 'unavailable', now)
         report.unavailable++

@@ -61,7 +61,12 @@ export class HaRest {
         `Home Assistant ${method} ${path}: HTTP ${res.status} ${text.slice(0, 200)}`,
       )
     }
-    if (!res.ok) throw new CarehubError('CAREHUB_ERR_UPSTREAM_UNAVAILABLE', `Home Assistant ${method} ${path}: HTTP ${res.status}`)
+    if (!res.ok) {
+      // The status tells "HA is stopping" (503) from "the call failed inside HA" (500) for the actions layer.
+      throw new CarehubError('CAREHUB_ERR_UPSTREAM_UNAVAILABLE', `Home Assistant ${method} ${path}: HTTP ${res.status}`, {
+        details: { status: res.status },
+      })
+    }
     try {
       return JSON.parse(text) as unknown
     } catch {

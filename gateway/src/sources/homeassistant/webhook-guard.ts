@@ -19,6 +19,11 @@ const SIGNATURE = /^sha256=([0-9a-f]{64})$/
 const TIMESTAMP = /^\d{9,11}$/
 const MAX_REMEMBERED = 100_000
 
+/** The signature scheme both ways: verified here on ingest, used by the rules' webhook action on the way out. */
+export function webhookSignature(secret: string, unixSeconds: string, body: Uint8Array | string): string {
+  return `sha256=${createHmac('sha256', secret).update(`${unixSeconds}.`).update(body).digest('hex')}`
+}
+
 /** Constant-time comparison of two strings of any length (both are hashed to 32 bytes first). */
 const sameSecret = (a: string, b: string) => timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest())
 

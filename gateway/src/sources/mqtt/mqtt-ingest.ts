@@ -51,6 +51,12 @@ export class MqttIngest {
       this.#received.inc({ result: 'status' })
       return
     }
+    // The composition root routes command results to the commander before ingest; should one get
+    // here all the same, it is not a reading (and not a malformed one either).
+    if (topic.kind === 'command-result') {
+      this.#received.inc({ result: 'command_result' })
+      return
+    }
     const result = normalizeMqttReading({ deviceId: session.deviceId, measurement: topic.measurement, payload, receivedAt }, this.#limits)
     if (result.ok) {
       await this.#committer.submit({ reading: result.reading })

@@ -4,6 +4,7 @@ import * as m003 from './003-audit-chain.js'
 import * as m004 from './004-mfa.js'
 import * as m005 from './005-history.js'
 import * as m006 from './006-secrets.js'
+import * as m007 from './007-alerts.js'
 
 /**
  * Forward-only, numbered migrations. Append; never edit or reorder a released one — a database
@@ -22,4 +23,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, name: 'mfa', sql: m004.sql },
   { version: 5, name: 'history', sql: m005.sql },
   { version: 6, name: 'secrets', sql: m006.sql },
+  { version: 7, name: 'alerts', sql: m007.sql },
 ]

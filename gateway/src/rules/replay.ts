@@ -1,0 +1,103 @@
+import type { FieldValue } from '../core/reading.js'
+import type { Db } from '../store/open.js'
+import { type EvalEnv, evaluate, type LeafState, type LeafView, type RuleEvent } from './conditions.js'
+import { compile, type Effect, initialState, type RuleState, step, type Trace } from './evaluator.js'
+import type { Rule } from './rule-model.js'
+import { listensTo } from './rule-set.js'
+
+/** What a dry-run or a backtest found: the same evaluator as the live engine, fed other inputs. */
+export interface ReplayResult {
+  readonly effects: Effect[]
+  readonly traces: Trace[]
+  readonly readings: number
+}
+
+export interface ReplayInput {
+  readonly at: number
+  readonly event?: RuleEvent
+}
+
+/** Run inputs through a copy of a state (the live state is never touched), then up to `until`. */
+export function replay(
+  rule: Rule,
+  start: RuleState,
+  inputs: Iterable<ReplayInput>,
+  until: number,
+  env: EvalEnv,
+): ReplayResult & { state: RuleState } {
+  const c = compile(rule)
+  const state = structuredClone(start)
+  const out: ReplayResult = { effects: [], traces: [], readings: 0 }
+  const take = (r: { effects: Effect[]; traces: Trace[] }) => {
+    out.effects.push(...r.effects)
+    out.traces.push(...r.traces)
+  }
+  let n = 0
+  for (const input of inputs) {
+    take(step(c, state, input, env))
+    n++
+  }
+  take(step(c, state, { at: until }, env))
+  return { ...out, readings: n, state }
+}
+
+/** The condition tree as it stands for a state at `at`: every leaf, whether it holds, what it saw. */
+export function explain(rule: Rule, state: RuleState, at: number, env: EvalEnv): { holds: boolean; views: LeafView[] } {
+  const leaves = structuredClone(state.leaves) as Record<string, LeafState>
+  const pass = {
+    now: Math.max(at, state.at),
+    event: null,
+    env,
+    leaves,
+    armedAt: state.armedAt,
+    views: [] as LeafView[],
+    rose: false,
+    windowBlocked: false,
+  }
+  const holds = evaluate(rule.when, '0', pass)
+  return { holds, views: pass.views }
+}
+
+/** Readings a backtest replays at most (a week of a busy home is far below it). */
+export const BACKTEST_MAX_READINGS = 1_000_000
+
+/**
+ * The stored readings a rule listens to, received in [from, to], in journal order. Read per device
+ * through the (device, measurement, ts) index with an hour of margin on the device's own clock,
+ * then filtered on the box's receive time — never a scan of the whole journal.
+ */
+export function historyFor(db: Db, rule: Rule, from: number, to: number, env: EvalEnv): { inputs: ReplayInput[]; truncated: boolean } {
+  const { devices, rooms } = listensTo(rule.when)
+  const all = new Set(devices)
+  for (const room of rooms) for (const d of env.devicesIn(room)) all.add(d)
+  const margin = 3_600_000
+  const rows: Array<{ seq: number; device_id: string; measurement: string; fields: string; received_at: number }> = []
+  const select = db.prepare(
+    'SELECT seq, device_id, measurement, fields, received_at FROM readings WHERE device_id = ? AND ts BETWEEN ? AND ? AND received_at BETWEEN ? AND ? LIMIT ?',
+  )
+  let truncated = false
+  for (const d of all) {
+    const got = select.all(d, from - margin, to + margin, from, to, BACKTEST_MAX_READINGS + 1 - rows.length) as typeof rows
+    rows.push(...got)
+    if (rows.length > BACKTEST_MAX_READINGS) {
+      truncated = true
+      rows.length = BACKTEST_MAX_READINGS
+      break
+    }
+  }
+  rows.sort((a, b) => a.seq - b.seq)
+  return {
+    truncated,
+    inputs: rows.map((r) => ({
+      at: r.received_at,
+      event: { seq: r.seq, deviceId: r.device_id, measurement: r.measurement, fields: JSON.parse(r.fields) as Record<string, FieldValue> },
+    })),
+  }
+}
+
+/** Backtest: the rule, fresh at `from`, through the stored history up to `to`. */
+export function backtest(db: Db, rule: Rule, from: number, to: number, env: EvalEnv): ReplayResult & { truncated: boolean } {
+  const { inputs, truncated } = historyFor(db, rule, from, to, env)
+  const { effects, traces, readings } = replay(rule, initialState(from), inputs, to, env)
+  return { effects, traces, readings, truncated }
+}

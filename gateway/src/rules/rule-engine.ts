@@ -1,0 +1,250 @@
+import type { Logger } from 'pino'
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+import type { AlertNotice } from '../actions/effect-writer.js'
+import type { Clock } from '../core/clock.js'
+import type { CommittedReading } from '../core/events.js'
+import type { Service } from '../core/service.js'
+import { readAfter } from '../store/journal.js'
+import type { Db } from '../store/open.js'
+import { pruneTraces, rulesCursor } from '../store/rule-state.js'
+import { listRules, rulesVersion } from '../store/rules.js'
+import type { EvalEnv, RuleEvent } from './conditions.js'
+import { type RuleInputEvent, step } from './evaluator.js'
+import { type PendingBatch, RuleSet } from './rule-set.js'
+
+export interface RuleEngineOptions {
+  readonly db: () => Db
+  readonly clock: Clock
+  readonly log: Logger
+  readonly registry: Registry
+  readonly env: () => EvalEnv
+  /** Records a batch's effects, traces, states and cursor in one transaction; returns what to announce. */
+  readonly persist: (batch: PendingBatch) => AlertNotice[]
+  readonly announce: (notice: AlertNotice) => void
+  /** Dirty states are written at least this often even when nothing fired. */
+  readonly checkpointMs: number
+  readonly traceRetentionDays: number
+  readonly tracesPerRule: number
+}
+
+/** Journal entries read per slice while catching up (the loop is free between slices). */
+const SLICE = 1000
+
+/**
+ * Runs the rules: each committed reading (live, straight from the journal committer, or read from
+ * the journal by cursor after a restart or a lag) and every deadline a rule asked for (a precise
+ * timer, not a polling tick). The evaluator is pure; this class does the I/O: it persists effects,
+ * traces, states and the cursor together (effects at once, quiet state changes at least every
+ * `checkpointMs`), then announces alerts. A crash replays from the cursor; idempotency keys make
+ * the replayed firings land on the alerts and actions already recorded.
+ */
+export class RuleEngine implements Service {
+  readonly name = 'rules'
+  readonly #o: RuleEngineOptions
+  readonly rules: RuleSet
+  #cursor = 0
+  #live: CommittedReading[] = []
+  #caughtUp = false
+  #catchingUp: Promise<void> | undefined
+  #scheduled = false
+  #timer: NodeJS.Timeout | undefined
+  #stopped = true
+  #lastCheckpoint = 0
+  #lastMaintenance = 0
+  #lastPrune = 0
+  #version = ''
+  #failing = false
+  readonly #evaluated: Counter
+  readonly #fired: Counter<'rule'>
+  readonly #latency: Histogram
+
+  constructor(o: RuleEngineOptions) {
+    this.#o = o
+    this.rules = new RuleSet()
+    const registers = [o.registry]
+    this.#evaluated = new Counter({ name: 'carehub_rules_readings_evaluated_total', help: 'Journal entries the rules engine evaluated', registers })
+    this.#fired = new Counter({ name: 'carehub_rules_fired_total', help: 'Rule firings', labelNames: ['rule'], registers })
+    this.#latency = new Histogram({
+      name: 'carehub_rules_alert_latency_seconds',
+      help: 'From a reading reaching the box to the alert it raised being stored and announced',
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    })
+    const lag = () => this.#lag()
+    new Gauge({
+      name: 'carehub_rules_lag_entries',
+      help: 'Journal entries not yet evaluated by the rules engine',
+      registers,
+      collect() {
+        this.set(lag())
+      },
+    })
+  }
+
+  get cursor(): number {
+    return this.#cursor
+  }
+
+  async start(): Promise<void> {
+    const db = this.#o.db()
+    this.#stopped = false
+    this.#cursor = rulesCursor(db)
+    this.#reload(true)
+    this.#catchUp()
+    this.#arm(0)
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true
+    clearTimeout(this.#timer)
+    await this.#catchingUp
+    this.#flush(true)
+  }
+
+  /** The live feed (journal committer → bus). Out-of-order or while catching up: read from the journal instead. */
+  onCommitted(entries: readonly CommittedReading[]): void {
+    if (this.#stopped) return
+    const last = this.#live.at(-1)?.seq ?? this.#cursor
+    if (!this.#caughtUp || entries[0]?.seq !== last + 1) {
+      this.#caughtUp = false
+      this.#live = []
+      this.#catchUp()
+      return
+    }
+    this.#live.push(...entries)
+    if (!this.#scheduled) {
+      this.#scheduled = true
+      setImmediate(() => {
+        this.#scheduled = false
+        this.#drainLive()
+      })
+    }
+  }
+
+  /** Rules were changed through the API or the CLI: take them up now. */
+  reload(): void {
+    this.#reload(false)
+  }
+
+  #drainLive(): void {
+    if (this.#stopped || !this.#caughtUp) return
+    const batch = this.#live
+    this.#live = []
+    for (const e of batch) this.#evaluate(e.seq, e.reading)
+    this.#flush(false)
+    this.#arm()
+  }
+
+  #catchUp(): void {
+    this.#catchingUp ??= (async () => {
+      try {
+        for (;;) {
+          if (this.#stopped) return
+          const entries = readAfter(this.#o.db(), this.#cursor, SLICE)
+          for (const e of entries) this.#evaluate(e.seq, e)
+          this.#flush(false)
+          // Same synchronous block as the last read: every later commit reaches onCommitted in order.
+          if (entries.length < SLICE) {
+            this.#caughtUp = true
+            return
+          }
+          await new Promise((resolve) => setImmediate(resolve))
+        }
+      } catch (err) {
+        if (!this.#failing) this.#o.log.error({ err }, 'rules engine could not read the journal; retrying')
+        this.#failing = true
+        setTimeout(() => this.#catchUp(), 1000).unref()
+      }
+    })().finally(() => {
+      this.#catchingUp = undefined
+    })
+  }
+
+  #evaluate(seq: number, r: Omit<RuleEvent, 'seq'> & { receivedAt: number }): void {
+    const env = this.#o.env()
+    const event: RuleEvent = { seq, deviceId: r.deviceId, measurement: r.measurement, fields: r.fields }
+    const input: RuleInputEvent = { at: r.receivedAt, event }
+    for (const active of this.rules.interestedIn(r.deviceId, env)) {
+      this.rules.record(active, step(active.compiled, active.state, input, env), r.receivedAt, seq)
+    }
+    this.#cursor = seq
+    this.#evaluated.inc()
+  }
+
+  /** Timers: every rule whose next deadline has come is stepped at that deadline. */
+  #tick(): void {
+    if (this.#stopped) return
+    const now = this.#o.clock.now()
+    if (now - this.#lastMaintenance > 5000) this.#maintain(now)
+    if (this.#caughtUp) {
+      const env = this.#o.env()
+      for (const active of this.rules.due(now)) this.rules.record(active, step(active.compiled, active.state, { at: now }, env), now, null)
+    }
+    this.#flush(false)
+    this.#arm()
+  }
+
+  #flush(force: boolean): void {
+    const now = this.#o.clock.now()
+    if (!this.rules.hasEffects() && !(this.rules.hasDirty() && (force || now - this.#lastCheckpoint >= this.#o.checkpointMs))) return
+    const batch = this.rules.take(this.#cursor, now)
+    let notices: AlertNotice[]
+    try {
+      notices = this.#o.persist(batch)
+    } catch (err) {
+      // Not recorded: the states go back to what is stored and the entries are read again.
+      if (!this.#failing) this.#o.log.error({ err }, 'recording rule results failed; re-evaluating from the journal')
+      this.#failing = true
+      this.#caughtUp = false
+      this.#reload(true)
+      this.#cursor = rulesCursor(this.#o.db())
+      setTimeout(() => this.#catchUp(), 1000).unref()
+      return
+    }
+    this.#failing = false
+    this.#lastCheckpoint = now
+    for (const f of batch.firings) this.#fired.inc({ rule: f })
+    const announced = this.#o.clock.now()
+    for (const n of notices) {
+      if (n.triggerReceivedAt !== null) this.#latency.observe(Math.max(0, announced - n.triggerReceivedAt) / 1000)
+      this.#o.announce(n)
+    }
+  }
+
+  #maintain(now: number): void {
+    this.#lastMaintenance = now
+    try {
+      const version = rulesVersion(this.#o.db())
+      if (version !== this.#version) this.#reload(false)
+      if (now - this.#lastPrune < 3_600_000) return
+      this.#lastPrune = now
+      pruneTraces(this.#o.db(), now - this.#o.traceRetentionDays * 86_400_000, this.#o.tracesPerRule)
+    } catch (err) {
+      this.#o.log.warn({ err }, 'rules maintenance failed')
+    }
+  }
+
+  #reload(fromStore: boolean): void {
+    const db = this.#o.db()
+    this.#version = rulesVersion(db)
+    this.rules.load(db, listRules(db), fromStore, this.#o.clock.now())
+  }
+
+  /** Sleep until the earliest deadline, at most a second (maintenance, checkpoints). */
+  #arm(delay?: number): void {
+    if (this.#stopped) return
+    clearTimeout(this.#timer)
+    const now = this.#o.clock.now()
+    const next = delay ?? Math.min(1000, Math.max(0, this.rules.earliestDeadline(this.#o.env()) - now))
+    this.#timer = setTimeout(() => this.#tick(), next)
+  }
+
+  #lag(): number {
+    try {
+      const last = (this.#o.db().prepare('SELECT max(seq) FROM readings').pluck().get() as number | null) ?? 0
+      return Math.max(0, last - this.#cursor)
+    } catch {
+      return 0
+    }
+  }
+}

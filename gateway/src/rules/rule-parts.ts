@@ -1,0 +1,134 @@
+import type { Logger } from 'pino'
+import type { Registry } from 'prom-client'
+import { ActionRunner } from '../actions/action-runner.js'
+import type { DeviceCommander } from '../actions/device-command.js'
+import { type AlertNotice, addDelivery } from '../actions/effect-writer.js'
+import type { Config } from '../config/schema.js'
+import type { Clock } from '../core/clock.js'
+import type { EventBus } from '../core/event-bus.js'
+import type { GatewayEvents } from '../core/events.js'
+import { defineService, type Service } from '../core/service.js'
+import { AlertDelivery } from '../notify/alert-delivery.js'
+import { EmailSender, emailWanted } from '../notify/email-sender.js'
+import { nextSnoozeEnd, wakeSnoozed } from '../store/alerts.js'
+import type { Db } from '../store/open.js'
+import { Ticker } from '../system/ticker.js'
+import { DeviceDirectory } from './device-directory.js'
+import { RuleEngine } from './rule-engine.js'
+import { importRules } from './rule-import.js'
+import { recordBatch } from './rule-recorder.js'
+
+export interface RuleDeps {
+  readonly config: Readonly<Config>
+  readonly db: () => Db
+  readonly clock: Clock
+  readonly log: (module: string) => Logger
+  readonly registry: Registry
+  readonly bus: EventBus<GatewayEvents>
+  readonly gatewayId: () => string
+  readonly commands: DeviceCommander
+  readonly secret: (name: string) => Promise<string | undefined>
+  readonly timeZone: string
+}
+
+/** The rules engine and everything that acts on what it decides, built together (issue 7). */
+export interface RuleParts {
+  readonly engine: RuleEngine
+  readonly actions: ActionRunner
+  readonly delivery: AlertDelivery
+  readonly directory: DeviceDirectory
+  /** Tell every listener about an alert (panel stream, runners); the API calls it after a lifecycle change. */
+  readonly announce: (notice: AlertNotice) => void
+  /** In start order: the rules file import first, the engine last (its first firings find the runners up). */
+  readonly services: readonly Service[]
+}
+
+export function buildRules(d: RuleDeps): RuleParts {
+  const { config, db, clock } = d
+  const email = config.notify.email
+  let smtpPassword: string | undefined
+  const sender = email.enabled ? new EmailSender({ config: email, password: () => smtpPassword, log: d.log('email') }) : undefined
+  const directory = new DeviceDirectory(db, d.timeZone)
+  const actions = new ActionRunner({
+    db,
+    clock,
+    log: d.log('rule-actions'),
+    registry: d.registry,
+    commands: d.commands,
+    webhooks: config.automations.webhooks,
+    secret: d.secret,
+    gatewayId: d.gatewayId,
+  })
+  const delivery = new AlertDelivery({
+    db,
+    clock,
+    log: d.log('alert-delivery'),
+    registry: d.registry,
+    email: sender && {
+      send: async (message) => {
+        smtpPassword = await d.secret('smtp.password')
+        await sender.send(message)
+      },
+    },
+    commands: d.commands,
+    fallback: config.automations.criticalFallback,
+    // No cloud uploader yet (issue 8): a critical alert is never "handed to the cloud", so the fallback runs.
+    cloudHasIt: () => false,
+    gatewayName: config.gateway.name,
+    timeZone: d.timeZone,
+  })
+  const announce = (notice: AlertNotice) => {
+    d.bus.emit('alert:changed', notice)
+    delivery.wake()
+  }
+  const engine = new RuleEngine({
+    db,
+    clock,
+    log: d.log('rules'),
+    registry: d.registry,
+    env: () => directory.env(clock.now()),
+    persist: (batch) =>
+      recordBatch(
+        db(),
+        {
+          gatewayId: d.gatewayId(),
+          emailFor: (severity) => emailWanted(email, severity),
+          fallbackConfigured: config.automations.criticalFallback.length > 0,
+        },
+        batch,
+      ),
+    announce: (notice) => {
+      announce(notice)
+      actions.wake()
+    },
+    checkpointMs: config.automations.checkpointMs,
+    traceRetentionDays: config.automations.traceRetentionDays,
+    tracesPerRule: config.automations.tracesPerRule,
+  })
+  const rulesFile = config.automations.rulesFile
+  const log = d.log('rules')
+  const services: Service[] = [
+    defineService('rules-file', () => {
+      if (!rulesFile) return
+      const report = importRules(db(), rulesFile, clock.now())
+      log.info({ file: rulesFile, ...report }, 'rules file imported')
+    }),
+    actions,
+    delivery,
+    // A snooze that ran out re-opens its alert, and the people who get emails hear of it again.
+    new Ticker('alert-snoozes', 1000, log, async () => {
+      const due = nextSnoozeEnd(db())
+      if (due === null || due > clock.now()) return
+      const woken = db()
+        .transaction(() => {
+          const alerts = wakeSnoozed(db(), clock.now())
+          for (const a of alerts) if (emailWanted(email, a.severity)) addDelivery(db(), a.id, 'email', 'reopened', clock.now())
+          return alerts
+        })
+        .immediate()
+      for (const alert of woken) announce({ alert, event: 'reopened', triggerReceivedAt: null })
+    }),
+    engine,
+  ]
+  return { engine, actions, delivery, directory, announce, services }
+}

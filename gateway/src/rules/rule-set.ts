@@ -1,0 +1,161 @@
+import type { Db } from '../store/open.js'
+import { loadRuleStates, type SavedState } from '../store/rule-state.js'
+import type { StoredRule } from '../store/rules.js'
+import type { EvalEnv } from './conditions.js'
+import { type CompiledRule, compile, type Effect, initialState, nextDeadline, type RuleState, type StepResult, type Trace } from './evaluator.js'
+import type { Condition, Rule } from './rule-model.js'
+
+/** The enabled rules in memory: compiled definition, evaluator state, what they listen to, their next deadline. */
+export interface ActiveRule {
+  readonly rule: Rule
+  readonly version: number
+  readonly compiled: CompiledRule
+  state: RuleState
+  readonly devices: ReadonlySet<string>
+  readonly rooms: ReadonlySet<string>
+  deadline: number
+}
+
+export interface RuleResults {
+  readonly rule: Rule
+  readonly version: number
+  readonly effects: Effect[]
+  readonly traces: Trace[]
+}
+
+/** What one transaction records: results of the evaluations since the last one, states, cursor. */
+export interface PendingBatch {
+  readonly cursor: number
+  readonly now: number
+  readonly results: readonly RuleResults[]
+  readonly states: ReadonlyMap<string, SavedState>
+  /** Ids of rules that fired (metrics). */
+  readonly firings: readonly string[]
+  /** Receive times of the entries that produced effects (latency). */
+  readonly receivedAt: ReadonlyMap<number, number>
+}
+
+export class RuleSet {
+  #active = new Map<string, ActiveRule>()
+  #dirty = new Set<string>()
+  #pending = new Map<string, RuleResults>()
+  #receivedAt = new Map<number, number>()
+
+  get size(): number {
+    return this.#active.size
+  }
+
+  get(id: string): ActiveRule | undefined {
+    return this.#active.get(id)
+  }
+
+  /**
+   * Take up the stored rules. From the store (start-up, or after a failed write): states as
+   * persisted. Otherwise (an edit): unchanged rules keep their live state, new or changed ones
+   * start fresh now, removed or disabled ones are dropped with anything they had pending.
+   */
+  load(db: Db, stored: readonly StoredRule[], fromStore: boolean, now: number): void {
+    const saved = fromStore ? loadRuleStates(db) : new Map<string, SavedState>()
+    if (fromStore) {
+      this.#pending.clear()
+      this.#dirty.clear()
+      this.#receivedAt.clear()
+    }
+    const next = new Map<string, ActiveRule>()
+    for (const s of stored) {
+      if (!s.rule.enabled) continue
+      const current = this.#active.get(s.rule.id)
+      const keep = !fromStore && current?.version === s.version ? current.state : undefined
+      const persisted = saved.get(s.rule.id)
+      const state = keep ?? (persisted?.ruleVersion === s.version ? persisted.state : initialState(now))
+      const { devices, rooms } = listensTo(s.rule.when)
+      next.set(s.rule.id, { rule: s.rule, version: s.version, compiled: compile(s.rule), state, devices, rooms, deadline: Number.NEGATIVE_INFINITY })
+      if (state !== keep && state !== persisted?.state) this.#dirty.add(s.rule.id)
+    }
+    for (const id of [...this.#pending.keys()])
+      if (!next.has(id) || next.get(id)?.version !== this.#pending.get(id)?.version) this.#pending.delete(id)
+    for (const id of [...this.#dirty]) if (!next.has(id)) this.#dirty.delete(id)
+    this.#active = next
+  }
+
+  *interestedIn(deviceId: string, env: EvalEnv): Iterable<ActiveRule> {
+    let room: string | null | undefined
+    for (const a of this.#active.values()) {
+      if (a.devices.has(deviceId)) yield a
+      else if (a.rooms.size > 0) {
+        room ??= env.roomOf(deviceId)
+        if (room !== null && a.rooms.has(room)) yield a
+      }
+    }
+  }
+
+  *due(now: number): Iterable<ActiveRule> {
+    for (const a of this.#active.values()) if (a.deadline <= now) yield a
+  }
+
+  earliestDeadline(env: EvalEnv): number {
+    let min = Number.POSITIVE_INFINITY
+    for (const a of this.#active.values()) {
+      if (a.deadline === Number.NEGATIVE_INFINITY) a.deadline = nextDeadline(a.compiled, a.state, env)
+      if (a.deadline < min) min = a.deadline
+    }
+    return min
+  }
+
+  /** Keep a step's results for the next transaction; the rule's deadline is recomputed lazily. */
+  record(a: ActiveRule, r: StepResult, receivedAt: number, seq: number | null): void {
+    a.deadline = Number.NEGATIVE_INFINITY
+    this.#dirty.add(a.rule.id)
+    if (r.effects.length === 0 && r.traces.length === 0) return
+    let p = this.#pending.get(a.rule.id)
+    if (!p) {
+      p = { rule: a.rule, version: a.version, effects: [], traces: [] }
+      this.#pending.set(a.rule.id, p)
+    }
+    p.effects.push(...r.effects)
+    p.traces.push(...r.traces)
+    if (seq !== null && r.effects.length > 0) this.#receivedAt.set(seq, receivedAt)
+  }
+
+  hasEffects(): boolean {
+    return this.#pending.size > 0
+  }
+
+  hasDirty(): boolean {
+    return this.#dirty.size > 0
+  }
+
+  take(cursor: number, now: number): PendingBatch {
+    const states = new Map<string, SavedState>()
+    for (const id of this.#dirty) {
+      const a = this.#active.get(id)
+      if (a) states.set(id, { ruleVersion: a.version, state: a.state })
+    }
+    const results = [...this.#pending.values()]
+    const batch: PendingBatch = {
+      cursor,
+      now,
+      results,
+      states,
+      firings: results.flatMap((r) => r.effects.filter((e) => e.type === 'fire').map(() => r.rule.id)),
+      receivedAt: this.#receivedAt,
+    }
+    this.#dirty = new Set()
+    this.#pending = new Map()
+    this.#receivedAt = new Map()
+    return batch
+  }
+}
+
+/** The devices and rooms whose readings can change a condition (everything else skips the rule). */
+export function listensTo(c: Condition, acc = { devices: new Set<string>(), rooms: new Set<string>() }) {
+  if ('all' in c || 'any' in c) for (const x of 'all' in c ? c.all : c.any) listensTo(x, acc)
+  else if ('not' in c) listensTo(c.not, acc)
+  else if (!('time' in c)) {
+    const leaf = Object.values(c)[0] as { device?: string; devices?: string[]; room?: string }
+    if (leaf.device) acc.devices.add(leaf.device)
+    for (const d of leaf.devices ?? []) acc.devices.add(d)
+    if (leaf.room) acc.rooms.add(leaf.room)
+  }
+  return acc
+}
