@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import type { Permission } from '../auth/permissions.js'
+import { RULE_ROUTE_DOCS } from './openapi-rules.js'
 import {
   AuditEntrySchema,
   CommandOutcomeSchema,
@@ -31,7 +32,7 @@ import { MeUpdate, NewUser, UserUpdate } from './routes/users.js'
  * a test compares this list with the app's routes, and CI checks the committed
  * gateway/openapi.json is current (`npm run openapi`).
  */
-interface RouteDoc {
+export interface RouteDoc {
   readonly method: 'get' | 'post' | 'put' | 'delete'
   readonly path: string
   readonly summary: string
@@ -246,12 +247,14 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
     query: LogQuery,
     ok: { status: 200, description: 'log lines', schema: z.array(LogLineSchema) },
   },
+  ...RULE_ROUTE_DOCS,
 ]
 
 const PROBLEM = { $ref: '#/components/schemas/Problem' }
 
 export function openApiDocument(version: string): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {}
+  const shared: Record<string, unknown> = {}
   for (const r of ROUTE_DOCS) {
     const secured = r.access !== 'public'
     paths[r.path] ??= {}
@@ -265,16 +268,14 @@ export function openApiDocument(version: string): Record<string, unknown> {
         ? {
             requestBody: {
               required: true,
-              content: { 'application/json': { schema: z.toJSONSchema(r.body, { io: 'input', target: 'draft-2020-12' }) } },
+              content: { 'application/json': { schema: jsonSchema(r.body, 'input', shared) } },
             },
           }
         : {}),
       responses: {
         [String(r.ok.status)]: {
           description: r.ok.description,
-          ...(r.ok.schema
-            ? { content: { 'application/json': { schema: z.toJSONSchema(r.ok.schema, { io: 'output', target: 'draft-2020-12' }) } } }
-            : {}),
+          ...(r.ok.schema ? { content: { 'application/json': { schema: jsonSchema(r.ok.schema, 'output', shared) } } } : {}),
         },
         ...(r.body || r.query ? { 400: { description: 'invalid input', content: { 'application/problem+json': { schema: PROBLEM } } } } : {}),
         ...(secured ? { 401: { description: 'sign in first', content: { 'application/problem+json': { schema: PROBLEM } } } } : {}),
@@ -303,6 +304,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
       schemas: {
+        ...shared,
         Problem: {
           type: 'object',
           required: ['type', 'title', 'status', 'detail', 'code'],
@@ -320,6 +322,25 @@ export function openApiDocument(version: string): Record<string, unknown> {
       },
     },
   }
+}
+
+/**
+ * A zod schema as JSON Schema inside the document. Recursive schemas (a rule's condition tree)
+ * come with $defs that "#/…" refs point into; inside an OpenAPI document "#" is the document, so
+ * the definitions move to components.schemas (named by their zod `id`) and the refs follow them.
+ */
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output', shared: Record<string, unknown>): unknown {
+  const json = z.toJSONSchema(schema, { io, target: 'draft-2020-12' }) as Record<string, unknown>
+  const defs = json.$defs as Record<string, unknown> | undefined
+  if (!defs) return json
+  delete json.$defs
+  const rename = (name: string) => (io === 'input' ? `${name}Input` : name)
+  for (const [name, def] of Object.entries(defs)) shared[rename(name)] = def
+  const text = JSON.stringify(json).replace(/"#\/\$defs\/([^"]+)"/g, (_m, name: string) => `"#/components/schemas/${rename(name)}"`)
+  for (const [name, def] of Object.entries(defs)) {
+    shared[rename(name)] = JSON.parse(JSON.stringify(def).replace(/"#\/\$defs\/([^"]+)"/g, (_m, n: string) => `"#/components/schemas/${rename(n)}"`))
+  }
+  return JSON.parse(text)
 }
 
 function queryParameters(schema: z.ZodObject): Array<Record<string, unknown>> {

@@ -77,8 +77,8 @@ export function evaluate(c: Condition, path: string, pass: Pass): boolean {
     const v = fieldOf(pass.event, t)
     if (v !== undefined) {
       const was = st.on ?? false
+      st.on = thresholdHolds(t, v, was, st.v)
       st.v = v
-      st.on = thresholdHolds(t, v, was)
       if (st.on && !was) pass.rose = true
     }
     const bound = t.op === 'between' || t.op === 'outside' ? `${t.min}…${t.max}` : String(t.value)
@@ -126,7 +126,10 @@ export function nextChange(c: Condition, path: string, leaves: Record<string, Le
   if ('not' in c) return nextChange(c.not, `${path}.0`, leaves, now, armedAt, env)
   const st = leaves[path] ?? {}
   const after = (t: number) => (t > now ? t : Number.POSITIVE_INFINITY)
-  if ('window' in c) return st.s?.[0] ? after(st.s[0][0] + ms(c.window.over)) : Number.POSITIVE_INFINITY
+  if ('window' in c) {
+    const filled = after(armedAt + ms(c.window.over))
+    return Math.min(filled, st.s?.[0] ? after(st.s[0][0] + ms(c.window.over)) : Number.POSITIVE_INFINITY)
+  }
   if ('inactivity' in c) {
     const i = c.inactivity
     if (i.for !== undefined) return after((st.t ?? armedAt) + ms(i.for))
@@ -153,22 +156,32 @@ function windowLeaf(w: Window, st: LeafState, pass: Pass, view: View): boolean {
   const samples = st.s
   const v = fieldOf(pass.event, w)
   let raw: boolean | undefined
-  if (v !== undefined) {
-    const n = num(v)
+  // Counting counts every reading of the field; the other aggregates take numbers (booleans as
+  // 1/0) and leave text ("unavailable") out rather than poisoning the window with NaN.
+  const n = v === undefined ? Number.NaN : w.agg === 'count' ? 0 : num(v)
+  if (v !== undefined && !Number.isNaN(n)) {
     samples.push([pass.now, n])
     if (samples.length > WINDOW_MAX_SAMPLES) samples.shift()
-    raw = compare(n, w.op, w.value)
+    raw = w.agg === 'count' ? undefined : compare(n, w.op, w.value)
   }
   const horizon = pass.now - ms(w.over)
   while (samples.length > 0 && (samples[0] as [number, number])[0] <= horizon) samples.shift()
   const agg = aggregate(w.agg, samples)
-  const holds = agg !== null && compare(agg, w.op, w.value)
+  // A window the rule has not watched for its whole length would judge time it did not see
+  // ("no motion in the last hour" right after the rule was made): it holds only once full.
+  const full = pass.now - pass.armedAt >= ms(w.over)
+  const holds = full && agg !== null && compare(agg, w.op, w.value)
   if (raw !== undefined) {
     if (raw && !holds && !st.raw) pass.windowBlocked = true
     st.raw = raw
   }
   const shown = agg === null ? null : Math.round(agg * 1000) / 1000
-  return view('window', holds, `${w.agg}(${series(w)}) over ${w.over} ${w.op} ${w.value} (${samples.length} readings)`, shown)
+  return view(
+    'window',
+    holds,
+    `${w.agg}(${series(w)}) over ${w.over} ${w.op} ${w.value} (${samples.length} readings${full ? '' : ', window still filling'})`,
+    shown,
+  )
 }
 
 function aggregate(agg: Window['agg'], s: ReadonlyArray<[number, number]>): number | null {
@@ -243,7 +256,7 @@ function fieldOf(e: RuleEvent | null, s: { device: string; measurement: string; 
   return e.fields[s.field]
 }
 
-function thresholdHolds(t: Threshold, v: FieldValue, wasOn: boolean): boolean {
+function thresholdHolds(t: Threshold, v: FieldValue, wasOn: boolean, previous: FieldValue | undefined): boolean {
   if (t.op === '==') return v === t.value
   if (t.op === '!=') return v !== t.value
   if (typeof v !== 'number') return false
@@ -252,7 +265,12 @@ function thresholdHolds(t: Threshold, v: FieldValue, wasOn: boolean): boolean {
   const min = t.min as number
   const max = t.max as number
   if (t.op === 'between') return v >= min - h && v <= max + h
-  if (t.op === 'outside') return v < min + h || v > max - h
+  if (t.op === 'outside') {
+    if (v < min || v > max) return true
+    if (!wasOn) return false
+    // Back inside: stay on until the value is h inside the bound it went out across.
+    return previous !== undefined && typeof previous === 'number' && previous < (min + max) / 2 ? v < min + h : v > max - h
+  }
   const bound = t.value as number
   return t.op === '>' ? v > bound - h : t.op === '>=' ? v >= bound - h : t.op === '<' ? v < bound + h : v <= bound + h
 }

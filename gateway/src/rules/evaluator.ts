@@ -31,6 +31,8 @@ export interface RuleState {
   cooldownUntil: number | null
   lastFiredAt: number | null
   leaves: Record<string, LeafState>
+  /** Not evaluated yet: the first step looks at the rule at its arming instant (a time window may already hold). */
+  fresh?: boolean
 }
 
 export interface Firing {
@@ -79,7 +81,19 @@ export function compile(rule: Rule): CompiledRule {
 }
 
 export function initialState(now: number): RuleState {
-  return { v: 1, at: now, armedAt: now, holding: false, since: null, fired: false, blocked: null, cooldownUntil: null, lastFiredAt: null, leaves: {} }
+  return {
+    v: 1,
+    at: now,
+    armedAt: now,
+    holding: false,
+    since: null,
+    fired: false,
+    blocked: null,
+    cooldownUntil: null,
+    lastFiredAt: null,
+    leaves: {},
+    fresh: true,
+  }
 }
 
 /** Replays at most this many deadlines per input (a long outage of a busy window rule). */
@@ -91,6 +105,10 @@ const MAX_DEADLINES = 100_000
  */
 export function step(c: CompiledRule, state: RuleState, input: RuleInputEvent, env: EvalEnv): StepResult {
   const out: StepResult = { state, effects: [], traces: [] }
+  if (state.fresh) {
+    state.fresh = false
+    evaluateAt(c, state, state.armedAt, null, env, out)
+  }
   const t = Math.max(input.at, state.at)
   for (let i = 0; i < MAX_DEADLINES; i++) {
     const d = nextDeadline(c, state, env)
@@ -103,6 +121,7 @@ export function step(c: CompiledRule, state: RuleState, input: RuleInputEvent, e
 
 /** When the rule next needs looking at without a reading (Infinity: only a reading can change it). */
 export function nextDeadline(c: CompiledRule, s: RuleState, env: EvalEnv): number {
+  if (s.fresh) return s.armedAt
   let d = nextChange(c.rule.when, '0', s.leaves, s.at, s.armedAt, env)
   if (s.holding && !s.fired && s.since !== null) {
     const due = s.since + c.forMs
@@ -114,6 +133,9 @@ export function nextDeadline(c: CompiledRule, s: RuleState, env: EvalEnv): numbe
 
 function evaluateAt(c: CompiledRule, s: RuleState, now: number, event: RuleEvent | null, env: EvalEnv, out: StepResult): void {
   const pass = { now, event, env, leaves: s.leaves, armedAt: s.armedAt, views: [], rose: false, windowBlocked: false }
+  // A momentary condition held only at the instant of its reading: any later input starts afresh,
+  // so two edges on back-to-back readings are two firings.
+  if (c.momentary && s.holding) endEpisode(s)
   const holds = evaluate(c.rule.when, '0', pass)
   s.at = now
   const seq = event?.seq ?? null
@@ -135,11 +157,7 @@ function evaluateAt(c: CompiledRule, s: RuleState, now: number, event: RuleEvent
     } else if (!s.fired && s.blocked === null && c.forMs > 0) {
       trace('near_miss', 'for', `condition held for ${seconds(heldMs)} of the ${c.rule.for} needed, then stopped`)
     }
-    s.holding = false
-    s.since = null
-    s.sinceSeq = null
-    s.fired = false
-    s.blocked = null
+    endEpisode(s)
   }
 
   if (s.holding && !s.fired && now - (s.since as number) >= c.forMs) {
@@ -163,6 +181,14 @@ function evaluateAt(c: CompiledRule, s: RuleState, now: number, event: RuleEvent
     if (pass.windowBlocked) trace('near_miss', 'window', 'the reading alone would match, but the window aggregate does not')
     else if (pass.rose) trace('near_miss', 'condition', `matched ${falseLeaves(pass.views, false)}; not met: ${falseLeaves(pass.views, true)}`)
   }
+}
+
+function endEpisode(s: RuleState): void {
+  s.holding = false
+  s.since = null
+  s.sinceSeq = null
+  s.fired = false
+  s.blocked = null
 }
 
 function quietEnd(rule: Rule, now: number, timeZone: string): number | null {

@@ -92,22 +92,24 @@ export type Condition =
   | { readonly any: readonly Condition[] }
   | { readonly not: Condition }
 
-export const ConditionSchema: z.ZodType<Condition> = z.lazy(() =>
-  z.union(
-    [
-      z.strictObject({ threshold: ThresholdSchema }),
-      z.strictObject({ window: WindowSchema }),
-      z.strictObject({ change: ChangeSchema }),
-      z.strictObject({ inactivity: InactivitySchema }),
-      z.strictObject({ silence: SilenceSchema }),
-      z.strictObject({ time: TimeSchema }),
-      z.strictObject({ all: z.array(ConditionSchema).min(1).max(20) }),
-      z.strictObject({ any: z.array(ConditionSchema).min(1).max(20) }),
-      z.strictObject({ not: ConditionSchema }),
-    ],
-    { error: 'a condition is one of threshold, window, change, inactivity, silence, time, all, any, not' },
-  ),
-)
+export const ConditionSchema: z.ZodType<Condition> = z
+  .lazy(() =>
+    z.union(
+      [
+        z.strictObject({ threshold: ThresholdSchema }),
+        z.strictObject({ window: WindowSchema }),
+        z.strictObject({ change: ChangeSchema }),
+        z.strictObject({ inactivity: InactivitySchema }),
+        z.strictObject({ silence: SilenceSchema }),
+        z.strictObject({ time: TimeSchema }),
+        z.strictObject({ all: z.array(ConditionSchema).min(1).max(20) }),
+        z.strictObject({ any: z.array(ConditionSchema).min(1).max(20) }),
+        z.strictObject({ not: ConditionSchema }),
+      ],
+      { error: 'a condition is one of threshold, window, change, inactivity, silence, time, all, any, not' },
+    ),
+  )
+  .meta({ id: 'Condition' })
 
 export const SEVERITIES = ['info', 'warning', 'critical'] as const
 export type Severity = (typeof SEVERITIES)[number]
@@ -136,22 +138,23 @@ export type Action = z.infer<typeof ActionSchema>
 export type AlertSpec = Extract<Action, { alert: unknown }>['alert']
 export type CommandSpec = Extract<Action, { command: unknown }>['command']
 
-export const RuleSchema = z
-  .strictObject({
-    id: Name,
-    name: z.string().min(1).max(120),
-    description: z.string().max(1000).optional(),
-    enabled: z.boolean().default(true),
-    when: ConditionSchema,
-    for: DurationText.optional(),
-    cooldown: DurationText.optional(),
-    quietHours: z.strictObject({ from: ClockTime, to: ClockTime }).optional(),
-    actions: z.array(ActionSchema).min(1).max(10),
-  })
-  .refine((r) => r.for === undefined || !isMomentary(r.when), {
-    error: 'a change condition lasts an instant, so `for` cannot apply to it; use a threshold (e.g. open == true) instead',
-    path: ['for'],
-  })
+/** The rule's fields (for response schemas); RuleSchema adds the checks across fields. */
+export const RuleFields = z.strictObject({
+  id: Name,
+  name: z.string().min(1).max(120),
+  description: z.string().max(1000).optional(),
+  enabled: z.boolean().default(true),
+  when: ConditionSchema,
+  for: DurationText.optional(),
+  cooldown: DurationText.optional(),
+  quietHours: z.strictObject({ from: ClockTime, to: ClockTime }).optional(),
+  actions: z.array(ActionSchema).min(1).max(10),
+})
+
+export const RuleSchema = RuleFields.refine((r) => r.for === undefined || !isMomentary(r.when), {
+  error: 'a change condition lasts an instant, so `for` cannot apply to it; use a threshold (e.g. open == true) instead',
+  path: ['for'],
+})
 
 export type Rule = z.infer<typeof RuleSchema>
 export type RuleInput = z.input<typeof RuleSchema>

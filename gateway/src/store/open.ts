@@ -84,7 +84,15 @@ function checkReadOnly(options: OpenStoreOptions): void {
     ro.pragma('schema_version', { simple: true })
     if (!options.checkIntegrity) return
     const started = performance.now()
-    const rows = ro.pragma('integrity_check(20)') as Array<{ integrity_check: string }>
+    let rows: Array<{ integrity_check: string }>
+    try {
+      rows = ro.pragma('integrity_check(20)') as Array<{ integrity_check: string }>
+    } catch (err) {
+      // Damage in the schema itself stops the check before it can list anything: still its finding.
+      const code = (err as { code?: string }).code
+      if (code && CORRUPTION_CODES.has(code)) throw corrupt(path, `integrity check: ${(err as Error).message}`, err)
+      throw err
+    }
     const problems = rows.flatMap((r) => r.integrity_check.split('\n')).filter((r) => r !== 'ok')
     if (problems.length > 0) throw corrupt(path, `integrity check: ${problems.slice(0, 3).join('; ').slice(0, 300)}`)
     log.info({ ms: Math.round(performance.now() - started) }, 'integrity check passed after an unclean stop')

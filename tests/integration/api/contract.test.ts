@@ -11,7 +11,7 @@ import { connectDevice } from '../../_support/mqtt-clients.js'
 async function call(
   h: Harness,
   seen: Set<string>,
-  method: 'get' | 'post' | 'put',
+  method: 'get' | 'post' | 'put' | 'delete',
   path: string,
   body?: unknown,
   token?: string,
@@ -20,7 +20,7 @@ async function call(
   const template =
     path
       .split('?')[0]
-      ?.replace(/\/api\/(users|devices)\/[^/]+/, '/api/$1/{id}')
+      ?.replace(/\/api\/(users|devices|automations|alerts)\/[^/]+/, '/api/$1/{id}')
       .replace(/\/api\/ingest\/ha\/[^/]+/, '/api/ingest/ha/{client_id}') ?? ''
   const doc = ROUTE_DOCS.find((r) => r.method === method && r.path === template)
   assert.ok(doc, `${method} ${template} is documented`)
@@ -89,6 +89,39 @@ describe('API contract: every JSON route answers the shape its OpenAPI entry doc
     await call(h, seen, 'get', '/api/logs?level=info&limit=20', undefined, t)
     const enrol = (await call(h, seen, 'post', '/api/auth/mfa/enroll', undefined, t)) as { secret: string }
     await call(h, seen, 'post', '/api/auth/mfa/verify', { code: hotp(base32Decode(enrol.secret), stepAt(Date.now())) }, t)
+
+    const rule = {
+      id: 'warm-kitchen',
+      name: 'Kitchen warm',
+      when: { threshold: { device: 'kitchen_temp', measurement: 'climate', field: 'temp_c', op: '>', value: 25 } },
+      actions: [{ alert: { severity: 'info', title: 'Warm: {value}' } }],
+    }
+    await call(h, seen, 'post', '/api/automations', rule, t)
+    await call(h, seen, 'put', '/api/automations/warm-kitchen', { ...rule, cooldown: '1m' }, t)
+    await call(h, seen, 'get', '/api/automations', undefined, t)
+    await call(h, seen, 'get', '/api/automations/warm-kitchen', undefined, t)
+    await client.publishAsync('care/kitchen_temp/climate', '{"fields":{"temp_c":26.5}}', { qos: 1 })
+    let alerts: Array<{ id: number }> = []
+    for (let i = 0; i < 100 && alerts.length === 0; i++) {
+      alerts = (await call(h, seen, 'get', '/api/alerts?rule=warm-kitchen', undefined, t)) as Array<{ id: number }>
+      if (alerts.length === 0) await new Promise((r) => setTimeout(r, 50))
+    }
+    const alertId = alerts[0]?.id
+    await call(h, seen, 'get', `/api/alerts/${alertId}`, undefined, t)
+    await call(h, seen, 'post', `/api/alerts/${alertId}/read`, undefined, t)
+    await call(h, seen, 'post', `/api/alerts/${alertId}/ack`, undefined, t)
+    await call(h, seen, 'post', `/api/alerts/${alertId}/snooze`, { for: '10m' }, t)
+    await call(h, seen, 'post', `/api/alerts/${alertId}/resolve`, undefined, t)
+    await call(h, seen, 'get', '/api/automations/warm-kitchen/traces?limit=10', undefined, t)
+    await call(
+      h,
+      seen,
+      'post',
+      '/api/automations/warm-kitchen/test',
+      { readings: [{ device: 'kitchen_temp', measurement: 'climate', fields: { temp_c: 30 } }] },
+      t,
+    )
+    await call(h, seen, 'post', '/api/automations/warm-kitchen/backtest?range=1h', undefined, t)
 
     const documented = ROUTE_DOCS.filter((r) => r.ok.schema).map((r) => `${r.method} ${r.path}`)
     assert.deepEqual([...seen].sort(), documented.sort(), 'every route with a documented response was exercised')

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { compile, deviceOf, type Effect, initialState, nextDeadline, step } from '../../../gateway/src/rules/evaluator.js'
 import type { Condition } from '../../../gateway/src/rules/rule-model.js'
-import { at, BERLIN, HOUR, iso, MIN, makeEnv, makeRule, motion, Run, reading, SEC, T0, temp, tempSeries, UTC_ENV } from './_rules.js'
+import { at, BERLIN, DAY, HOUR, iso, MIN, makeEnv, makeRule, motion, Run, reading, SEC, T0, temp, tempSeries, UTC_ENV } from './_rules.js'
 
 const hot: Condition = { threshold: { ...tempSeries, op: '>', value: 30 } }
 const doorOpens: Condition = { change: { device: 'door', measurement: 'contact', field: 'open', from: false, to: true } }
@@ -36,6 +36,7 @@ describe('compile, initialState, step basics', () => {
       cooldownUntil: null,
       lastFiredAt: null,
       leaves: {},
+      fresh: true,
     })
   })
 
@@ -108,7 +109,8 @@ describe('for: holding long enough', () => {
 
   test('fires exactly at since + for, even when the next input comes hours later; the trigger is the timer', () => {
     const run = new Run(rule, T0)
-    run.read(T0 + 10 * SEC, temp(31))
+    const start = temp(31)
+    run.read(T0 + 10 * SEC, start)
     assert.deepEqual(run.effects, [])
     assert.equal(nextDeadline(run.compiled, run.state, UTC_ENV), T0 + 10 * SEC + 5 * MIN)
     run.tick(T0 + 3 * HOUR)
@@ -116,7 +118,7 @@ describe('for: holding long enough', () => {
     const f = fireOf(run.effects[0])
     assert.equal(f.at, T0 + 10 * SEC + 5 * MIN)
     assert.equal(f.trigger, null)
-    assert.equal(f.seq, null)
+    assert.equal(f.seq, start.seq, 'the reading behind a timer’s firing is the one that began the episode')
     assert.equal(run.tracesOf('fired')[0]?.at, T0 + 10 * SEC + 5 * MIN)
   })
 
@@ -197,7 +199,8 @@ describe('cooldown', () => {
     const run = new Run(makeRule(hot, { cooldown: '10m' }), T0)
     run.read(T0, temp(31))
     run.read(T0 + MIN, temp(29))
-    run.read(T0 + 2 * MIN, temp(31))
+    const again = temp(31)
+    run.read(T0 + 2 * MIN, again)
     run.read(T0 + 3 * MIN, temp(32))
     run.read(T0 + 4 * MIN, temp(33))
     assert.deepEqual(run.fires(), [T0])
@@ -210,6 +213,7 @@ describe('cooldown', () => {
     run.tick(T0 + HOUR)
     assert.deepEqual(run.fires(), [T0, T0 + 10 * MIN])
     assert.equal(fireOf(run.effects.at(-1)).trigger, null)
+    assert.equal(fireOf(run.effects.at(-1)).seq, again.seq, 'the reading that began the blocked episode')
   })
 
   test('an episode that ends inside the cooldown never fires and does not clear', () => {
@@ -352,9 +356,7 @@ describe('momentary (change) rules', () => {
     assert.deepEqual(run.clears(), [])
   })
 
-  test('consecutive rising edges each fire (20 → 21 → 22)', {
-    todo: 'the second edge is in the same "holding episode" as the first (no input in between made it false), so it never fires',
-  }, () => {
+  test('consecutive rising edges each fire (20 → 21 → 22)', {}, () => {
     const run = new Run(makeRule({ change: { ...tempSeries, direction: 'rising' } }), T0)
     run.read(T0 + MIN, temp(20))
     run.read(T0 + 2 * MIN, temp(21))
@@ -362,9 +364,7 @@ describe('momentary (change) rules', () => {
     assert.deepEqual(run.fires(), [T0 + 2 * MIN, T0 + 3 * MIN])
   })
 
-  test('any of two changes: an edge on each, one reading after the other, fires twice', {
-    todo: 'the back door’s edge arrives while the front door’s edge still "holds", so it is taken as the same episode and never fires',
-  }, () => {
+  test('any of two changes: an edge on each, one reading after the other, fires twice', {}, () => {
     const opens = (device: string): Condition => ({ change: { device, measurement: 'contact', field: 'open', to: true } })
     const run = new Run(makeRule({ any: [opens('front'), opens('back')] }), T0)
     run.read(T0 + MIN, reading('front', 'contact', { open: false }))
@@ -409,6 +409,13 @@ describe('traces', () => {
     assert.equal(misses[0]?.reason, 'condition')
     assert.match(misses[0]?.message ?? '', /matched thermo climate\.temp_c > 30; not met: 22:00–07:00/)
     assert.equal(misses[0]?.views.find((v) => v.kind === 'threshold')?.value, 35.5)
+    assert.deepEqual(
+      misses[0]?.views.map((v) => [v.kind, v.holds, v.detail]),
+      [
+        ['threshold', true, 'thermo climate.temp_c > 30'],
+        ['time', false, '22:00–07:00'],
+      ],
+    )
     run.tick(at('2026-11-27T22:30:00Z'))
     assert.deepEqual(run.fires(), [at('2026-11-27T22:00:00Z')], 'the time boundary is a deadline of its own')
     assert.deepEqual(
@@ -452,7 +459,7 @@ describe('traces', () => {
 
 describe('window rules', () => {
   test('samples drop out on their own time: the clear comes at oldest sample + window, without a reading', () => {
-    const run = new Run(makeRule({ window: { ...tempSeries, agg: 'avg', over: '10m', op: '>', value: 25 } }), T0)
+    const run = new Run(makeRule({ window: { ...tempSeries, agg: 'avg', over: '10m', op: '>', value: 25 } }), T0 - DAY)
     run.read(T0 + 30 * SEC, temp(40))
     run.read(T0 + 4 * MIN, temp(20))
     assert.equal(nextDeadline(run.compiled, run.state, UTC_ENV), T0 + 30 * SEC + 10 * MIN)
@@ -468,7 +475,7 @@ describe('window rules', () => {
 
   test('"three door openings within 10 minutes"', () => {
     const openings: Condition = { window: { device: 'door', measurement: 'contact', field: 'open', agg: 'sum', over: '10m', op: '>=', value: 3 } }
-    const run = new Run(makeRule(openings), T0)
+    const run = new Run(makeRule(openings), T0 - DAY)
     for (const m of [0, 4, 9]) {
       run.read(T0 + m * MIN, door(true))
       run.read(T0 + m * MIN + 30 * SEC, door(false))
@@ -479,7 +486,7 @@ describe('window rules', () => {
   })
 
   test('rate: a fast temperature drop (window open in winter)', () => {
-    const run = new Run(makeRule({ window: { ...tempSeries, agg: 'rate', over: '15m', op: '<=', value: -0.5 } }), T0)
+    const run = new Run(makeRule({ window: { ...tempSeries, agg: 'rate', over: '15m', op: '<=', value: -0.5 } }), T0 - DAY)
     run.read(T0, temp(21))
     run.read(T0 + 5 * MIN, temp(20))
     assert.deepEqual(run.fires(), [])
@@ -512,6 +519,7 @@ describe('inactivity rules', () => {
     assert.deepEqual(run.fires(), [T0 + 4 * HOUR], 'counted from arming')
     const f = fireOf(run.effects[0])
     assert.equal(f.trigger, null)
+    assert.equal(f.seq, null, 'no reading began this episode: a clock did')
     assert.equal(f.views[0]?.value, 240, 'idle minutes')
     run.read(T0 + 10 * HOUR, motion(true))
     assert.deepEqual(run.clears(), [T0 + 10 * HOUR])
@@ -580,6 +588,8 @@ describe('silence rules', () => {
 describe('nextDeadline', () => {
   test('Infinity when only a reading can change the rule', () => {
     const run = new Run(makeRule(hot), T0)
+    assert.equal(nextDeadline(run.compiled, run.state, UTC_ENV), T0, 'a new rule is looked at once, when armed')
+    run.tick(T0)
     assert.equal(nextDeadline(run.compiled, run.state, UTC_ENV), Number.POSITIVE_INFINITY)
     run.read(T0 + MIN, temp(31))
     assert.equal(nextDeadline(run.compiled, run.state, UTC_ENV), Number.POSITIVE_INFINITY)
@@ -587,6 +597,7 @@ describe('nextDeadline', () => {
 
   test('an inactivity clock runs from arming', () => {
     const run = new Run(makeRule({ inactivity: { device: 'pir', for: '2h' } }), T0)
+    run.tick(T0)
     assert.equal(nextDeadline(run.compiled, run.state, UTC_ENV), T0 + 2 * HOUR)
   })
 

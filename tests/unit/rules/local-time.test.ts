@@ -32,28 +32,30 @@ describe('inSpan: [from, to), wrapping past midnight', () => {
   })
 })
 
+const mw = (l: { minute: number; weekday: number }) => ({ minute: l.minute, weekday: l.weekday })
+
 describe('localTime', () => {
   test('UTC: minute of the day and weekday (0 = Monday)', () => {
-    assert.deepEqual(localTime(T0, 'UTC'), { minute: hm(21), weekday: 4 })
-    assert.deepEqual(localTime(at('2026-11-29T00:00:00Z'), 'UTC'), { minute: 0, weekday: 6 })
-    assert.deepEqual(localTime(at('2026-11-30T23:59:59.999Z'), 'UTC'), { minute: hm(23, 59), weekday: 0 })
+    assert.deepEqual(mw(localTime(T0, 'UTC')), { minute: hm(21), weekday: 4 })
+    assert.deepEqual(mw(localTime(at('2026-11-29T00:00:00Z'), 'UTC')), { minute: 0, weekday: 6 })
+    assert.deepEqual(mw(localTime(at('2026-11-30T23:59:59.999Z'), 'UTC')), { minute: hm(23, 59), weekday: 0 })
   })
 
   test('Europe/Berlin in winter (UTC+1) and summer (UTC+2)', () => {
-    assert.deepEqual(localTime(T0, BERLIN), { minute: hm(22), weekday: 4 })
-    assert.deepEqual(localTime(at('2026-11-27T23:30:00Z'), BERLIN), { minute: hm(0, 30), weekday: 5 })
-    assert.deepEqual(localTime(at('2026-07-01T12:00:00Z'), BERLIN), { minute: hm(14), weekday: 2 })
+    assert.deepEqual(mw(localTime(T0, BERLIN)), { minute: hm(22), weekday: 4 })
+    assert.deepEqual(mw(localTime(at('2026-11-27T23:30:00Z'), BERLIN)), { minute: hm(0, 30), weekday: 5 })
+    assert.deepEqual(mw(localTime(at('2026-07-01T12:00:00Z'), BERLIN)), { minute: hm(14), weekday: 2 })
   })
 
   test('across the spring-forward night, 02:xx never appears', () => {
-    assert.deepEqual(localTime(at('2027-03-28T00:59:00Z'), BERLIN), { minute: hm(1, 59), weekday: 6 })
-    assert.deepEqual(localTime(at('2027-03-28T01:00:00Z'), BERLIN), { minute: hm(3), weekday: 6 })
+    assert.deepEqual(mw(localTime(at('2027-03-28T00:59:00Z'), BERLIN)), { minute: hm(1, 59), weekday: 6 })
+    assert.deepEqual(mw(localTime(at('2027-03-28T01:00:00Z'), BERLIN)), { minute: hm(3), weekday: 6 })
   })
 
   test('across the fall-back night, 02:xx appears twice', () => {
-    assert.deepEqual(localTime(at('2026-10-25T00:30:00Z'), BERLIN), { minute: hm(2, 30), weekday: 6 })
-    assert.deepEqual(localTime(at('2026-10-25T01:30:00Z'), BERLIN), { minute: hm(2, 30), weekday: 6 })
-    assert.deepEqual(localTime(at('2026-10-25T02:00:00Z'), BERLIN), { minute: hm(3), weekday: 6 })
+    assert.deepEqual(mw(localTime(at('2026-10-25T00:30:00Z'), BERLIN)), { minute: hm(2, 30), weekday: 6 })
+    assert.deepEqual(mw(localTime(at('2026-10-25T01:30:00Z'), BERLIN)), { minute: hm(2, 30), weekday: 6 })
+    assert.deepEqual(mw(localTime(at('2026-10-25T02:00:00Z'), BERLIN)), { minute: hm(3), weekday: 6 })
   })
 
   test('many zones in a row do not mix up their cached answers', () => {
@@ -96,16 +98,12 @@ describe('nextLocal: the first instant after t when the local clock reads hh:mm'
     assert.equal(nextLocal(at('2026-10-24T22:00:00Z'), hm(2, 30), BERLIN), at('2026-10-25T00:30:00Z'))
   })
 
-  test('a skipped time (02:30 on the spring-forward night) falls on the next valid minute, 03:00 CEST', {
-    todo: 'nextLocal returns 03:30 CEST (01:30Z), half an hour after the clock has passed 02:30; localTime says 03:00 CEST is already past 02:30',
-  }, () => {
+  test('a skipped time (02:30 on the spring-forward night) falls on the next valid minute, 03:00 CEST', () => {
     const n = nextLocal(at('2027-03-27T23:00:00Z'), hm(2, 30), BERLIN)
     assert.equal(iso(n), '2027-03-28T01:00:00.000Z')
   })
 
-  test('a repeated time (02:30 on the fall-back night) is found again an hour later, as the clock reads it again', {
-    todo: 'nextLocal from 02:30 CEST (00:30Z) skips the 02:30 CET at 01:30Z and answers the next day (2026-10-26T01:30Z)',
-  }, () => {
+  test('a repeated time (02:30 on the fall-back night) is found again an hour later, as the clock reads it again', () => {
     const n = nextLocal(at('2026-10-25T00:30:00Z'), hm(2, 30), BERLIN)
     assert.equal(iso(n), '2026-10-25T01:30:00.000Z')
   })
@@ -150,9 +148,7 @@ describe('previousLocal: the last instant at or before t when the local clock re
     assert.equal(previousLocal(at('2027-03-29T01:00:00Z'), hm(4), BERLIN), at('2027-03-28T02:00:00Z'))
   })
 
-  test('on the fall-back night the clock read 02:30 twice: the later one (02:30 CET, 01:30Z) is the last before 02:40 CET', {
-    todo: 'previousLocal(2026-10-25T01:40Z, 02:30) answers 00:30Z (02:30 CEST), missing the repeated 02:30 CET at 01:30Z',
-  }, () => {
+  test('on the fall-back night the clock read 02:30 twice: the later one (02:30 CET, 01:30Z) is the last before 02:40 CET', {}, () => {
     assert.equal(iso(previousLocal(at('2026-10-25T01:40:00Z'), hm(2, 30), BERLIN)), '2026-10-25T01:30:00.000Z')
   })
 
