@@ -43,7 +43,9 @@ export function writeEffects(db: Db, ctx: EffectContext, rule: Rule, ruleVersion
       }
       continue
     }
-    const base = `${ctx.gatewayId}:rule:${rule.id}:${effect.at}`
+    // A reading-driven firing is named by its reading (several can share a millisecond); a timer's
+    // by its instant (one episode fires once). Replays produce the same names.
+    const base = `${ctx.gatewayId}:rule:${rule.id}:${effect.trigger ? `s${effect.trigger.seq}` : `t${effect.at}`}`
     if (effect.seq !== null) pinReading(db, effect.seq, `rule:${rule.id}`, ctx.now)
     let alertId: number | null = null
     rule.actions.forEach((action, i) => {
