@@ -198,6 +198,7 @@ export class Gateway {
     this.rules = buildRules({
       config,
       db,
+      journal: this.journal,
       clock,
       log: child,
       registry,

@@ -205,17 +205,25 @@ function aggregate(agg: Window['agg'], s: ReadonlyArray<[number, number]>): numb
 
 function inactivityLeaf(i: Inactivity, st: LeafState, pass: Pass, view: View): boolean {
   st.t ??= pass.armedAt
+  let matched = false
   const e = pass.event
   if (e && isSelected(i, e.deviceId, pass.env) && (i.measurement === undefined || i.measurement === e.measurement)) {
     const v = i.field === undefined ? true : e.fields[i.field]
-    if (v !== undefined && (i.equals === undefined || v === i.equals)) st.t = pass.now
+    if (v !== undefined && (i.equals === undefined || v === i.equals)) {
+      st.t = pass.now
+      matched = true
+    }
   }
   const what = `${i.device ?? i.devices?.join(',') ?? `room ${i.room}`}${i.measurement ? ` ${i.measurement}` : ''}${i.field ? `.${i.field}` : ''}${i.equals !== undefined ? ` == ${i.equals}` : ''}`
   const idleMinutes = Math.floor((pass.now - st.t) / 60_000)
   if (i.for !== undefined) return view('inactivity', pass.now - st.t >= ms(i.for), `no ${what} for ${i.for} (idle ${idleMinutes} min)`, idleMinutes)
   const since = previousLocal(pass.now, clockMinute(i.since as string), pass.env.timeZone)
   const by = nextLocal(since, clockMinute(i.by as string), pass.env.timeZone)
-  return view('inactivity', pass.now >= by && st.t < since, `no ${what} between ${i.since} and ${i.by} (idle ${idleMinutes} min)`, idleMinutes)
+  // Once it holds it goes on holding until a matching event — not until the next morning's `since`
+  // (nobody in the kitchen since yesterday is still nobody).
+  if (matched) st.on = false
+  else if (!st.on) st.on = pass.now >= by && st.t < since
+  return view('inactivity', st.on === true, `no ${what} between ${i.since} and ${i.by} (idle ${idleMinutes} min)`, idleMinutes)
 }
 
 function silenceLeaf(s: Silence, st: LeafState, pass: Pass, view: View): boolean {

@@ -62,22 +62,22 @@ export function explain(rule: Rule, state: RuleState, at: number, env: EvalEnv):
 export const BACKTEST_MAX_READINGS = 1_000_000
 
 /**
- * The stored readings a rule listens to, received in [from, to], in journal order. Read per device
- * through the (device, measurement, ts) index with an hour of margin on the device's own clock,
- * then filtered on the box's receive time — never a scan of the whole journal.
+ * The stored readings a rule listens to, received in [from, to], in journal order — by the box's
+ * receive time, as the live engine saw them (a device's buffered readings from days ago count when
+ * they arrived). Read per device through the index that starts with the device, never a scan of
+ * the whole journal.
  */
 export function historyFor(db: Db, rule: Rule, from: number, to: number, env: EvalEnv): { inputs: ReplayInput[]; truncated: boolean } {
   const { devices, rooms } = listensTo(rule.when)
   const all = new Set(devices)
   for (const room of rooms) for (const d of env.devicesIn(room)) all.add(d)
-  const margin = 3_600_000
   const rows: Array<{ seq: number; device_id: string; measurement: string; fields: string; received_at: number }> = []
   const select = db.prepare(
-    'SELECT seq, device_id, measurement, fields, received_at FROM readings WHERE device_id = ? AND ts BETWEEN ? AND ? AND received_at BETWEEN ? AND ? LIMIT ?',
+    'SELECT seq, device_id, measurement, fields, received_at FROM readings WHERE device_id = ? AND received_at BETWEEN ? AND ? LIMIT ?',
   )
   let truncated = false
   for (const d of all) {
-    const got = select.all(d, from - margin, to + margin, from, to, BACKTEST_MAX_READINGS + 1 - rows.length) as typeof rows
+    const got = select.all(d, from, to, BACKTEST_MAX_READINGS + 1 - rows.length) as typeof rows
     rows.push(...got)
     if (rows.length > BACKTEST_MAX_READINGS) {
       truncated = true

@@ -18,8 +18,8 @@ export interface RuleEngineOptions {
   readonly log: Logger
   readonly registry: Registry
   readonly env: () => EvalEnv
-  /** Records a batch's effects, traces, states and cursor in one transaction; returns what to announce. */
-  readonly persist: (batch: PendingBatch) => AlertNotice[]
+  /** Records a batch's effects, traces, states and cursor in one transaction; resolves with what to announce once committed. */
+  readonly persist: (batch: PendingBatch) => Promise<AlertNotice[]>
   readonly announce: (notice: AlertNotice) => void
   /** Dirty states are written at least this often even when nothing fired. */
   readonly checkpointMs: number
@@ -54,6 +54,8 @@ export class RuleEngine implements Service {
   #lastPrune = 0
   #version = ''
   #failing = false
+  /** The batch being recorded: one at a time, so a failed one is never overtaken by a later cursor. */
+  #recording: Promise<void> | undefined
   readonly #evaluated: Counter
   readonly #fired: Counter<'rule'>
   readonly #latency: Histogram
@@ -67,7 +69,7 @@ export class RuleEngine implements Service {
     this.#latency = new Histogram({
       name: 'carehub_rules_alert_latency_seconds',
       help: 'From a reading reaching the box to the alert it raised being stored and announced',
-      buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      buckets: [0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
     })
     const lag = () => this.#lag()
@@ -98,7 +100,10 @@ export class RuleEngine implements Service {
     this.#stopped = true
     clearTimeout(this.#timer)
     await this.#catchingUp
+    // Whatever was evaluated is recorded before the journal stops (it stops after this).
+    while (this.#recording) await this.#recording
     this.#flush(true)
+    while (this.#recording) await this.#recording
   }
 
   /** The live feed (journal committer → bus). Out-of-order or while catching up: read from the journal instead. */
@@ -185,30 +190,39 @@ export class RuleEngine implements Service {
   }
 
   #flush(force: boolean): void {
+    if (this.#recording) return
     const now = this.#o.clock.now()
     if (!this.rules.hasEffects() && !(this.rules.hasDirty() && (force || now - this.#lastCheckpoint >= this.#o.checkpointMs))) return
     const batch = this.rules.take(this.#cursor, now)
-    let notices: AlertNotice[]
-    try {
-      notices = this.#o.persist(batch)
-    } catch (err) {
-      // Not recorded: the states go back to what is stored and the entries are read again.
-      if (!this.#failing) this.#o.log.error({ err }, 'recording rule results failed; re-evaluating from the journal')
-      this.#failing = true
-      this.#caughtUp = false
-      this.#reload(true)
-      this.#cursor = rulesCursor(this.#o.db())
-      setTimeout(() => this.#catchUp(), 1000).unref()
-      return
-    }
-    this.#failing = false
-    this.#lastCheckpoint = now
-    for (const f of batch.firings) this.#fired.inc({ rule: f })
-    const announced = this.#o.clock.now()
-    for (const n of notices) {
-      if (n.triggerReceivedAt !== null) this.#latency.observe(Math.max(0, announced - n.triggerReceivedAt) / 1000)
-      this.#o.announce(n)
-    }
+    this.#recording = this.#o
+      .persist(batch)
+      .then(
+        (notices) => {
+          this.#failing = false
+          this.#lastCheckpoint = now
+          for (const f of batch.firings) this.#fired.inc({ rule: f })
+          const announced = this.#o.clock.now()
+          for (const n of notices) {
+            if (n.triggerReceivedAt !== null) this.#latency.observe(Math.max(0, announced - n.triggerReceivedAt) / 1000)
+            this.#o.announce(n)
+          }
+        },
+        (err: unknown) => {
+          // Not recorded: the states go back to what is stored and the entries are read again.
+          if (!this.#failing) this.#o.log.error({ err }, 'recording rule results failed; re-evaluating from the journal')
+          this.#failing = true
+          this.#caughtUp = false
+          this.#live = []
+          this.#reload(true)
+          this.#cursor = rulesCursor(this.#o.db())
+          if (!this.#stopped) setTimeout(() => this.#catchUp(), 1000).unref()
+        },
+      )
+      .finally(() => {
+        this.#recording = undefined
+        // What was evaluated meanwhile goes next.
+        if (!this.#stopped || force) this.#flush(force)
+      })
   }
 
   #maintain(now: number): void {

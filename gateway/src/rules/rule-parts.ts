@@ -11,6 +11,7 @@ import { defineService, type Service } from '../core/service.js'
 import { AlertDelivery } from '../notify/alert-delivery.js'
 import { EmailSender, emailWanted } from '../notify/email-sender.js'
 import { nextSnoozeEnd, wakeSnoozed } from '../store/alerts.js'
+import type { JournalCommitter } from '../store/journal-committer.js'
 import type { Db } from '../store/open.js'
 import { Ticker } from '../system/ticker.js'
 import { DeviceDirectory } from './device-directory.js'
@@ -29,6 +30,7 @@ export interface RuleDeps {
   readonly commands: DeviceCommander
   readonly secret: (name: string) => Promise<string | undefined>
   readonly timeZone: string
+  readonly journal: JournalCommitter
 }
 
 /** The rules engine and everything that acts on what it decides, built together (issue 7). */
@@ -87,15 +89,18 @@ export function buildRules(d: RuleDeps): RuleParts {
     log: d.log('rules'),
     registry: d.registry,
     env: () => directory.env(clock.now()),
+    // Recorded in the journal's next group commit: one fsync for readings and their alerts.
     persist: (batch) =>
-      recordBatch(
-        db(),
-        {
-          gatewayId: d.gatewayId(),
-          emailFor: (severity) => emailWanted(email, severity),
-          fallbackConfigured: config.automations.criticalFallback.length > 0,
-        },
-        batch,
+      d.journal.write((tx) =>
+        recordBatch(
+          tx,
+          {
+            gatewayId: d.gatewayId(),
+            emailFor: (severity) => emailWanted(email, severity),
+            fallbackConfigured: config.automations.criticalFallback.length > 0,
+          },
+          batch,
+        ),
       ),
     announce: (notice) => {
       announce(notice)

@@ -14,8 +14,16 @@ export interface DeadLetter {
 }
 
 /** Statements prepared once per connection: the ingest hot path must not re-parse SQL per row. */
+/** A write that rides along in a journal transaction (JournalCommitter.write). */
+export interface RideAlong {
+  readonly fn: (db: Db) => unknown
+  resolve(value: unknown): void
+  reject(err: Error): void
+}
+
 export class JournalWriter {
   readonly #db: Db
+  #settle: Array<() => void> = []
   readonly #insertReading
   readonly #insertDeadLetter
   readonly #touchDevice
@@ -48,7 +56,7 @@ export class JournalWriter {
    * BUSY at once when a read transaction must upgrade while another connection (the `carehub`
    * command) writes. Returns the journal seq of each reading, in order.
    */
-  commit(readings: readonly Reading[], deadLetters: readonly DeadLetter[]): number[] {
+  commit(readings: readonly Reading[], deadLetters: readonly DeadLetter[], writes: readonly RideAlong[] = []): number[] {
     return this.#db
       .transaction(() => {
         const seqs: number[] = []
@@ -77,9 +85,27 @@ export class JournalWriter {
           this.#insertDeadLetter.run(d.receivedAt, d.source, d.origin, d.reasonCode, d.reason, d.payload === null ? null : Buffer.from(d.payload))
         }
         for (const [id, at] of lastSeen) this.#touchDevice.run(at, at, id)
+        // Other writes sharing this commit, each in a savepoint: one failing undoes only itself.
+        const settle: Array<() => void> = []
+        for (const w of writes) {
+          try {
+            const value = this.#db.transaction(() => w.fn(this.#db))()
+            settle.push(() => w.resolve(value))
+          } catch (err) {
+            settle.push(() => w.reject(err as Error))
+          }
+        }
+        this.#settle = settle
         return seqs
       })
       .immediate()
+  }
+
+  /** Tell the ride-along writes of the last commit how they went (after it committed). */
+  settleWrites(): void {
+    const settle = this.#settle
+    this.#settle = []
+    for (const s of settle) s()
   }
 }
 

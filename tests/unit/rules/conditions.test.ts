@@ -512,7 +512,7 @@ describe('inactivity since + by ("no movement in the kitchen by 10:00", since 06
   const sat = (hhmm: string) => at(`2026-11-28T${hhmm}:00Z`)
   const sun = (hhmm: string) => at(`2026-11-29T${hhmm}:00Z`)
 
-  test('holds at 10:00 with no match since 06:00, stays holding until a match, false again after the next 06:00 until 10:00', () => {
+  test('holds at 10:00 with no match since 06:00 and goes on holding until a match — through the next morning too', () => {
     const p = new Probe(noMorning, sat('03:00'))
     assert.equal(p.at(sat('05:30'), motion(true)), false, 'before 06:00: does not count for today')
     assert.equal(p.at(sat('07:00'), motion(false)), false)
@@ -521,8 +521,8 @@ describe('inactivity since + by ("no movement in the kitchen by 10:00", since 06
     assert.equal(p.at(sat('10:00')), true)
     assert.equal(p.at(sat('23:00')), true, 'still holding')
     assert.equal(p.at(sun('05:59')), true, 'still holding before the next 06:00')
-    assert.equal(p.at(sun('06:00')), false, 'a new morning')
-    assert.equal(p.at(sun('09:59')), false)
+    assert.equal(p.at(sun('06:00')), true, 'nobody since yesterday is still nobody: a new morning does not end it')
+    assert.equal(p.at(sun('09:59')), true)
     assert.equal(p.at(sun('10:00')), true, 'no match this morning either')
     assert.equal(p.at(sun('10:15'), motion(true)), false, 'a match ends it')
     assert.equal(p.at(sun('22:00')), false)
