@@ -40,7 +40,10 @@ describe('config/rules.yaml import', () => {
   test('the README shows the example rules exactly as config/rules.example.yaml has them', () => {
     const file = readFileSync(EXAMPLE, 'utf8')
     const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8')
-    assert.ok(readme.includes(file.slice(file.indexOf('rules:')).trimEnd()), 'README "Rules and alerts" is out of date: copy config/rules.example.yaml')
+    assert.ok(
+      readme.includes(file.slice(file.indexOf('rules:')).trimEnd()),
+      'README "Rules and alerts" is out of date: copy config/rules.example.yaml',
+    )
   })
 
   test('the file is the truth for its rules: a changed rule gets a new version, a rule taken out is removed, API rules stay', () => {
