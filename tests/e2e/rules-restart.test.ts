@@ -189,6 +189,24 @@ describe('rules across a kill -9', () => {
     )
     check.close()
     assert.equal(edges[0]?.n, TOTAL / 2)
+    // carehub status tells the same story: the alerts open and waiting for the cloud outbox.
+    let out = ''
+    const code = await runCli(['status', '--json'], {
+      env: { CAREHUB_DATA_DIR: dataDir },
+      cwd: tempDir(),
+      stdout: (t) => {
+        out += t
+      },
+      stderr: () => {},
+      stdin: async () => '',
+      now: () => Date.now(),
+    })
+    assert.equal(code, 0)
+    const store = (JSON.parse(out) as { store: { rules: number; alerts: { unresolved: Record<string, number>; outbox: Record<string, number> } } })
+      .store
+    assert.deepEqual(store.alerts.unresolved, { info: TOTAL / 2 })
+    assert.equal(store.alerts.outbox.cloud, TOTAL / 2)
+    assert.equal(store.rules, 3)
     third.proc.kill('SIGTERM')
     await third.exited
   })

@@ -98,6 +98,11 @@ export function formatStatus(r: StatusReport): string {
   )
   lines.push(`journal: last seq ${s.journal.lastSeq}`)
   lines.push(`queues: ${s.consumers.length ? s.consumers.map((c) => `${c.consumer} ${c.pending} pending`).join(', ') : 'no consumers yet'}`)
+  const list = (o: Record<string, number>) =>
+    Object.entries(o)
+      .map(([k, n]) => `${n} ${k}`)
+      .join(', ') || 'none'
+  lines.push(`rules: ${s.rules} enabled; alerts not resolved: ${list(s.alerts.unresolved)}; alert deliveries waiting: ${list(s.alerts.outbox)}`)
   lines.push(`dead letters: ${s.deadLetters.total}`)
   for (const d of s.deadLetters.last) lines.push(`  ${new Date(d.at).toISOString()} ${d.source}: ${d.reason}`)
   const errors = r.readiness?.lastErrors ?? []

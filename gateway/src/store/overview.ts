@@ -15,6 +15,9 @@ export interface StoreOverview {
   readonly journal: { readonly firstSeq: number; readonly lastSeq: number }
   readonly consumers: readonly ConsumerLag[]
   readonly deadLetters: { readonly total: number; readonly last: readonly { at: number; source: string; reason: string }[] }
+  /** Rules running, alerts not yet resolved (by severity) and alert deliveries waiting (by channel). */
+  readonly rules: number
+  readonly alerts: { readonly unresolved: Record<string, number>; readonly outbox: Record<string, number> }
 }
 
 /** What `carehub status` and /health/ready report about the data, in a handful of indexed reads. */
@@ -37,5 +40,14 @@ export function storeOverview(db: Db): StoreOverview {
     journal: { firstSeq: scalar('SELECT min(seq) FROM readings'), lastSeq },
     consumers,
     deadLetters: { total: scalar('SELECT count(*) FROM dead_letters'), last },
+    rules: scalar('SELECT count(*) FROM rules WHERE enabled = 1'),
+    alerts: {
+      unresolved: counts(db, "SELECT severity AS k, count(*) AS n FROM alerts WHERE status != 'resolved' GROUP BY severity"),
+      outbox: counts(db, "SELECT channel AS k, count(*) AS n FROM alert_deliveries WHERE status = 'pending' GROUP BY channel"),
+    },
   }
+}
+
+function counts(db: Db, sql: string): Record<string, number> {
+  return Object.fromEntries((db.prepare(sql).all() as Array<{ k: string; n: number }>).map((r) => [r.k, r.n]))
 }

@@ -96,6 +96,7 @@ describe('carehub status', () => {
     assert.equal(text.code, 0)
     assert.match(text.stdout, /^CareHub gateway is not running$/m)
     assert.match(text.stdout, /users: 1 admin/)
+    assert.match(text.stdout, /^rules: 0 enabled; alerts not resolved: none; alert deliveries waiting: none$/m)
     const json = await cli(['status', '--json'], env)
     const report = JSON.parse(json.stdout) as StatusReport
     assert.equal(report.daemon.running, false)
