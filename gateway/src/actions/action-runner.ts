@@ -99,7 +99,9 @@ export class ActionRunner implements Service {
         ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
       })
       outcome = { ...o }
-      const retryable = o.status === 'unavailable' || o.status === 'failed'
+      // Unreachable: nothing was delivered, try again. Cut off by our own shutdown: the device may
+      // have acted, so it is final (README: never retried after it may have reached the device).
+      const retryable = o.status === 'unavailable' || (o.status === 'failed' && !this.#stopped)
       status = o.status === 'ok' ? 'done' : !retryable ? 'failed' : attempt < COMMAND_ATTEMPTS ? 'pending' : 'gave_up'
       if (status === 'pending') retryAt = this.#o.clock.now() + backoffDelay(attempt, 5000, 60_000)
     } else {
@@ -109,17 +111,23 @@ export class ActionRunner implements Service {
       status = r.ok ? 'done' : r.permanent ? 'failed' : attempt < (target?.maxAttempts ?? 1) ? 'pending' : 'gave_up'
       if (status === 'pending') retryAt = this.#o.clock.now() + backoffDelay(attempt, 2000, 600_000)
     }
-    if (this.#stopped && status === 'pending') return
     const now = this.#o.clock.now()
     this.#done.inc({ kind: a.kind, status })
-    const db = this.#o.db()
     const message = `${a.kind} ${status === 'pending' ? `attempt ${attempt} failed, retrying` : status}${outcome.detail ? `: ${outcome.detail}` : ''}`
-    db.transaction(() => {
-      recordAttempt(db, a.id, status, outcome, now, retryAt)
-      if (a.ruleId !== null && db.prepare('SELECT 1 FROM rules WHERE id = ?').get(a.ruleId)) {
-        insertTraces(db, a.ruleId, 0, [{ at: now, seq: null, outcome: 'action', reason: null, message, views: [] }], now)
-      }
-    }).immediate()
+    try {
+      const db = this.#o.db()
+      db.transaction(() => {
+        recordAttempt(db, a.id, status, outcome, now, retryAt)
+        if (a.ruleId !== null && db.prepare('SELECT 1 FROM rules WHERE id = ?').get(a.ruleId)) {
+          insertTraces(db, a.ruleId, 0, [{ at: now, seq: null, outcome: 'action', reason: null, message, views: [] }], now)
+        }
+      }).immediate()
+    } catch (err) {
+      // The store went away under a slow webhook at shutdown: the row stays pending and runs again
+      // after the restart (webhooks carry an Idempotency-Key for the receiver to recognise it).
+      this.#o.log.warn({ err, action: a.id }, 'could not record a rule action outcome')
+      return
+    }
     if (status !== 'done') this.#o.log.warn({ action: a.id, rule: a.ruleId, kind: a.kind, status, outcome }, 'rule action did not succeed')
   }
 

@@ -92,7 +92,14 @@ export function writeEffects(db: Db, ctx: EffectContext, rule: Rule, ruleVersion
   return notices
 }
 
-export function addDelivery(db: Db, alertId: number, channel: 'email' | 'cloud' | 'fallback', event: AlertEvent, at: number): void {
+/** One delivery per alert, channel and event; `reopened:<time>` makes each re-opening its own. */
+export function addDelivery(
+  db: Db,
+  alertId: number,
+  channel: 'email' | 'cloud' | 'fallback',
+  event: AlertEvent | `reopened:${number}`,
+  at: number,
+): void {
   db.prepare(
     'INSERT INTO alert_deliveries (alert_id, channel, event, next_attempt_at) VALUES (?, ?, ?, ?) ON CONFLICT (alert_id, channel, target, event) DO NOTHING',
   ).run(alertId, channel, event, at)

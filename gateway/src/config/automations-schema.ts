@@ -2,7 +2,8 @@ import { z } from 'zod'
 
 /** Rules engine and rule actions (issue 7). Webhook secrets are encrypted secrets (webhook.<id>), not here. */
 
-const TargetId = z.string().regex(/^[a-z0-9][a-z0-9_.:-]{0,63}$/, { error: 'lowercase letters, digits, "_", ".", ":" or "-"' })
+// A webhook target's secret is webhook.<id>: the id must be a valid secret name part.
+const TargetId = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, { error: 'lowercase letters, digits, "_" or "-" (it names the secret webhook.<id>)' })
 
 const FallbackCommand = z.strictObject({
   device: TargetId.describe('Device to command, e.g. a siren or an LED strip.'),

@@ -17,7 +17,7 @@ export interface AlertDeliveryOptions {
   readonly log: Logger
   readonly registry: Registry
   /** Present when email is configured. */
-  readonly email: { send(message: AlertMessage): Promise<void> } | undefined
+  readonly email: { send(message: AlertMessage): Promise<void>; close(): void } | undefined
   readonly commands: { run(req: CommandRequest): Promise<CommandOutcome> }
   readonly fallback: AutomationsConfig['criticalFallback']
   /** Whether a critical alert was handed to the cloud (false while no cloud is configured). */
@@ -91,6 +91,8 @@ export class AlertDelivery implements Service {
   async stop(): Promise<void> {
     this.#stopped = true
     clearTimeout(this.#timer)
+    // The pooled SMTP connection goes with us (it would idle on for 20 s).
+    this.#o.email?.close()
   }
 
   /** New deliveries were written (after the engine's transaction), or a timer ran out. */
@@ -136,7 +138,8 @@ export class AlertDelivery implements Service {
     )
     const failed = outcomes.filter((o) => o.status !== 'ok')
     const detail = outcomes.map((o) => `${o.deviceId} ${o.capability}: ${o.status}${o.detail ? ` (${o.detail})` : ''}`).join('; ')
-    this.#finish(d, failed.length === 0 ? 'sent' : 'failed', detail)
+    this.#finish(d, failed.length === 0 ? 'sent' : 'failed', failed.length === 0 ? null : detail)
+    this.#o.log.info({ alert: d.alert_id, detail }, 'critical fallback ran')
   }
 
   async #email(d: DeliveryRow): Promise<void> {
@@ -166,7 +169,7 @@ export class AlertDelivery implements Service {
     const device = a.deviceId ? getDevice(this.#o.db(), a.deviceId) : null
     return {
       id: a.id,
-      event: event === 'resolved' ? 'resolved' : event === 'reopened' ? 'reopened' : 'raised',
+      event: event === 'resolved' ? 'resolved' : event.startsWith('reopened') ? 'reopened' : 'raised',
       severity: a.severity,
       title: a.title,
       body: a.body,

@@ -109,7 +109,7 @@ export function formatAlertEmail(m: AlertMessage): AlertEmail {
 const NOTICE: Readonly<Record<AlertMessage['event'], string | null>> = {
   raised: null,
   resolved: 'This alert has been resolved.',
-  reopened: 'This alert had been resolved and has been raised again.',
+  reopened: 'This alert was snoozed; the snooze has run out and it is still open.',
 }
 
 /** "Tue, 14 Jan 2025, 07:32 CET" in `timeZone`; an unknown zone falls back to UTC, an invalid time to "unknown time". */

@@ -71,6 +71,7 @@ export function buildRules(d: RuleDeps): RuleParts {
         smtpPassword = await d.secret('smtp.password')
         await sender.send(message)
       },
+      close: () => sender.close(),
     },
     commands: d.commands,
     fallback: config.automations.criticalFallback,
@@ -89,23 +90,26 @@ export function buildRules(d: RuleDeps): RuleParts {
     log: d.log('rules'),
     registry: d.registry,
     env: () => directory.env(clock.now()),
-    // Recorded in the journal's next group commit: one fsync for readings and their alerts.
+    // Recorded in the journal's next group commit: one fsync for readings and their alerts. Then
+    // the runners look for what it queued (a rule may queue a command without raising an alert).
     persist: (batch) =>
-      d.journal.write((tx) =>
-        recordBatch(
-          tx,
-          {
-            gatewayId: d.gatewayId(),
-            emailFor: (severity) => emailWanted(email, severity),
-            fallbackConfigured: config.automations.criticalFallback.length > 0,
-          },
-          batch,
-        ),
-      ),
-    announce: (notice) => {
-      announce(notice)
-      actions.wake()
-    },
+      d.journal
+        .write((tx) =>
+          recordBatch(
+            tx,
+            {
+              gatewayId: d.gatewayId(),
+              emailFor: (severity) => emailWanted(email, severity),
+              fallbackConfigured: config.automations.criticalFallback.length > 0,
+            },
+            batch,
+          ),
+        )
+        .then((notices) => {
+          actions.wake()
+          return notices
+        }),
+    announce,
     checkpointMs: config.automations.checkpointMs,
     traceRetentionDays: config.automations.traceRetentionDays,
     tracesPerRule: config.automations.tracesPerRule,
@@ -127,7 +131,7 @@ export function buildRules(d: RuleDeps): RuleParts {
       const woken = db()
         .transaction(() => {
           const alerts = wakeSnoozed(db(), clock.now())
-          for (const a of alerts) if (emailWanted(email, a.severity)) addDelivery(db(), a.id, 'email', 'reopened', clock.now())
+          for (const a of alerts) if (emailWanted(email, a.severity)) addDelivery(db(), a.id, 'email', `reopened:${clock.now()}`, clock.now())
           return alerts
         })
         .immediate()
