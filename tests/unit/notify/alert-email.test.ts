@@ -67,7 +67,7 @@ describe('formatAlertEmail: text', () => {
     const resolved = formatAlertEmail(alert({ event: 'resolved' })).text
     assert.match(resolved, /^RESOLVED — Fall detected\n\nThis alert has been resolved\./)
     assert.match(resolved, /^Severity: critical$/m)
-    assert.match(formatAlertEmail(alert({ event: 'reopened' })).text, /had been resolved and has been raised again/)
+    assert.match(formatAlertEmail(alert({ event: 'reopened' })).text, /the snooze has run out and it is still open/)
   })
 
   test('no body, no rule, no values, no panel: those lines are left out', () => {
