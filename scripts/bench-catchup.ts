@@ -5,7 +5,6 @@
 // Usage: npm run bench:catchup [-- --outage-minutes 10 --rate 1000]
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { Agent, request } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -14,7 +13,7 @@ import pino from 'pino'
 import { runCli } from '../gateway/src/cli/run.js'
 import { JournalWriter } from '../gateway/src/store/journal.js'
 import { openStore } from '../gateway/src/store/open.js'
-import { freePort, spawnGateway } from './bench-support.js'
+import { freePort, httpsClient, spawnGateway } from './bench-support.js'
 
 const { values } = parseArgs({ options: { 'outage-minutes': { type: 'string', default: '10' }, rate: { type: 'string', default: '1000' } } })
 const OUTAGE_S = Number(values['outage-minutes']) * 60
@@ -82,30 +81,7 @@ writeFileSync(
 const gw = spawnGateway({ configPath, dataDir, httpPort, mqttPort, stdout: 'ignore' })
 children.push(gw)
 const ca = readFileSync(join(certDir, 'ca.crt'))
-const agent = new Agent({ keepAlive: true, ca, servername: 'localhost' })
-function call(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port: httpPort,
-        path,
-        method,
-        agent,
-        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      },
-      (res) => {
-        let text = ''
-        res.on('data', (c) => {
-          text += c
-        })
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
-      },
-    )
-    req.on('error', reject)
-    req.end(body === undefined ? undefined : JSON.stringify(body))
-  })
-}
+const call = httpsClient(httpPort, ca)
 for (let i = 0; ; i++) {
   try {
     if ((await call('GET', '/health')).status === 200) break

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import mqtt from 'mqtt'
 import { runCli } from '../gateway/src/cli/run.js'
-import { freePort, spawnGateway } from './bench-support.js'
+import { freePort, httpsClient, spawnGateway } from './bench-support.js'
 
 const { values } = parseArgs({
   allowNegative: true,
@@ -59,28 +59,7 @@ writeFileSync(
 spawnGateway({ configPath, dataDir, httpPort, mqttPort })
 const ca = readFileSync(join(certDir, 'ca.crt'))
 
-function https(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port: httpPort,
-        path,
-        method,
-        ca,
-        servername: 'localhost',
-        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      },
-      (res) => {
-        let text = ''
-        res.setEncoding('utf8').on('data', (c: string) => (text += c))
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
-      },
-    )
-    req.on('error', reject)
-    req.end(body === undefined ? undefined : JSON.stringify(body))
-  })
-}
+const https = httpsClient(httpPort, ca)
 
 let token = ''
 for (let attempt = 0; !token; attempt++) {

@@ -1,5 +1,6 @@
 // Shared by the benchmarks (not tests): a free port, and the compiled daemon started as production runs it.
 import { type ChildProcess, spawn } from 'node:child_process'
+import { Agent, request } from 'node:https'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 
@@ -36,4 +37,31 @@ export function spawnGateway(o: {
   })
   process.on('exit', () => gw.kill('SIGKILL'))
   return gw
+}
+
+/** JSON over HTTPS to the gateway on loopback, trusting its CA, on kept-alive connections. */
+export function httpsClient(port: number, ca: Buffer) {
+  const agent = new Agent({ keepAlive: true, ca, servername: 'localhost' })
+  return (method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; text: string }> =>
+    new Promise((resolve, reject) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          path,
+          method,
+          agent,
+          headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        },
+        (res) => {
+          let text = ''
+          res.setEncoding('utf8').on('data', (c: string) => {
+            text += c
+          })
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
+        },
+      )
+      req.on('error', reject)
+      req.end(body === undefined ? undefined : JSON.stringify(body))
+    })
 }

@@ -4,7 +4,7 @@ import type { AlertNotice } from '../actions/effect-writer.js'
 import type { Clock } from '../core/clock.js'
 import type { CommittedReading } from '../core/events.js'
 import type { Service } from '../core/service.js'
-import { readAfter } from '../store/journal.js'
+import { journalLag, readAfter } from '../store/journal.js'
 import type { Db } from '../store/open.js'
 import { pruneTraces, rulesCursor } from '../store/rule-state.js'
 import { listRules, rulesVersion } from '../store/rules.js'
@@ -254,11 +254,6 @@ export class RuleEngine implements Service {
   }
 
   #lag(): number {
-    try {
-      const last = (this.#o.db().prepare('SELECT max(seq) FROM readings').pluck().get() as number | null) ?? 0
-      return Math.max(0, last - this.#cursor)
-    } catch {
-      return 0
-    }
+    return journalLag(this.#o.db, this.#cursor)
   }
 }

@@ -174,3 +174,13 @@ export function recentFields(db: Db, deviceId: string, measurement: string, limi
     .all(deviceId, measurement, limit) as string[]
   return rows.reverse().map((f) => JSON.parse(f) as Record<string, FieldValue>)
 }
+
+/** Journal entries after `cursor` (a consumer's queue depth); 0 when the store is closed (shutting down). */
+export function journalLag(db: () => Db, cursor: number): number {
+  try {
+    const last = (db().prepare('SELECT max(seq) FROM readings').pluck().get() as number | null) ?? 0
+    return Math.max(0, last - cursor)
+  } catch {
+    return 0
+  }
+}

@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Clock } from '../core/clock.js'
 import type { Service } from '../core/service.js'
-import { readAfter } from '../store/journal.js'
+import { journalLag, readAfter } from '../store/journal.js'
 import type { Db } from '../store/open.js'
 import { RollupStore } from '../store/rollups.js'
 import { RollupFold } from './rollup-fold.js'
@@ -128,11 +128,6 @@ export class RollupService implements Service {
   }
 
   #lag(): number {
-    try {
-      const last = (this.#o.db().prepare('SELECT max(seq) FROM readings').pluck().get() as number | null) ?? 0
-      return Math.max(0, last - this.#cursor)
-    } catch {
-      return 0
-    }
+    return journalLag(this.#o.db, this.#cursor)
   }
 }

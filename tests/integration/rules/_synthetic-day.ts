@@ -1,4 +1,5 @@
 import type { FieldValue, Reading } from '../../../gateway/src/core/reading.js'
+import { mulberry32 } from '../../_support/prng.js'
 
 /**
  * A reproducible day of history for the backtest tests: every reading has a chosen receive time
@@ -37,18 +38,6 @@ export interface Sample {
   readonly ts?: number
   /** The journal seq, once submitted. */
   seq: number
-}
-
-/** A small seeded PRNG (mulberry32). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 /** The journal's shape, received (and timestamped) at the sample's time. */

@@ -3,7 +3,8 @@ import { describe, test } from 'node:test'
 import type { EvalEnv } from '../../../gateway/src/rules/conditions.js'
 import type { Effect } from '../../../gateway/src/rules/evaluator.js'
 import type { Rule } from '../../../gateway/src/rules/rule-model.js'
-import { at, BERLIN, HOUR, type Input, MIN, makeEnv, makeRule, mulberry32, Run, reading, SEC, T0, temp, tempSeries } from './_rules.js'
+import { mulberry32 } from '../../_support/prng.js'
+import { at, BERLIN, HOUR, type Input, MIN, makeEnv, makeRule, Run, reading, SEC, T0, temp, tempSeries } from './_rules.js'
 
 /**
  * Properties over random input sequences (seeded, reproducible):

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { clockMinute, inSpan, localTime, nextLocal, previousLocal } from '../../../gateway/src/rules/local-time.js'
-import { at, BERLIN, DAY, HOUR, iso, MIN, mulberry32, T0 } from './_rules.js'
+import { mulberry32 } from '../../_support/prng.js'
+import { at, BERLIN, DAY, HOUR, iso, MIN, T0 } from './_rules.js'
 
 const hm = (h: number, m = 0) => h * 60 + m
 
