@@ -36,6 +36,8 @@ export class ActionRunner implements Service {
   readonly name = 'rule-actions'
   readonly #o: ActionRunnerOptions
   readonly #running = new Set<number>()
+  /** Actions whose outcome could not even be recorded: left alone until then (no tight retry loop). */
+  readonly #coolOff = new Map<number, number>()
   readonly #done: Counter<'kind' | 'status'>
   #timer: NodeJS.Timeout | undefined
   #stopped = true
@@ -68,16 +70,18 @@ export class ActionRunner implements Service {
     try {
       for (const action of dueActions(this.#o.db(), now, RUNNING_AT_ONCE * 4)) {
         if (this.#running.size >= RUNNING_AT_ONCE) break
-        if (this.#running.has(action.id)) continue
+        if (this.#running.has(action.id) || (this.#coolOff.get(action.id) ?? 0) > now) continue
         this.#running.add(action.id)
-        void this.#run(action).finally(() => {
-          this.#running.delete(action.id)
-          this.wake()
-        })
+        void this.#run(action)
+          .catch((err: unknown) => this.#unexpected(action, err))
+          .finally(() => {
+            this.#running.delete(action.id)
+            this.wake()
+          })
       }
       const next = nextActionDue(this.#o.db())
       if (next !== null && this.#running.size < RUNNING_AT_ONCE)
-        this.#timer = setTimeout(() => this.wake(), Math.min(60_000, Math.max(50, next - now)))
+        this.#timer = setTimeout(() => this.wake(), Math.min(60_000, Math.max(next - now, this.#coolOff.size ? 5000 : 50)))
     } catch (err) {
       this.#o.log.error({ err }, 'reading queued rule actions failed; retrying in 5 s')
       this.#timer = setTimeout(() => this.wake(), 5000)
@@ -126,9 +130,35 @@ export class ActionRunner implements Service {
       // The store went away under a slow webhook at shutdown: the row stays pending and runs again
       // after the restart (webhooks carry an Idempotency-Key for the receiver to recognise it).
       this.#o.log.warn({ err, action: a.id }, 'could not record a rule action outcome')
+      this.#coolOff.set(a.id, this.#o.clock.now() + 5000)
       return
     }
+    this.#coolOff.delete(a.id)
     if (status !== 'done') this.#o.log.warn({ action: a.id, rule: a.ruleId, kind: a.kind, status, outcome }, 'rule action did not succeed')
+  }
+
+  /**
+   * Something threw where an outcome was expected (a secret that cannot be decrypted, …): record a
+   * failed attempt with backoff, so the row is not picked up again at once, forever.
+   */
+  #unexpected(a: RuleAction, err: unknown): void {
+    this.#o.log.error({ err, action: a.id, rule: a.ruleId }, 'rule action failed unexpectedly; retrying with backoff')
+    this.#coolOff.set(a.id, this.#o.clock.now() + 5000)
+    try {
+      const now = this.#o.clock.now()
+      const attempt = a.attempts + 1
+      const status = attempt < 10 ? 'pending' : 'gave_up'
+      recordAttempt(
+        this.#o.db(),
+        a.id,
+        status,
+        { status: 'failed', detail: String((err as Error)?.message ?? err) },
+        now,
+        now + backoffDelay(attempt, 5000, 600_000),
+      )
+    } catch {
+      // The store is gone (shutting down): the row runs again after the restart.
+    }
   }
 
   async #webhook(a: RuleAction): Promise<{ ok: boolean; permanent: boolean; status?: number; detail: string }> {

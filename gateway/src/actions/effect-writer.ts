@@ -39,7 +39,8 @@ export function writeEffects(db: Db, ctx: EffectContext, rule: Rule, ruleVersion
     if (effect.type === 'clear') {
       for (const alert of resolveRuleAlerts(db, rule.id, ctx.now)) {
         notices.push({ alert, event: 'resolved', triggerReceivedAt: null })
-        if (ctx.emailFor(alert.severity)) addDelivery(db, alert.id, 'email', 'resolved', ctx.now)
+        // Never before the news it resolves: a 'raised' email held back by quiet hours goes first.
+        if (ctx.emailFor(alert.severity)) addDelivery(db, alert.id, 'email', 'resolved', Math.max(ctx.now, heldUntil(db, alert.id)))
       }
       continue
     }
@@ -116,4 +117,16 @@ function fill(text: string, rule: Rule, f: Firing): string {
 
 function summary(views: readonly LeafView[]): string {
   return views.map((v) => `${v.detail}: ${v.holds ? 'yes' : 'no'}${v.value !== undefined && v.value !== null ? ` (${v.value})` : ''}`).join('; ')
+}
+
+/** When a still-pending 'raised' email of the alert is due (0 when none is waiting). */
+function heldUntil(db: Db, alertId: number): number {
+  return (
+    (db
+      .prepare(
+        "SELECT max(next_attempt_at) FROM alert_deliveries WHERE alert_id = ? AND channel = 'email' AND event = 'raised' AND status = 'pending'",
+      )
+      .pluck()
+      .get(alertId) as number | null) ?? 0
+  )
 }

@@ -59,6 +59,12 @@ export const ConfigSchema = z
           .default(1024 * 1024)
           .describe('Largest request body accepted.'),
         requestTimeoutMs: z.int().min(1000).max(300_000).default(30_000).describe('A request taking longer is answered 408 / dropped.'),
+        eventsHeartbeatSeconds: z
+          .int()
+          .min(1)
+          .max(300)
+          .default(15)
+          .describe('The live stream (/api/events) sends a keep-alive this often and checks the viewer is still signed in.'),
       })
       .prefault({}),
     auth: z

@@ -48,8 +48,7 @@ export class AlertDelivery implements Service {
   readonly name = 'alert-delivery'
   readonly #o: AlertDeliveryOptions
   #timer: NodeJS.Timeout | undefined
-  #running = false
-  #again = false
+  readonly #lanes = { email: { running: false, again: false }, fallback: { running: false, again: false } }
   #stopped = true
   readonly #sent: Counter<'channel' | 'status'>
 
@@ -98,34 +97,43 @@ export class AlertDelivery implements Service {
   /** New deliveries were written (after the engine's transaction), or a timer ran out. */
   wake(): void {
     if (this.#stopped) return
-    if (this.#running) {
-      this.#again = true
-      return
-    }
-    this.#running = true
     clearTimeout(this.#timer)
-    void this.#drain().finally(() => {
-      this.#running = false
-      if (this.#again) {
-        this.#again = false
-        this.wake()
-      } else this.#schedule()
-    })
+    // Two lanes: the fallback (a one-second promise) never waits behind slow email sends — and
+    // email is slow exactly when the internet is down, which is when the fallback matters.
+    this.#lane('fallback')
+    this.#lane('email')
   }
 
-  async #drain(): Promise<void> {
-    const db = this.#o.db()
+  #lane(channel: 'email' | 'fallback'): void {
+    const lane = this.#lanes[channel]
+    if (lane.running) {
+      lane.again = true
+      return
+    }
+    lane.running = true
+    void this.#drain(channel)
+      .catch((err: unknown) => this.#o.log.error({ err, channel }, 'alert delivery failed; retrying in 5 s'))
+      .finally(() => {
+        lane.running = false
+        if (lane.again) {
+          lane.again = false
+          this.#lane(channel)
+        } else this.#schedule()
+      })
+  }
+
+  async #drain(channel: 'email' | 'fallback'): Promise<void> {
     for (;;) {
       if (this.#stopped) return
-      const due = db
+      const due = this.#o
+        .db()
         .prepare(
-          "SELECT id, alert_id, channel, event, attempts FROM alert_deliveries WHERE status = 'pending' AND channel IN ('email', 'fallback') AND next_attempt_at <= ? ORDER BY channel DESC, id LIMIT 20",
+          "SELECT id, alert_id, channel, event, attempts FROM alert_deliveries WHERE status = 'pending' AND channel = ? AND next_attempt_at <= ? ORDER BY id LIMIT 20",
         )
-        .all(this.#o.clock.now()) as DeliveryRow[]
+        .all(channel, this.#o.clock.now()) as DeliveryRow[]
       if (due.length === 0) return
-      // The fallback first: it is the one with a one-second promise.
-      await Promise.all(due.filter((d) => d.channel === 'fallback').map((d) => this.#fallback(d)))
-      for (const d of due.filter((x) => x.channel === 'email')) await this.#email(d)
+      if (channel === 'fallback') await Promise.all(due.map((d) => this.#fallback(d)))
+      else for (const d of due) await this.#email(d)
     }
   }
 
@@ -198,6 +206,7 @@ export class AlertDelivery implements Service {
 
   #schedule(): void {
     if (this.#stopped) return
+    clearTimeout(this.#timer)
     let next: number | null
     try {
       next = this.#o

@@ -137,8 +137,11 @@ export function nextChange(c: Condition, path: string, leaves: Record<string, Le
   }
   if ('silence' in c) {
     const seen = st.seen ?? {}
-    const start = st.t ?? armedAt
-    return Math.min(...selected(c.silence, env).map((d) => after((seen[d] ?? start) + ms(c.silence.for))), Number.POSITIVE_INFINITY)
+    // A device not seen selected yet: look again at once, which starts its clock.
+    return Math.min(
+      ...selected(c.silence, env).map((d) => (seen[d] === undefined ? now + 1 : after(seen[d] + ms(c.silence.for)))),
+      Number.POSITIVE_INFINITY,
+    )
   }
   if ('time' in c) {
     const { from, to } = c.time
@@ -231,9 +234,12 @@ function silenceLeaf(s: Silence, st: LeafState, pass: Pass, view: View): boolean
   if (!st.seen) st.seen = {}
   const seen = st.seen
   const devices = selected(s, pass.env)
+  // A device's clock starts when the rule first sees it selected: at arming, or when it joined the
+  // room later (not at arming: a sensor moved into the kitchen today is not "silent for months").
+  for (const d of devices) seen[d] ??= pass.now
   if (pass.event && devices.includes(pass.event.deviceId)) seen[pass.event.deviceId] = pass.now
   const limit = ms(s.for)
-  const silent = devices.filter((d) => pass.now - (seen[d] ?? (st.t as number)) >= limit)
+  const silent = devices.filter((d) => pass.now - (seen[d] as number) >= limit)
   return view(
     'silence',
     silent.length > 0,

@@ -33,6 +33,8 @@ export interface RuleState {
   leaves: Record<string, LeafState>
   /** Not evaluated yet: the first step looks at the rule at its arming instant (a time window may already hold). */
   fresh?: boolean
+  /** The journal's last seq when the rule was armed: older readings are not evaluated by the live engine. */
+  armedSeq?: number
 }
 
 export interface Firing {

@@ -6,6 +6,7 @@ import type { CommittedReading } from '../core/events.js'
 import type { Service } from '../core/service.js'
 import { journalLag, readAfter } from '../store/journal.js'
 import type { Db } from '../store/open.js'
+import { pruneFinished } from '../store/rule-actions.js'
 import { pruneTraces, rulesCursor } from '../store/rule-state.js'
 import { listRules, rulesVersion } from '../store/rules.js'
 import type { EvalEnv, RuleEvent } from './conditions.js'
@@ -25,6 +26,12 @@ export interface RuleEngineOptions {
   readonly checkpointMs: number
   readonly traceRetentionDays: number
   readonly tracesPerRule: number
+  /**
+   * The receive time before which every reading is committed (the oldest still queued, else now):
+   * timers run up to it, so a reading that arrived before a deadline but commits after it still
+   * counts — as it does in a replay.
+   */
+  readonly watermark: () => number
 }
 
 /** Journal entries read per slice while catching up (the loop is free between slices). */
@@ -43,6 +50,8 @@ export class RuleEngine implements Service {
   readonly #o: RuleEngineOptions
   readonly rules: RuleSet
   #cursor = 0
+  /** The cursor as last recorded (retention may drop readings only up to here). */
+  #recordedCursor = 0
   #live: CommittedReading[] = []
   #caughtUp = false
   #catchingUp: Promise<void> | undefined
@@ -83,14 +92,16 @@ export class RuleEngine implements Service {
     })
   }
 
+  /** The journal position recorded with the rules' states: readings after it may still be evaluated. */
   get cursor(): number {
-    return this.#cursor
+    return this.#recordedCursor
   }
 
   async start(): Promise<void> {
     const db = this.#o.db()
     this.#stopped = false
     this.#cursor = rulesCursor(db)
+    this.#recordedCursor = this.#cursor
     this.#reload(true)
     this.#catchUp()
     this.#arm(0)
@@ -169,7 +180,7 @@ export class RuleEngine implements Service {
     const env = this.#o.env()
     const event: RuleEvent = { seq, deviceId: r.deviceId, measurement: r.measurement, fields: r.fields }
     const input: RuleInputEvent = { at: r.receivedAt, event }
-    for (const active of this.rules.interestedIn(r.deviceId, env)) {
+    for (const active of this.rules.interestedIn(r.deviceId, seq, env)) {
       this.rules.record(active, step(active.compiled, active.state, input, env), r.receivedAt, seq)
     }
     this.#cursor = seq
@@ -179,8 +190,9 @@ export class RuleEngine implements Service {
   /** Timers: every rule whose next deadline has come is stepped at that deadline. */
   #tick(): void {
     if (this.#stopped) return
-    const now = this.#o.clock.now()
-    if (now - this.#lastMaintenance > 5000) this.#maintain(now)
+    const wall = this.#o.clock.now()
+    if (wall - this.#lastMaintenance > 5000) this.#maintain(wall)
+    const now = Math.min(wall, this.#o.watermark())
     if (this.#caughtUp) {
       const env = this.#o.env()
       for (const active of this.rules.due(now)) this.rules.record(active, step(active.compiled, active.state, { at: now }, env), now, null)
@@ -199,6 +211,7 @@ export class RuleEngine implements Service {
       .then(
         (notices) => {
           this.#failing = false
+          this.#recordedCursor = batch.cursor
           this.#lastCheckpoint = now
           for (const f of batch.firings) this.#fired.inc({ rule: f })
           const announced = this.#o.clock.now()
@@ -220,8 +233,8 @@ export class RuleEngine implements Service {
       )
       .finally(() => {
         this.#recording = undefined
-        // What was evaluated meanwhile goes next.
-        if (!this.#stopped || force) this.#flush(force)
+        // What was evaluated meanwhile goes next (at stop: once; a store that keeps failing must not loop).
+        if (!this.#stopped) this.#flush(force)
       })
   }
 
@@ -232,6 +245,7 @@ export class RuleEngine implements Service {
       if (version !== this.#version) this.#reload(false)
       if (now - this.#lastPrune < 3_600_000) return
       this.#lastPrune = now
+      pruneFinished(this.#o.db(), now - 90 * 86_400_000)
       pruneTraces(this.#o.db(), now - this.#o.traceRetentionDays * 86_400_000, this.#o.tracesPerRule)
     } catch (err) {
       this.#o.log.warn({ err }, 'rules maintenance failed')
@@ -241,7 +255,8 @@ export class RuleEngine implements Service {
   #reload(fromStore: boolean): void {
     const db = this.#o.db()
     this.#version = rulesVersion(db)
-    this.rules.load(db, listRules(db), fromStore, this.#o.clock.now())
+    const journalEnd = (db.prepare('SELECT coalesce(max(seq), 0) FROM readings').pluck().get() as number) ?? 0
+    this.rules.load(db, listRules(db), fromStore, this.#o.clock.now(), journalEnd)
   }
 
   /** Sleep until the earliest deadline, at most a second (maintenance, checkpoints). */

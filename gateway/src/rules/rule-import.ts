@@ -11,12 +11,14 @@ export interface ImportReport {
   readonly added: readonly string[]
   readonly changed: readonly string[]
   readonly removed: readonly string[]
+  /** Rules of the file whose id a panel/API rule already has: left out (the box still starts). */
+  readonly clashes: readonly string[]
 }
 
 /**
  * config/rules.yaml → the rules table, at start-up: the file is the truth for the rules it holds
  * (origin "yaml"; the API refuses to edit them), rules it no longer holds are removed, and rules
- * made in the panel are left alone. A bad file stops the start with the line and the rule at fault
+ * made in the panel are left alone (a file rule with the id of one is skipped and reported). A bad file stops the start with the line and the rule at fault
  * (exit 78, like any config error) rather than running without the rules someone relies on.
  */
 export function importRules(db: Db, path: string, now: number): ImportReport {
@@ -34,13 +36,13 @@ export function importRules(db: Db, path: string, now: number): ImportReport {
       const added: string[] = []
       const changed: string[] = []
       const removed: string[] = []
+      const clashes: string[] = []
       for (const r of rules) {
         const before = existing.get(r.id)
+        // A rule made in the panel keeps its id: one clash must not keep the whole box from starting.
         if (before?.origin === 'api') {
-          throw new CarehubError(
-            'CAREHUB_ERR_CONFIG_INVALID',
-            `${path}: rule "${r.id}" already exists (made in the panel or the API); rename it in the file or delete the other one`,
-          )
+          clashes.push(r.id)
+          continue
         }
         if (putRule(db, r, 'yaml', now).changed) (before ? changed : added).push(r.id)
       }
@@ -50,7 +52,7 @@ export function importRules(db: Db, path: string, now: number): ImportReport {
           removed.push(id)
         }
       }
-      return { added, changed, removed }
+      return { added, changed, removed, clashes }
     })
     .immediate()
 }

@@ -151,10 +151,20 @@ export const RuleFields = z.strictObject({
   actions: z.array(ActionSchema).min(1).max(10),
 })
 
+/** Leaves of one rule at most: every reading of a watched device evaluates all of them. */
+export const MAX_LEAVES = 50
+
 export const RuleSchema = RuleFields.refine((r) => r.for === undefined || !isMomentary(r.when), {
   error: 'a change condition lasts an instant, so `for` cannot apply to it; use a threshold (e.g. open == true) instead',
   path: ['for'],
-})
+}).refine((r) => leaves(r.when) <= MAX_LEAVES, { error: `a rule has at most ${MAX_LEAVES} conditions (split it into several rules)`, path: ['when'] })
+
+function leaves(c: Condition): number {
+  if ('all' in c) return c.all.reduce((n, x) => n + leaves(x), 0)
+  if ('any' in c) return c.any.reduce((n, x) => n + leaves(x), 0)
+  if ('not' in c) return leaves(c.not)
+  return 1
+}
 
 export type Rule = z.infer<typeof RuleSchema>
 export type RuleInput = z.input<typeof RuleSchema>

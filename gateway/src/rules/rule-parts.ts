@@ -13,6 +13,7 @@ import { EmailSender, emailWanted } from '../notify/email-sender.js'
 import { nextSnoozeEnd, wakeSnoozed } from '../store/alerts.js'
 import type { JournalCommitter } from '../store/journal-committer.js'
 import type { Db } from '../store/open.js'
+import { unreadableRules } from '../store/rules.js'
 import { Ticker } from '../system/ticker.js'
 import { DeviceDirectory } from './device-directory.js'
 import { RuleEngine } from './rule-engine.js'
@@ -110,6 +111,7 @@ export function buildRules(d: RuleDeps): RuleParts {
           return notices
         }),
     announce,
+    watermark: () => (d.journal.oldestPendingReceivedAt() ?? Number.POSITIVE_INFINITY) - 1,
     checkpointMs: config.automations.checkpointMs,
     traceRetentionDays: config.automations.traceRetentionDays,
     tracesPerRule: config.automations.tracesPerRule,
@@ -118,9 +120,18 @@ export function buildRules(d: RuleDeps): RuleParts {
   const log = d.log('rules')
   const services: Service[] = [
     defineService('rules-file', () => {
+      const unreadable = unreadableRules(db())
+      if (unreadable.length > 0)
+        log.error({ ids: unreadable }, 'stored rules this version cannot read are not running; fix or delete them (DELETE /api/automations/:id)')
       if (!rulesFile) return
       const report = importRules(db(), rulesFile, clock.now())
       log.info({ file: rulesFile, ...report }, 'rules file imported')
+      if (report.clashes.length > 0) {
+        log.error(
+          { file: rulesFile, ids: report.clashes },
+          'rules in the rules file were left out: rules made in the panel have their ids; rename them in the file',
+        )
+      }
     }),
     actions,
     delivery,

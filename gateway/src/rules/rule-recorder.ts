@@ -1,6 +1,6 @@
 import { type AlertNotice, type EffectContext, writeEffects } from '../actions/effect-writer.js'
 import type { Db } from '../store/open.js'
-import { insertTraces, type SavedState, saveRuleStates } from '../store/rule-state.js'
+import { insertTraces, saveRuleStates } from '../store/rule-state.js'
 import type { PendingBatch } from './rule-set.js'
 
 /**
@@ -20,7 +20,7 @@ export function recordBatch(db: Db, ctx: Omit<EffectContext, 'now' | 'receivedAt
       notices.push(...writeEffects(db, effects, r.rule, r.version, r.effects))
       insertTraces(db, r.rule.id, r.version, r.traces, batch.now)
     }
-    const states = new Map<string, SavedState>([...batch.states].filter(([id]) => exists.has(id)))
+    const states = new Map([...batch.states].filter(([id]) => exists.has(id)))
     saveRuleStates(db, states, batch.cursor, batch.now)
     return notices
   })()

@@ -28,7 +28,8 @@ export interface PendingBatch {
   readonly cursor: number
   readonly now: number
   readonly results: readonly RuleResults[]
-  readonly states: ReadonlyMap<string, SavedState>
+  /** Each dirty rule's state as JSON, taken with the batch (consistent with its effects and cursor). */
+  readonly states: ReadonlyMap<string, string>
   /** Ids of rules that fired (metrics). */
   readonly firings: readonly string[]
   /** Receive times of the entries that produced effects (latency). */
@@ -52,9 +53,9 @@ export class RuleSet {
   /**
    * Take up the stored rules. From the store (start-up, or after a failed write): states as
    * persisted. Otherwise (an edit): unchanged rules keep their live state, new or changed ones
-   * start fresh now, removed or disabled ones are dropped with anything they had pending.
+   * start fresh now (after `journalEnd`), removed or disabled ones are dropped.
    */
-  load(db: Db, stored: readonly StoredRule[], fromStore: boolean, now: number): void {
+  load(db: Db, stored: readonly StoredRule[], fromStore: boolean, now: number, journalEnd: number): void {
     const saved = fromStore ? loadRuleStates(db) : new Map<string, SavedState>()
     if (fromStore) {
       this.#pending.clear()
@@ -67,20 +68,23 @@ export class RuleSet {
       const current = this.#active.get(s.rule.id)
       const keep = !fromStore && current?.version === s.version ? current.state : undefined
       const persisted = saved.get(s.rule.id)
-      const state = keep ?? (persisted?.ruleVersion === s.version ? persisted.state : initialState(now))
+      // A rule new or changed now watches from now on: readings already in the journal (a backlog
+      // the engine is still catching up on) are history, for the backtest — not alerts today.
+      const state = keep ?? (persisted?.ruleVersion === s.version ? persisted.state : { ...initialState(now), armedSeq: journalEnd })
       const { devices, rooms } = listensTo(s.rule.when)
       next.set(s.rule.id, { rule: s.rule, version: s.version, compiled: compile(s.rule), state, devices, rooms, deadline: Number.NEGATIVE_INFINITY })
       if (state !== keep && state !== persisted?.state) this.#dirty.add(s.rule.id)
     }
-    for (const id of [...this.#pending.keys()])
-      if (!next.has(id) || next.get(id)?.version !== this.#pending.get(id)?.version) this.#pending.delete(id)
+    // Results computed before an edit are still real firings: they are recorded with the version that
+    // made them (a deleted rule's are dropped when recorded).
     for (const id of [...this.#dirty]) if (!next.has(id)) this.#dirty.delete(id)
     this.#active = next
   }
 
-  *interestedIn(deviceId: string, env: EvalEnv): Iterable<ActiveRule> {
+  *interestedIn(deviceId: string, seq: number, env: EvalEnv): Iterable<ActiveRule> {
     let room: string | null | undefined
     for (const a of this.#active.values()) {
+      if (seq <= (a.state.armedSeq ?? 0)) continue
       if (a.devices.has(deviceId)) yield a
       else if (a.rooms.size > 0) {
         room ??= env.roomOf(deviceId)
@@ -126,10 +130,10 @@ export class RuleSet {
   }
 
   take(cursor: number, now: number): PendingBatch {
-    const states = new Map<string, SavedState>()
+    const states = new Map<string, string>()
     for (const id of this.#dirty) {
       const a = this.#active.get(id)
-      if (a) states.set(id, { ruleVersion: a.version, state: a.state })
+      if (a) states.set(id, JSON.stringify({ ruleVersion: a.version, state: a.state } satisfies SavedState))
     }
     const results = [...this.#pending.values()]
     const batch: PendingBatch = {

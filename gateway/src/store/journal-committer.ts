@@ -109,6 +109,12 @@ export class JournalCommitter implements Service {
     return this.#queue.length
   }
 
+  /** The receive time of the oldest reading waiting for a commit (null: none waiting). */
+  oldestPendingReceivedAt(): number | null {
+    for (const p of this.#queue) if (p.item.reading) return p.item.reading.receivedAt
+    return null
+  }
+
   /** Resolves with the reading's journal seq (null for a dead letter) once committed. */
   submit(item: Item): Promise<number | null> {
     if (this.#stopped) return Promise.reject(new CarehubError('CAREHUB_ERR_STORE_UNAVAILABLE', 'the journal is stopping'))

@@ -86,3 +86,15 @@ export function recordAttempt(db: Db, id: number, status: ActionStatus, outcome:
 export function actionsOfRule(db: Db, ruleId: string, limit: number): RuleAction[] {
   return (db.prepare('SELECT * FROM rule_actions WHERE rule_id = ? ORDER BY id DESC LIMIT ?').all(ruleId, limit) as Row[]).map(toAction)
 }
+
+/**
+ * Finished actions and alert deliveries older than `before` go (their outcome was traced and
+ * audited); pending ones stay whatever their age — alerts are never dropped.
+ */
+export function pruneFinished(db: Db, before: number): number {
+  const actions = db.prepare("DELETE FROM rule_actions WHERE status != 'pending' AND finished_at < ?").run(before).changes
+  const deliveries = db
+    .prepare("DELETE FROM alert_deliveries WHERE status != 'pending' AND coalesce(delivered_at, next_attempt_at) < ?")
+    .run(before).changes
+  return actions + deliveries
+}

@@ -22,12 +22,15 @@ export function loadRuleStates(db: Db): Map<string, SavedState> {
   return new Map(rows.map((r) => [r.rule_id, JSON.parse(r.state) as SavedState]))
 }
 
-/** Must run inside the caller's transaction, with the effects of the same evaluations. */
-export function saveRuleStates(db: Db, states: ReadonlyMap<string, SavedState>, cursor: number, now: number): void {
+/**
+ * Must run inside the caller's transaction, with the effects of the same evaluations. The states
+ * come as JSON text, serialised when the batch was taken: the live objects move on meanwhile.
+ */
+export function saveRuleStates(db: Db, states: ReadonlyMap<string, string>, cursor: number, now: number): void {
   const put = db.prepare(
     'INSERT INTO rule_state (rule_id, state, updated_at, seq) VALUES (?, ?, ?, ?) ON CONFLICT (rule_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at, seq = excluded.seq',
   )
-  for (const [ruleId, saved] of states) put.run(ruleId, JSON.stringify(saved), now, cursor)
+  for (const [ruleId, saved] of states) put.run(ruleId, saved, now, cursor)
   db.prepare(
     'INSERT INTO cursors (consumer, seq, updated_at) VALUES (?, ?, ?) ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at',
   ).run(RULES_CURSOR, cursor, now)
@@ -71,11 +74,13 @@ export function listTraces(db: Db, ruleId: string, q: { since?: number; outcome?
 
 /** Traces are for explaining recent behaviour: older than `before`, or beyond `keep` per rule, go. */
 export function pruneTraces(db: Db, before: number, keep: number): number {
-  const old = db.prepare('DELETE FROM rule_traces WHERE at < ?').run(before).changes
-  const extra = db
-    .prepare(
-      `DELETE FROM rule_traces WHERE id IN (SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY rule_id ORDER BY at DESC, id DESC) AS n FROM rule_traces) WHERE n > ?)`,
-    )
-    .run(keep).changes
-  return old + extra
+  let removed = db.prepare('DELETE FROM rule_traces WHERE at < ?').run(before).changes
+  // Per rule through the (rule_id, at) index: the keep-th newest trace marks where to cut.
+  const cut = db.prepare('SELECT at FROM rule_traces WHERE rule_id = ? ORDER BY at DESC LIMIT 1 OFFSET ?').pluck()
+  const remove = db.prepare('DELETE FROM rule_traces WHERE rule_id = ? AND at <= ?')
+  for (const ruleId of db.prepare('SELECT id FROM rules').pluck().all() as string[]) {
+    const at = cut.get(ruleId, keep) as number | undefined
+    if (at !== undefined) removed += remove.run(ruleId, at).changes
+  }
+  return removed
 }

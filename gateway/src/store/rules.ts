@@ -24,22 +24,34 @@ interface RuleRow {
   updated_at: number
 }
 
-const toStored = (r: RuleRow): StoredRule => ({
-  // Stored definitions passed the schema when written; parsing again keeps defaults current.
-  rule: RuleSchema.parse({ ...JSON.parse(r.definition), enabled: r.enabled === 1 }),
-  origin: r.origin,
-  version: r.version,
-  createdAt: r.created_at,
-  updatedAt: r.updated_at,
-})
+/**
+ * Stored definitions passed the schema when written; parsing again keeps defaults current. One that
+ * no longer parses (a schema tightened by an upgrade) is skipped, not fatal: the others run, and
+ * `unreadableRules` names it so it can be deleted.
+ */
+const toStored = (r: RuleRow): StoredRule | null => {
+  const parsed = RuleSchema.safeParse({ ...(JSON.parse(r.definition) as object), enabled: r.enabled === 1 })
+  if (!parsed.success) return null
+  return { rule: parsed.data, origin: r.origin, version: r.version, createdAt: r.created_at, updatedAt: r.updated_at }
+}
 
 export function listRules(db: Db): StoredRule[] {
-  return (db.prepare('SELECT * FROM rules ORDER BY id').all() as RuleRow[]).map(toStored)
+  return (db.prepare('SELECT * FROM rules ORDER BY id').all() as RuleRow[]).map(toStored).filter((r) => r !== null)
 }
 
 export function getRule(db: Db, id: string): StoredRule | null {
   const row = db.prepare('SELECT * FROM rules WHERE id = ?').get(id) as RuleRow | undefined
   return row ? toStored(row) : null
+}
+
+/** Rules whose stored definition this version cannot read (reported at start; deletable by id). */
+export function unreadableRules(db: Db): string[] {
+  return (db.prepare('SELECT * FROM rules ORDER BY id').all() as RuleRow[]).filter((r) => toStored(r) === null).map((r) => r.id)
+}
+
+/** Where a rule came from, whether or not its definition can be read. */
+export function ruleOrigin(db: Db, id: string): RuleOrigin | null {
+  return (db.prepare('SELECT origin FROM rules WHERE id = ?').pluck().get(id) as RuleOrigin | undefined) ?? null
 }
 
 /** Insert or replace a rule; the version goes up only when the definition really changed. */
@@ -54,6 +66,13 @@ export function putRule(db: Db, rule: Rule, origin: RuleOrigin, now: number): { 
        origin = excluded.origin, version = excluded.version, updated_at = excluded.updated_at`,
   ).run(rule.id, rule.name, rule.enabled ? 1 : 0, definition, origin, version, now, now)
   return { version, changed: true }
+}
+
+/** Rules at most (each reading is checked against every rule that watches its device or room). */
+export const MAX_RULES = 500
+
+export function countRules(db: Db): number {
+  return db.prepare('SELECT count(*) FROM rules').pluck().get() as number
 }
 
 export function deleteRule(db: Db, id: string): boolean {

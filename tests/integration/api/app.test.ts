@@ -60,7 +60,15 @@ function setup(options: { checks?: HealthCheck[] } = {}) {
       reload: () => {},
       env: () => ({ timeZone: 'UTC', roomOf: () => null, devicesIn: () => [] }),
     },
-    alerts: { db: () => db, clock: { now: () => Date.now() }, announce: () => {}, subscribe: () => () => {}, streams: new Set() },
+    alerts: {
+      db: () => db,
+      clock: { now: () => Date.now() },
+      announce: () => {},
+      subscribe: () => () => {},
+      streams: new Set(),
+      reauthenticate: async () => {},
+      heartbeatMs: 15_000,
+    },
     // Never started: these tests send no tokens (tests/integration/api/auth.test.ts covers sign-in).
     auth: new AuthService({
       db: () => db,

@@ -35,6 +35,7 @@ after(() => Promise.all(closeAtEnd.map((close) => close())))
 
 const h = await startGateway({
   gateway: { timezone: 'UTC' },
+  http: { eventsHeartbeatSeconds: 1 },
   notify: {
     email: {
       enabled: true,
@@ -312,6 +313,28 @@ describe('the live stream (GET /api/events)', () => {
     assert.ok(Date.now() - started >= 1000, 'not before the snooze ran out')
     await waitFor('the reopened event', () => alertEvents(s, 'reopened', alert.id).length > 0, 1000)
     assert.equal(alertEvents(s, 'reopened', alert.id)[0]?.data.alert?.status, 'open')
+  })
+})
+
+describe('the live stream ends with the session', () => {
+  test('signing out ends an open stream at the next heartbeat; a person has at most 5 streams', async () => {
+    await h.addUser('bea', 'viewer')
+    const bea = await h.login('bea')
+    const s = await openEvents(bea.accessToken)
+    assert.equal(s.status, 200)
+    const extra = await Promise.all([1, 2, 3, 4].map(() => openEvents(bea.accessToken)))
+    assert.ok(extra.every((x) => x.status === 200))
+    const sixth = await openEvents(bea.accessToken)
+    assert.equal(sixth.status, 429, 'the sixth stream of one person is refused')
+    await sixth.closed
+    for (const x of extra) x.close()
+    // Still signed in: heartbeats keep it open.
+    await sleep(1500)
+    assert.equal(await Promise.race([s.closed.then(() => 'closed'), sleep(10).then(() => 'open')]), 'open')
+    assert.equal((await api(h, 'POST', '/api/auth/logout', { refreshToken: bea.refreshToken }, bea.accessToken)).status, 204)
+    const started = Date.now()
+    await s.closed
+    assert.ok(Date.now() - started < 2500, 'closed within a heartbeat of signing out')
   })
 })
 

@@ -6,7 +6,7 @@ import { parse, stringify } from 'yaml'
 import { importRules } from '../../../gateway/src/rules/rule-import.js'
 import { RuleSchema } from '../../../gateway/src/rules/rule-model.js'
 import { openStore } from '../../../gateway/src/store/open.js'
-import { listRules, putRule } from '../../../gateway/src/store/rules.js'
+import { getRule, listRules, putRule } from '../../../gateway/src/store/rules.js'
 import { api } from '../../_support/api-client.js'
 import { REPO_ROOT } from '../../_support/daemon.js'
 import { startGateway } from '../../_support/gateway-harness.js'
@@ -34,7 +34,7 @@ describe('config/rules.yaml import', () => {
       'door-sensor-silent',
     ])
     assert.ok(listRules(db).every((r) => r.origin === 'yaml' && r.version === 1))
-    assert.deepEqual(importRules(db, EXAMPLE, NOW + 1), { added: [], changed: [], removed: [] })
+    assert.deepEqual(importRules(db, EXAMPLE, NOW + 1), { added: [], changed: [], removed: [], clashes: [] })
   })
 
   test('the README shows the example rules exactly as config/rules.example.yaml has them', () => {
@@ -61,10 +61,20 @@ describe('config/rules.yaml import', () => {
     const [first, , ...rest] = doc.rules
     writeFileSync(path, stringify({ rules: [{ ...first, cooldown: '45m' }, ...rest] }))
     const report = importRules(db, path, NOW + 1)
-    assert.deepEqual(report, { added: [], changed: ['front-door-open-at-night'], removed: ['no-kitchen-movement-by-ten'] })
+    assert.deepEqual(report, { added: [], changed: ['front-door-open-at-night'], removed: ['no-kitchen-movement-by-ten'], clashes: [] })
     const byId = new Map(listRules(db).map((r) => [r.rule.id, r]))
     assert.equal(byId.get('front-door-open-at-night')?.version, 2)
     assert.equal(byId.get('mine')?.origin, 'api')
+    // A file rule with the id of a panel rule is left out and reported; the import (and the start) goes on.
+    writeFileSync(
+      path,
+      stringify({
+        rules: [{ id: 'mine', name: 'From the file', when: { time: { days: ['mon'] } }, actions: [{ alert: { severity: 'info', title: 'x' } }] }],
+      }),
+    )
+    const clash = importRules(db, path, NOW + 2)
+    assert.deepEqual(clash.clashes, ['mine'])
+    assert.equal(getRule(db, 'mine')?.rule.name, 'Mine')
   })
 
   test('a bad file is refused with where and why, and nothing of it is imported', () => {

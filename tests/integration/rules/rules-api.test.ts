@@ -131,6 +131,14 @@ describe('rules through the API, with a real device over MQTT', () => {
     assert.equal(edge.status, 400)
     assert.match(JSON.stringify(edge.body), /lasts an instant/)
     assert.equal((await api(h, 'POST', '/api/automations', door('door-1'), anna)).status, 409)
+    // Deeply nested JSON is refused before it is walked (a 2,000-deep tree would overflow the stack).
+    let deep: unknown = { time: { days: ['mon'] } }
+    for (let i = 0; i < 2000; i++) deep = { not: deep }
+    const nested = await api(h, 'POST', '/api/automations', { ...door('deep'), when: deep }, anna)
+    assert.equal(nested.status, 400)
+    assert.match(JSON.stringify(nested.body), /nests at most 32 levels/)
+    const wide = { any: Array.from({ length: 20 }, () => ({ all: Array.from({ length: 3 }, () => ({ time: { days: ['mon'] } })) })) }
+    assert.match(JSON.stringify((await api(h, 'POST', '/api/automations', { ...door('wide'), when: wide }, anna)).body), /at most 50 conditions/)
     assert.equal((await api(h, 'GET', '/api/automations', undefined, victor)).status, 200)
     assert.equal((await api(h, 'PUT', '/api/automations/door-1', door('door-1'), victor)).status, 403)
   })
@@ -160,6 +168,16 @@ describe('rules through the API, with a real device over MQTT', () => {
       anna,
     )
     assert.equal((longer.body as { wouldFire: boolean }).wouldFire, true)
+    // A dry-run stays near now: a reading a thousand years out is refused, not walked through.
+    const far = await api(
+      h,
+      'POST',
+      '/api/automations/door-1/test',
+      { readings: [{ device: 'front-door', measurement: 'contact', fields: { open: true }, at: now + 1000 * 365 * 86_400_000 }] },
+      anna,
+    )
+    assert.equal(far.status, 400)
+    assert.match(JSON.stringify(far.body), /within 31 days of now/)
     assert.equal((await alertsOf('door-1')).length, 1, 'a dry-run raises nothing')
   })
 })

@@ -580,6 +580,7 @@ describe('silence (device health) vs inactivity (behaviour)', () => {
 
   test('room selection uses env.devicesIn: a device that never reported is silent D after arming', () => {
     const p = new Probe({ silence: { room: 'kitchen', for: '1h' } })
+    p.at(T0) // armed: the engine looks at a new rule at once, which starts every selected device's clock
     for (let m = 10; m <= 50; m += 10) p.at(T0 + m * MIN, motion(true, 'pir-kitchen'))
     assert.equal(p.at(T0 + 60 * MIN - 1), false)
     assert.equal(p.at(T0 + 60 * MIN), true)
@@ -590,12 +591,28 @@ describe('silence (device health) vs inactivity (behaviour)', () => {
 
   test('readings from devices outside the selection do not count', () => {
     const p = new Probe({ silence: { devices: ['pir-kitchen'], for: '1h' } })
+    p.at(T0)
     p.at(T0 + 30 * MIN, motion(true, 'pir-hall'))
     assert.equal(p.at(T0 + 60 * MIN), true)
   })
 
+  test('a device that joins the room later is silent D after it joined, not after the rule was made', () => {
+    const devices = ['pir-kitchen']
+    const env = { ...UTC_ENV, devicesIn: (room: string) => (room === 'kitchen' ? devices : []) }
+    const p = new Probe({ silence: { room: 'kitchen', for: '1h' } }, T0, env)
+    p.at(T0)
+    p.at(T0 + 5 * DAY, motion(true, 'pir-kitchen'))
+    devices.push('door-kitchen') // moved into the kitchen five days after the rule was made
+    assert.equal(p.at(T0 + 5 * DAY + MIN), false)
+    p.at(T0 + 5 * DAY + 30 * MIN, motion(true, 'pir-kitchen')) // the kitchen's PIR keeps reporting
+    assert.equal(p.at(T0 + 5 * DAY + MIN + HOUR - 1), false)
+    assert.equal(p.at(T0 + 5 * DAY + MIN + HOUR), true)
+  })
+
   test('nextChange: the earliest device to go silent', () => {
     const p = new Probe({ silence: { room: 'kitchen', for: '1h' } })
+    assert.equal(next(p, T0), T0 + 1, 'devices not seen selected yet: look at once, which starts their clocks')
+    p.at(T0)
     assert.equal(next(p, T0), T0 + HOUR)
     p.at(T0 + 10 * MIN, motion(true, 'pir-kitchen'))
     p.at(T0 + 20 * MIN, reading('door-kitchen', 'contact', { open: false }))
@@ -734,6 +751,7 @@ describe('all / any / not', () => {
       any: [{ inactivity: { room: 'kitchen', field: 'motion', equals: true, for: '2h' } }, { silence: { device: 'pir-kitchen', for: '1h' } }],
     }
     const p = new Probe(c, T0, berlin)
+    p.at(T0) // armed
     assert.equal(p.at(T0 + 59 * MIN), false)
     assert.equal(p.at(T0 + 60 * MIN), true, 'silent')
     assert.equal(p.at(T0 + 61 * MIN, motion(false)), false, 'reporting again, and only 61 min without movement')

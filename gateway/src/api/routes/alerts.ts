@@ -3,6 +3,7 @@ import { z } from 'zod'
 import type { AlertEvent, AlertNotice } from '../../actions/effect-writer.js'
 import type { Clock } from '../../core/clock.js'
 import { Duration } from '../../core/duration.js'
+import { CarehubError } from '../../core/errors.js'
 import { SEVERITIES } from '../../rules/rule-model.js'
 import { ALERT_STATES, type Alert, type AlertTransition, getAlert, listAlerts, markRead, transitionAlert } from '../../store/alerts.js'
 import { appendAudit } from '../../store/audit.js'
@@ -19,6 +20,9 @@ export interface AlertRouteDeps {
   readonly subscribe: (listener: (notice: AlertNotice) => void) => () => void
   /** Streams end when the gateway stops (so the HTTP drain does not wait for them). */
   readonly streams: Set<EventStream>
+  /** Checks an access token again (each heartbeat): a stream outlives no sign-out, disable or expiry (ASVS 7.4). */
+  readonly reauthenticate: (accessToken: string) => Promise<unknown>
+  readonly heartbeatMs: number
 }
 
 export const AlertQuery = z.strictObject({
@@ -40,7 +44,11 @@ export const SnoozeBody = z
   .strictObject({ for: Duration.optional(), until: z.union([z.number().int().nonnegative(), Instant]).optional() })
   .refine((b) => (b.for === undefined) !== (b.until === undefined), { error: 'give either for (e.g. "30m") or until' })
 
-const HEARTBEAT_MS = 15_000
+/** Streams at most, per person and in all (a panel needs one per open tab). */
+const STREAMS_PER_USER = 5
+const STREAMS_IN_ALL = 50
+/** Messages written but not yet taken by a client at most: a client that stopped reading is cut off. */
+const MAX_UNSENT = 256
 
 /** Alerts and their lifecycle (issue 7), and the live stream of alert changes for the panel (SSE). */
 export function alertRoutes(app: H3, deps: AlertRouteDeps): void {
@@ -119,20 +127,44 @@ export function alertRoutes(app: H3, deps: AlertRouteDeps): void {
   })
 
   // The panel's live stream: open alerts first (a snapshot), then every change as it happens.
+  const owners = new Map<EventStream, number>()
   app.get('/api/events', async (event) => {
     requirePermission(event, 'alerts:read')
     const me = requireSignedIn(event)
+    const mine = [...owners.values()].filter((u) => u === me.userId).length
+    if (mine >= STREAMS_PER_USER || owners.size >= STREAMS_IN_ALL) {
+      throw new CarehubError(
+        'CAREHUB_ERR_RATE_LIMITED',
+        `too many live streams open (${STREAMS_PER_USER} per person, ${STREAMS_IN_ALL} in all); close a panel tab`,
+      )
+    }
+    const token = /^Bearer (\S+)$/.exec(event.req.headers.get('authorization') ?? '')?.[1] ?? ''
     const stream = new EventStream(event)
-    const send = (name: string, data: unknown) => void stream.push({ event: name, data: JSON.stringify(data) }).catch(() => stream.close())
+    let unsent = 0
+    const write = (p: Promise<void>) => {
+      if (++unsent > MAX_UNSENT) return void stream.close()
+      p.then(
+        () => void unsent--,
+        () => void stream.close(),
+      )
+    }
+    const send = (name: string, data: unknown) => write(stream.push({ event: name, data: JSON.stringify(data) }))
     const open = listAlerts(deps.db(), { states: ['open', 'acknowledged', 'snoozed'], limit: 500 }, me.userId)
     send('snapshot', { alerts: open })
     const unsubscribe = deps.subscribe((n) => send('alert', { event: n.event, alert: withoutRead(n.alert) }))
-    const heartbeat = setInterval(() => void stream.pushComment('keep-alive').catch(() => stream.close()), HEARTBEAT_MS)
+    const heartbeat = setInterval(() => {
+      deps.reauthenticate(token).then(
+        () => write(stream.pushComment('keep-alive')),
+        () => void stream.close(),
+      )
+    }, deps.heartbeatMs)
     deps.streams.add(stream)
+    owners.set(stream, me.userId)
     stream.onClosed(() => {
       unsubscribe()
       clearInterval(heartbeat)
       deps.streams.delete(stream)
+      owners.delete(stream)
     })
     return stream
   })

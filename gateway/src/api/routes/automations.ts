@@ -11,7 +11,7 @@ import type { RuleSet } from '../../rules/rule-set.js'
 import { appendAudit } from '../../store/audit.js'
 import type { Db } from '../../store/open.js'
 import { listTraces } from '../../store/rule-state.js'
-import { deleteRule, getRule, listRules, putRule, type StoredRule } from '../../store/rules.js'
+import { countRules, deleteRule, getRule, listRules, MAX_RULES, putRule, ruleOrigin, type StoredRule } from '../../store/rules.js'
 import { actorOf, clientOf, requirePermission } from '../_internal/authenticate.js'
 import { Instant } from '../_internal/query-values.js'
 
@@ -38,7 +38,7 @@ const TestReading = z.strictObject({
   at: BodyInstant.optional().describe('When the reading arrives (default: now, then 1 ms apart in order).'),
 })
 export const TestBody = z.strictObject({
-  readings: z.array(TestReading).max(10_000).default([]),
+  readings: z.array(TestReading).max(2000).default([]),
   from: z.enum(['current', 'fresh']).default('current').describe('Start from the rule’s live state, or as if just created.'),
   until: BodyInstant.optional().describe('Let time run to here after the readings (timers, windows); default: the last reading.'),
 })
@@ -88,12 +88,9 @@ export function automationRoutes(app: H3, deps: AutomationRouteDeps): void {
       requestId: event.context.requestId,
       detail,
     })
-  const editable = (s: StoredRule) => {
-    if (s.origin === 'yaml') {
-      throw new CarehubError(
-        'CAREHUB_ERR_CONFLICT',
-        `rule "${s.rule.id}" comes from the rules file (automations.rulesFile); change it there and restart`,
-      )
+  const editable = (id: string, origin: StoredRule['origin']) => {
+    if (origin === 'yaml') {
+      throw new CarehubError('CAREHUB_ERR_CONFLICT', `rule "${id}" comes from the rules file (automations.rulesFile); change it there and restart`)
     }
   }
 
@@ -109,10 +106,15 @@ export function automationRoutes(app: H3, deps: AutomationRouteDeps): void {
 
   app.post('/api/automations', async (event) => {
     requirePermission(event, 'rules:write')
-    const rule = await readValidatedBody(event, RuleSchema)
+    const raw = await readBody(event)
+    shallow(raw)
+    const parsed = RuleSchema.safeParse(raw)
+    if (!parsed.success) throw new HTTPError({ status: 400, message: 'invalid rule', data: { issues: parsed.error.issues } })
+    const rule = parsed.data
     const db = deps.db()
     db.transaction(() => {
-      if (getRule(db, rule.id)) throw new CarehubError('CAREHUB_ERR_CONFLICT', `a rule "${rule.id}" already exists`)
+      if (ruleOrigin(db, rule.id)) throw new CarehubError('CAREHUB_ERR_CONFLICT', `a rule "${rule.id}" already exists`)
+      if (countRules(db) >= MAX_RULES) throw new CarehubError('CAREHUB_ERR_CONFLICT', `there are already ${MAX_RULES} rules, the most a box runs`)
       putRule(db, rule, 'api', deps.clock.now())
       audit(event, 'rule.create', rule.id, { after: rule })
     }).immediate()
@@ -124,8 +126,9 @@ export function automationRoutes(app: H3, deps: AutomationRouteDeps): void {
   app.put('/api/automations/:id', async (event) => {
     requirePermission(event, 'rules:write')
     const before = find(event)
-    editable(before)
+    editable(before.rule.id, before.origin)
     const body = await readBody(event)
+    shallow(body)
     const parsed = RuleSchema.safeParse({ ...(body as object), id: before.rule.id })
     if (!parsed.success) throw new HTTPError({ status: 400, message: 'invalid rule', data: { issues: parsed.error.issues } })
     const db = deps.db()
@@ -139,12 +142,16 @@ export function automationRoutes(app: H3, deps: AutomationRouteDeps): void {
 
   app.delete('/api/automations/:id', (event) => {
     requirePermission(event, 'rules:write')
-    const before = find(event)
-    editable(before)
+    const id = getRouterParam(event, 'id', { decode: true }) ?? ''
     const db = deps.db()
+    // By id, even when the stored definition no longer parses (it could not be deleted otherwise).
+    const origin = ruleOrigin(db, id)
+    if (origin === null) throw new HTTPError({ status: 404, message: `no rule "${id.slice(0, 64)}"` })
+    editable(id, origin)
+    const before = getRule(db, id)
     db.transaction(() => {
-      deleteRule(db, before.rule.id)
-      audit(event, 'rule.delete', before.rule.id, { before: before.rule })
+      deleteRule(db, id)
+      audit(event, 'rule.delete', id, { before: before?.rule ?? 'unreadable' })
     }).immediate()
     deps.reload()
     event.res.status = 204
@@ -174,19 +181,28 @@ export function automationRoutes(app: H3, deps: AutomationRouteDeps): void {
       return { at: t, event: { seq: -(i + 1), deviceId: r.device, measurement: r.measurement, fields: r.fields } }
     })
     const until = Math.max(body.until ?? t, t)
+    // A dry-run is about the near past and future: at most 31 days either side of now, so a
+    // reading a thousand years out cannot make the evaluator walk every deadline in between.
+    const span = (x: number) => Math.abs(x - now) <= BACKTEST_MAX_RANGE
+    if (!inputs.every((i) => span(i.at)) || !span(until)) {
+      throw new HTTPError({ status: 400, message: 'readings and until must lie within 31 days of now' })
+    }
     const result = replay(s.rule, start, inputs, until, env)
     return {
       rule: s.rule.id,
       from: fromCurrent ? 'current' : 'fresh',
       wouldFire: result.effects.some((e) => e.type === 'fire'),
-      effects: result.effects,
-      traces: result.traces,
+      // The first 500 of each: enough to read, bounded to answer.
+      effects: result.effects.slice(0, 500),
+      traces: result.traces.slice(0, 500),
       // Why (not): every leaf of the condition as it stands at the end.
       now: { at: until, ...explain(s.rule, result.state, until, env), holding: result.state.holding, since: result.state.since },
     }
   })
 
-  app.post('/api/automations/:id/backtest', (event) => {
+  // One backtest at a time: it reads and replays up to 200k readings, and the box has other work.
+  let backtesting = false
+  app.post('/api/automations/:id/backtest', async (event) => {
     requirePermission(event, 'rules:read')
     const s = find(event)
     const q = BacktestQuery.safeParse(getQuery(event))
@@ -194,12 +210,17 @@ export function automationRoutes(app: H3, deps: AutomationRouteDeps): void {
     if (q.data.range > BACKTEST_MAX_RANGE) throw new HTTPError({ status: 400, message: 'a backtest covers at most 31d' })
     const to = q.data.end ?? deps.clock.now()
     const from = to - q.data.range
-    const result = backtest(deps.db(), s.rule, from, to, deps.env())
-    return summarise(s.rule, from, to, result)
+    if (backtesting) throw new CarehubError('CAREHUB_ERR_RATE_LIMITED', 'another backtest is running; try again when it is done')
+    backtesting = true
+    try {
+      return summarise(s.rule, from, to, await backtest(deps.db(), s.rule, from, to, deps.env()))
+    } finally {
+      backtesting = false
+    }
   })
 }
 
-function summarise(rule: Rule, from: number, to: number, r: ReturnType<typeof backtest>) {
+function summarise(rule: Rule, from: number, to: number, r: Awaited<ReturnType<typeof backtest>>) {
   const nearMisses: Record<string, number> = {}
   for (const t of r.traces) if (t.outcome === 'near_miss' && t.reason) nearMisses[t.reason] = (nearMisses[t.reason] ?? 0) + 1
   return {
@@ -215,3 +236,16 @@ function summarise(rule: Rule, from: number, to: number, r: ReturnType<typeof ba
 }
 
 const finite = (n: number) => (Number.isFinite(n) ? n : null)
+
+/**
+ * Refuse deeply nested JSON before zod walks it recursively (a 2,000-deep condition would overflow
+ * the stack). Rules nest a handful of levels; 32 leaves room for any sensible one.
+ */
+function shallow(value: unknown, limit = 32): void {
+  const stack: Array<[unknown, number]> = [[value, 0]]
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number]
+    if (depth > limit) throw new HTTPError({ status: 400, message: `a rule nests at most ${limit} levels deep` })
+    if (v !== null && typeof v === 'object') for (const child of Object.values(v)) stack.push([child, depth + 1])
+  }
+}

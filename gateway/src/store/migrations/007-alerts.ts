@@ -10,6 +10,8 @@
  * - rule_actions: device commands and webhooks a rule asked for — durable before they run, their
  *   outcome recorded (the action journal).
  * - rule_state gains the journal seq it is consistent with (the rules cursor moves with it).
+ * - the rules cursor starts at the end of the journal: on an upgraded box the days of readings
+ *   already stored are history (the backtest's), not a backlog to raise alerts from.
  */
 export const sql = /* sql */ `
 DROP TABLE alert_deliveries;
@@ -80,4 +82,8 @@ CREATE TABLE rule_actions (
 CREATE INDEX rule_actions_due ON rule_actions(status, next_attempt_at);
 
 ALTER TABLE rule_state ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+
+INSERT INTO cursors (consumer, seq, updated_at)
+  SELECT 'rules', coalesce(max(seq), 0), 0 FROM readings WHERE true
+  ON CONFLICT (consumer) DO NOTHING;
 `
