@@ -204,7 +204,9 @@ export class RuleEngine implements Service {
   #flush(force: boolean): void {
     if (this.#recording) return
     const now = this.#o.clock.now()
-    if (!this.rules.hasEffects() && !(this.rules.hasDirty() && (force || now - this.#lastCheckpoint >= this.#o.checkpointMs))) return
+    // A moved cursor is recorded too (no rules, or none listening): retention waits for it.
+    const quietChange = this.rules.hasDirty() || this.#cursor !== this.#recordedCursor
+    if (!this.rules.hasEffects() && !(quietChange && (force || now - this.#lastCheckpoint >= this.#o.checkpointMs))) return
     const batch = this.rules.take(this.#cursor, now)
     this.#recording = this.#o
       .persist(batch)
