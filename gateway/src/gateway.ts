@@ -1,6 +1,5 @@
 import type { NetworkInterfaceInfo } from 'node:os'
 import { join } from 'node:path'
-import type { EventStream } from 'h3'
 import type { Logger } from 'pino'
 import { DeviceCommander } from './actions/device-command.js'
 import { buildApp } from './api/app.js'
@@ -208,7 +207,6 @@ export class Gateway {
       secret,
       timeZone,
     })
-    const liveStreams = new Set<EventStream>()
     const trust = clockTrust({ syncedFlagFile: config.auth.clockSyncedFlagFile, now: () => clock.now() })
     this.auth = new AuthService({
       clockTrusted: (now) => trust.trusted(now),
@@ -240,22 +238,7 @@ export class Gateway {
         commands: () => this.commands,
         ingestHa: { guard: () => this.homeassistant.guard, ingest: () => this.homeassistant.ingest, maxStates: 1000 },
         telemetry: { db, clock, history: config.history, timeZone },
-        automations: {
-          db,
-          clock,
-          rules: () => this.rules.engine.rules,
-          reload: () => this.rules.engine.reload(),
-          env: () => this.rules.directory.env(clock.now()),
-        },
-        alerts: {
-          db,
-          clock,
-          announce: this.rules.announce,
-          subscribe: (fn) => this.bus.on('alert:changed', fn),
-          streams: liveStreams,
-          reauthenticate: (token) => this.auth.authenticate(token),
-          heartbeatMs: config.http.eventsHeartbeatSeconds * 1000,
-        },
+        ...this.rules.routes({ reauthenticate: (token) => this.auth.authenticate(token), heartbeatMs: config.http.eventsHeartbeatSeconds * 1000 }),
         auth: this.auth,
         recentLogs: deps.recentLogs,
         apiRateLimit: { burst: config.auth.apiBurst, perSecond: config.auth.apiPerSecond },
@@ -310,12 +293,6 @@ export class Gateway {
         log: child('broker'),
       }),
       this.http,
-      // Stopped before the HTTPS server: open alert streams end, so its drain does not wait for them.
-      defineService(
-        'live-streams',
-        () => {},
-        async () => void (await Promise.all([...liveStreams].map((s) => s.close()))),
-      ),
       // After the HTTP server: stopped before it, so pending commands end ("gateway stopping") and
       // their requests answer instead of holding the HTTP drain for up to 30 s.
       this.commands,

@@ -1,6 +1,7 @@
+import type { Severity } from '../core/severity.js'
 import type { LeafView } from '../rules/conditions.js'
 import { deviceOf, type Effect, type Firing } from '../rules/evaluator.js'
-import type { Rule, Severity } from '../rules/rule-model.js'
+import type { Rule } from '../rules/rule-model.js'
 import { type Alert, raiseAlert, resolveRuleAlerts } from '../store/alerts.js'
 import type { Db } from '../store/open.js'
 import { pinReading } from '../store/reading-pins.js'

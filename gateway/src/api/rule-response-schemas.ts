@@ -1,5 +1,6 @@
 import { z } from 'zod'
-import { RuleFields, SEVERITIES } from '../rules/rule-model.js'
+import { SEVERITIES } from '../core/severity.js'
+import { RuleFields } from '../rules/rule-model.js'
 import { ALERT_STATES } from '../store/alerts.js'
 
 /** What the rules and alerts routes answer (OpenAPI + contract tests), like response-schemas.ts. */

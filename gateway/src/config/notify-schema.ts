@@ -1,13 +1,11 @@
 import { isIPv4, isIPv6 } from 'node:net'
 import { z } from 'zod'
+import { SEVERITIES } from '../core/severity.js'
 
 /**
  * Local alert channels (issue 7). Only email over SMTP so far. The SMTP password is not here: it is
  * the encrypted secret smtp.password (carehub secret set smtp.password).
  */
-
-export const ALERT_SEVERITIES = ['info', 'warning', 'critical'] as const
-export type AlertSeverity = (typeof ALERT_SEVERITIES)[number]
 
 /** 127.0.0.0/8, ::1 (also IPv4-mapped) and "localhost": traffic that never leaves the box. */
 export function isLoopbackHost(host: string): boolean {
@@ -42,7 +40,7 @@ export const EmailSchema = z
       .describe('User to sign in as (AUTH). Its password is the secret smtp.password (carehub secret set smtp.password). Absent: no sign-in.'),
     from: address.optional().describe('Sender address. Many servers accept only the address of the signed-in user. Required when enabled.'),
     to: z.array(address).max(50).default([]).describe('Who gets the alert emails; at least one address when enabled.'),
-    minSeverity: z.enum(ALERT_SEVERITIES).default('warning').describe('Email alerts of this severity and above (and their resolution).'),
+    minSeverity: z.enum(SEVERITIES).default('warning').describe('Email alerts of this severity and above (and their resolution).'),
     timeoutMs: z
       .int()
       .min(1000)

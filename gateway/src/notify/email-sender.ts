@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { createTransport, type SMTPPoolOptions, type SMTPPoolSentMessageInfo, type Transporter } from 'nodemailer'
 import type { Logger } from 'pino'
-import { ALERT_SEVERITIES, type AlertSeverity, type EmailConfig } from '../config/notify-schema.js'
+import type { EmailConfig } from '../config/notify-schema.js'
+import { SEVERITIES, type Severity } from '../core/severity.js'
 import { type AlertMessage, formatAlertEmail } from './alert-email.js'
 import { EmailError, type SmtpTarget, toEmailError } from './email-error.js'
 
@@ -14,8 +15,8 @@ export interface EmailSenderOptions {
 }
 
 /** Whether alerts of `severity` go out by email under `config` (raised, reopened and resolved alike). */
-export function emailWanted(config: EmailConfig, severity: AlertSeverity): boolean {
-  return config.enabled && ALERT_SEVERITIES.indexOf(severity) >= ALERT_SEVERITIES.indexOf(config.minSeverity)
+export function emailWanted(config: EmailConfig, severity: Severity): boolean {
+  return config.enabled && SEVERITIES.indexOf(severity) >= SEVERITIES.indexOf(config.minSeverity)
 }
 
 /**

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { DurationText, durationMs } from '../core/duration.js'
 import type { FieldValue } from '../core/reading.js'
+import { SEVERITIES } from '../core/severity.js'
 
 /**
  * The rule model: `when` a condition holds, run `actions`, validated here once for both the API and
@@ -110,9 +111,6 @@ export const ConditionSchema: z.ZodType<Condition> = z
     ),
   )
   .meta({ id: 'Condition' })
-
-export const SEVERITIES = ['info', 'warning', 'critical'] as const
-export type Severity = (typeof SEVERITIES)[number]
 
 const AlertAction = z.strictObject({
   severity: z.enum(SEVERITIES),

@@ -1,8 +1,11 @@
+import type { EventStream } from 'h3'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { ActionRunner } from '../actions/action-runner.js'
 import type { DeviceCommander } from '../actions/device-command.js'
 import { type AlertNotice, addDelivery } from '../actions/effect-writer.js'
+import type { AlertRouteDeps } from '../api/routes/alerts.js'
+import type { AutomationRouteDeps } from '../api/routes/automations.js'
 import type { Config } from '../config/schema.js'
 import type { Clock } from '../core/clock.js'
 import type { EventBus } from '../core/event-bus.js'
@@ -44,6 +47,11 @@ export interface RuleParts {
   readonly announce: (notice: AlertNotice) => void
   /** In start order: the rules file import first, the engine last (its first firings find the runners up). */
   readonly services: readonly Service[]
+  /** What the /api/automations and /api/alerts routes need. */
+  routes(o: { reauthenticate: (accessToken: string) => Promise<unknown>; heartbeatMs: number }): {
+    automations: AutomationRouteDeps
+    alerts: AlertRouteDeps
+  }
 }
 
 export function buildRules(d: RuleDeps): RuleParts {
@@ -150,5 +158,18 @@ export function buildRules(d: RuleDeps): RuleParts {
     }),
     engine,
   ]
-  return { engine, actions, delivery, directory, announce, services }
+  // Open live streams end before the HTTPS server stops (its drain would wait for them).
+  const streams = new Set<EventStream>()
+  services.unshift(
+    defineService(
+      'live-streams',
+      () => {},
+      async () => void (await Promise.all([...streams].map((s) => s.close()))),
+    ),
+  )
+  const routes: RuleParts['routes'] = (o) => ({
+    automations: { db, clock, rules: () => engine.rules, reload: () => engine.reload(), env: () => directory.env(clock.now()) },
+    alerts: { db, clock, announce, subscribe: (fn) => d.bus.on('alert:changed', fn), streams, ...o },
+  })
+  return { engine, actions, delivery, directory, announce, services, routes }
 }

@@ -1,5 +1,5 @@
 import { CarehubError } from '../core/errors.js'
-import type { Severity } from '../rules/rule-model.js'
+import type { Severity } from '../core/severity.js'
 import type { Db } from './open.js'
 
 /**
