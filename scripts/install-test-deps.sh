@@ -7,13 +7,14 @@
 #   mosquitto-clients — mosquitto_pub/mosquitto_sub, a third-party MQTT client for the broker tests
 #   victoria-metrics — a real time-series store the forwarder writes to (tests/_support/tsdb-servers.ts)
 #   influxdb         — influxd 1.x, the real peer for the forwarder and config/influxdb/v1 (same helper)
+#   mariadb-server   — mariadbd 10.11, the MySQL-compatible store behind cloud-sync (tests/_support/mariadb.ts)
 # The tests start their own servers on loopback with throw-away data. This image (policy-rc.d, no
-# systemd) starts no service on install; with systemd, apt would start both packaged services (:8086, :8428).
-# Later issues add their servers here (mariadb-server, …).
+# systemd) starts no service on install; with systemd, apt would start the packaged services (:8086, :8428,
+# and mariadb on 127.0.0.1:3306).
 set -euo pipefail
 
 declare -A need=([openssl]=openssl [age]=age [systemd-analyze]=systemd [mosquitto_pub]=mosquitto-clients
-  [victoria-metrics]=victoria-metrics [influxd]=influxdb)
+  [victoria-metrics]=victoria-metrics [influxd]=influxdb [mariadbd]=mariadb-server)
 missing=()
 for cmd in "${!need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")

@@ -198,6 +198,7 @@ export class Gateway {
       config,
       db,
       journal: this.journal,
+      health: async () => ({ ...(await this.health.report()) }),
       clock,
       log: child,
       registry,
@@ -257,6 +258,7 @@ export class Gateway {
       trust.healthCheck,
       ...this.history.healthChecks,
       ...sources.healthChecks,
+      this.rules.cloud.healthCheck,
     ]) {
       this.health.add(check)
     }

@@ -40,6 +40,7 @@ export function writeEffects(db: Db, ctx: EffectContext, rule: Rule, ruleVersion
     if (effect.type === 'clear') {
       for (const alert of resolveRuleAlerts(db, rule.id, ctx.now)) {
         notices.push({ alert, event: 'resolved', triggerReceivedAt: null })
+        addDelivery(db, alert.id, 'cloud', 'resolved', ctx.now)
         // Never before the news it resolves: a 'raised' email held back by quiet hours goes first.
         if (ctx.emailFor(alert.severity)) addDelivery(db, alert.id, 'email', 'resolved', Math.max(ctx.now, heldUntil(db, alert.id)))
       }
@@ -94,14 +95,11 @@ export function writeEffects(db: Db, ctx: EffectContext, rule: Rule, ruleVersion
   return notices
 }
 
-/** One delivery per alert, channel and event; `reopened:<time>` makes each re-opening its own. */
-export function addDelivery(
-  db: Db,
-  alertId: number,
-  channel: 'email' | 'cloud' | 'fallback',
-  event: AlertEvent | `reopened:${number}`,
-  at: number,
-): void {
+/**
+ * One delivery per alert, channel and event: `raised`, `resolved`, or an event that can repeat
+ * suffixed with its time (`reopened:<ms>`, `acknowledged:<ms>`) so each occurrence is its own.
+ */
+export function addDelivery(db: Db, alertId: number, channel: 'email' | 'cloud' | 'fallback', event: string, at: number): void {
   db.prepare(
     'INSERT INTO alert_deliveries (alert_id, channel, event, next_attempt_at) VALUES (?, ?, ?, ?) ON CONFLICT (alert_id, channel, target, event) DO NOTHING',
   ).run(alertId, channel, event, at)

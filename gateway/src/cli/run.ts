@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util'
 import { CarehubError, isCarehubError } from '../core/errors.js'
 import { auditVerify } from './audit.js'
+import { cloudEnroll } from './cloud.js'
 import { type CliIo, cliContext } from './context.js'
 import { deviceAdd, deviceList, deviceRevoke } from './device.js'
 import { secretDelete, secretList, secretSet } from './secret.js'
@@ -18,6 +19,7 @@ export const CLI_USAGE = `Usage: carehub <command>
   secret delete <name>
   status [--json]
   audit verify [--json]                          check the audit log's hash chain
+  cloud enroll <url> <code>                      join the cloud service with the installer's one-time code
 
 The command works on CAREHUB_DATA_DIR (default ./data) whether or not the gateway runs.`
 
@@ -45,6 +47,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (values.help || command === undefined || command === 'help') {
       io.stdout(`${CLI_USAGE}\n`)
       return command === undefined && !values.help ? 64 : 0
+    }
+    if (command === 'cloud' && sub === 'enroll') {
+      if (rest.length > 2) throw new CarehubError('CAREHUB_ERR_USAGE', `unexpected argument "${rest[2]}"`)
+      await cloudEnroll(cliContext(io), io, rest[0], rest[1])
+      return 0
     }
     if (command === 'user' && sub === 'add') {
       if (rest.length > 1) throw new CarehubError('CAREHUB_ERR_USAGE', `unexpected argument "${rest[1]}"`)

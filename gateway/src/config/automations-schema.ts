@@ -45,3 +45,14 @@ export const AutomationsSchema = z
   .prefault({})
 
 export type AutomationsConfig = z.infer<typeof AutomationsSchema>
+
+/** The edge uploader to the cloud service (issue 8); the credential is the secret cloud.secret (carehub cloud enroll). */
+export const CloudSchema = z
+  .strictObject({
+    batchSize: z.int().min(1).max(500).default(100).describe('Alert events per request at most.'),
+    timeoutMs: z.int().min(1000).max(120_000).default(10_000).describe('One request may take this long.'),
+    heartbeatSeconds: z.int().min(10).max(3600).default(60).describe('How often the box tells the cloud it is alive (with its health summary).'),
+    backoffMinMs: z.int().min(100).max(60_000).default(1000).describe('First retry delay after a failure…'),
+    backoffMaxMs: z.int().min(1000).max(3_600_000).default(300_000).describe('…doubling up to this.'),
+  })
+  .prefault({})

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { AutomationsSchema } from './automations-schema.js'
+import { AutomationsSchema, CloudSchema } from './automations-schema.js'
 import { HistorySchema, InfluxSchema } from './history-schema.js'
 import { NotifySchema } from './notify-schema.js'
 import { HomeAssistantSchema, ThinqSchema } from './sources-schema.js'
@@ -151,6 +151,7 @@ export const ConfigSchema = z
     history: HistorySchema,
     notify: NotifySchema,
     automations: AutomationsSchema.describe('Rules engine: the rules file, traces, webhook targets, the critical-alert fallback.'),
+    cloud: CloudSchema.describe('Sync to the cloud service once enrolled (carehub cloud enroll <url> <code>).'),
     mdns: z
       .strictObject({
         enabled: z.boolean().default(true).describe('Advertise the broker and panel over mDNS. Env: CAREHUB_MDNS=on|off.'),

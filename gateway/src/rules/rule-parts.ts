@@ -17,6 +17,7 @@ import { nextSnoozeEnd, wakeSnoozed } from '../store/alerts.js'
 import type { JournalCommitter } from '../store/journal-committer.js'
 import type { Db } from '../store/open.js'
 import { unreadableRules } from '../store/rules.js'
+import { CloudUploader } from '../sync/cloud-uploader.js'
 import { Ticker } from '../system/ticker.js'
 import { DeviceDirectory } from './device-directory.js'
 import { RuleEngine } from './rule-engine.js'
@@ -35,6 +36,8 @@ export interface RuleDeps {
   readonly secret: (name: string) => Promise<string | undefined>
   readonly timeZone: string
   readonly journal: JournalCommitter
+  /** The box's health summary for the cloud heartbeat. */
+  readonly health: () => Promise<Record<string, unknown>>
 }
 
 /** The rules engine and everything that acts on what it decides, built together (issue 7). */
@@ -43,6 +46,7 @@ export interface RuleParts {
   readonly actions: ActionRunner
   readonly delivery: AlertDelivery
   readonly directory: DeviceDirectory
+  readonly cloud: CloudUploader
   /** Tell every listener about an alert (panel stream, runners); the API calls it after a lifecycle change. */
   readonly announce: (notice: AlertNotice) => void
   /** In start order: the rules file import first, the engine last (its first firings find the runners up). */
@@ -70,6 +74,19 @@ export function buildRules(d: RuleDeps): RuleParts {
     secret: d.secret,
     gatewayId: d.gatewayId,
   })
+  const cloud = new CloudUploader({
+    db,
+    clock,
+    log: d.log('cloud'),
+    registry: d.registry,
+    secret: d.secret,
+    batchSize: config.cloud.batchSize,
+    timeoutMs: config.cloud.timeoutMs,
+    heartbeatMs: config.cloud.heartbeatSeconds * 1000,
+    backoffMinMs: config.cloud.backoffMinMs,
+    backoffMaxMs: config.cloud.backoffMaxMs,
+    health: d.health,
+  })
   const delivery = new AlertDelivery({
     db,
     clock,
@@ -84,14 +101,14 @@ export function buildRules(d: RuleDeps): RuleParts {
     },
     commands: d.commands,
     fallback: config.automations.criticalFallback,
-    // No cloud uploader yet (issue 8): a critical alert is never "handed to the cloud", so the fallback runs.
-    cloudHasIt: () => false,
+    cloudHasIt: (alertId) => cloud.hasAlert(alertId),
     gatewayName: config.gateway.name,
     timeZone: d.timeZone,
   })
   const announce = (notice: AlertNotice) => {
     d.bus.emit('alert:changed', notice)
     delivery.wake()
+    cloud.wake()
   }
   const engine = new RuleEngine({
     db,
@@ -142,6 +159,7 @@ export function buildRules(d: RuleDeps): RuleParts {
       }
     }),
     actions,
+    cloud,
     delivery,
     // A snooze that ran out re-opens its alert, and the people who get emails hear of it again.
     new Ticker('alert-snoozes', 1000, log, async () => {
@@ -150,7 +168,10 @@ export function buildRules(d: RuleDeps): RuleParts {
       const woken = db()
         .transaction(() => {
           const alerts = wakeSnoozed(db(), clock.now())
-          for (const a of alerts) if (emailWanted(email, a.severity)) addDelivery(db(), a.id, 'email', `reopened:${clock.now()}`, clock.now())
+          for (const a of alerts) {
+            if (emailWanted(email, a.severity)) addDelivery(db(), a.id, 'email', `reopened:${clock.now()}`, clock.now())
+            addDelivery(db(), a.id, 'cloud', `reopened:${clock.now()}`, clock.now())
+          }
           return alerts
         })
         .immediate()
@@ -171,5 +192,5 @@ export function buildRules(d: RuleDeps): RuleParts {
     automations: { db, clock, rules: () => engine.rules, reload: () => engine.reload(), env: () => directory.env(clock.now()) },
     alerts: { db, clock, announce, subscribe: (fn) => d.bus.on('alert:changed', fn), streams, ...o },
   })
-  return { engine, actions, delivery, directory, announce, services, routes }
+  return { engine, actions, delivery, directory, cloud, announce, services, routes }
 }

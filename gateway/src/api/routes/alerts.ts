@@ -1,6 +1,6 @@
 import { EventStream, getQuery, getRouterParam, type H3, type H3Event, HTTPError, readValidatedBody } from 'h3'
 import { z } from 'zod'
-import type { AlertEvent, AlertNotice } from '../../actions/effect-writer.js'
+import { type AlertEvent, type AlertNotice, addDelivery } from '../../actions/effect-writer.js'
 import type { Clock } from '../../core/clock.js'
 import { Duration } from '../../core/duration.js'
 import { CarehubError } from '../../core/errors.js'
@@ -100,6 +100,8 @@ export function alertRoutes(app: H3, deps: AlertRouteDeps): void {
       const { before, after } = db
         .transaction(() => {
           const r = transitionAlert(db, id, t, actorOf(p), now)
+          // Guardians see what the family did at home (the cloud outbox; each change its own event).
+          addDelivery(db, id, 'cloud', `${event}:${now}`, now)
           appendAudit(db, {
             at: now,
             actor: actorOf(p),

@@ -1,0 +1,33 @@
+import { H3 } from 'h3'
+import type { Pool } from 'mysql2/promise'
+import type { Logger } from 'pino'
+import type { CredentialBox } from '../crypto/credential-box.js'
+import { adminRoutes } from '../routes/admin.js'
+import { enrolRoutes } from '../routes/enrol.js'
+import { syncRoutes } from '../routes/sync.js'
+import { problemOf } from './errors.js'
+
+export interface CloudAppDeps {
+  readonly pool: Pool
+  readonly box: CredentialBox
+  readonly log: Logger
+  readonly adminToken: string
+  readonly maxSkewMs: number
+  readonly now: () => number
+}
+
+/** The service's HTTP application, built apart from listening (tests call app.request()). */
+export function buildCloudApp(deps: CloudAppDeps): H3 {
+  const app = new H3({
+    silent: true,
+    onError(error) {
+      if (error.status >= 500) deps.log.error({ err: error.cause ?? error }, 'request error')
+      return problemOf(error)
+    },
+  })
+  app.get('/health', () => ({ status: 'ok' }))
+  adminRoutes(app, deps)
+  enrolRoutes(app, deps)
+  syncRoutes(app, deps)
+  return app
+}

@@ -1,0 +1,63 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { getRouterParam, type H3, type H3Event, readValidatedBody } from 'h3'
+import type { Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise'
+import { z } from 'zod'
+import { cloudError } from '../http/errors.js'
+
+export interface AdminDeps {
+  readonly pool: Pool
+  readonly adminToken: string
+  readonly now: () => number
+}
+
+const NewHome = z.strictObject({ name: z.string().min(1).max(120) })
+const NewCode = z.strictObject({
+  ttlMinutes: z
+    .number()
+    .int()
+    .min(5)
+    .max(7 * 24 * 60)
+    .default(60),
+})
+
+export const sha256 = (s: string) => createHash('sha256').update(s).digest('hex')
+
+/**
+ * The installer's side: homes and one-time enrolment codes, behind the admin token (a deployment
+ * secret; a real operator console would sit in front). A code is shown once; only its hash is kept.
+ */
+export function adminRoutes(app: H3, deps: AdminDeps): void {
+  const requireAdmin = (event: H3Event) => {
+    const given = /^Bearer (\S+)$/.exec(event.req.headers.get('authorization') ?? '')?.[1] ?? ''
+    const a = Buffer.from(sha256(given))
+    if (!given || !timingSafeEqual(a, Buffer.from(sha256(deps.adminToken))))
+      throw cloudError('CLOUD_ERR_UNAUTHENTICATED', 'the admin token is required')
+  }
+
+  app.post('/v1/admin/homes', async (event) => {
+    requireAdmin(event)
+    const body = await readValidatedBody(event, NewHome)
+    const [r] = await deps.pool.query<ResultSetHeader>('INSERT INTO homes (name, created_at) VALUES (?, ?)', [body.name, deps.now()])
+    event.res.status = 201
+    return { id: r.insertId, name: body.name }
+  })
+
+  app.post('/v1/admin/homes/:id/enrolment-codes', async (event) => {
+    requireAdmin(event)
+    const homeId = Number(getRouterParam(event, 'id'))
+    const body = await readValidatedBody(event, NewCode)
+    const [homes] = await deps.pool.query<RowDataPacket[]>('SELECT id FROM homes WHERE id = ?', [homeId])
+    if (homes.length === 0) throw cloudError('CLOUD_ERR_NOT_FOUND', `no home ${homeId}`)
+    // 128 bits, in groups a person can read out over the phone.
+    const code = randomBytes(16).toString('base64url')
+    const expiresAt = deps.now() + body.ttlMinutes * 60_000
+    await deps.pool.query('INSERT INTO enrolment_codes (code_hash, home_id, expires_at, created_at) VALUES (?, ?, ?, ?)', [
+      sha256(code),
+      homeId,
+      expiresAt,
+      deps.now(),
+    ])
+    event.res.status = 201
+    return { code, homeId, expiresAt }
+  })
+}

@@ -1,0 +1,148 @@
+import { getRouterParam, type H3, type H3Event } from 'h3'
+import type { Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise'
+import { z } from 'zod'
+import type { CredentialBox } from '../crypto/credential-box.js'
+import { cloudError } from '../http/errors.js'
+import { authenticateGateway, type GatewayPrincipal } from '../http/gateway-auth.js'
+
+export interface SyncDeps {
+  readonly pool: Pool
+  readonly box: CredentialBox
+  readonly maxSkewMs: number
+  readonly now: () => number
+}
+
+const Severity = z.enum(['info', 'warning', 'critical'])
+const AlertState = z.enum(['open', 'acknowledged', 'snoozed', 'resolved'])
+export const AlertEvent = z.strictObject({
+  /** The gateway's outbox position: with the gateway id, the idempotency key. */
+  seq: z.number().int().positive(),
+  event: z
+    .string()
+    .regex(/^[a-z]+(:\d+)?$/)
+    .max(32),
+  at: z.number().int().nonnegative(),
+  actor: z.string().max(120).nullable().optional(),
+  alert: z.strictObject({
+    id: z.number().int().positive(),
+    ruleId: z.string().max(64).nullable(),
+    ruleName: z.string().max(120).nullable(),
+    deviceId: z.string().max(64).nullable(),
+    severity: Severity,
+    title: z.string().min(1).max(200),
+    body: z.string().max(4000).nullable(),
+    status: AlertState,
+    raisedAt: z.number().int(),
+    updatedAt: z.number().int(),
+    acknowledgedAt: z.number().int().nullable(),
+    acknowledgedBy: z.string().max(120).nullable(),
+  }),
+})
+const AlertBatch = z.strictObject({ events: z.array(AlertEvent).min(1).max(500) })
+const Heartbeat = z.strictObject({ at: z.number().int(), health: z.record(z.string(), z.unknown()) })
+
+/** Read the raw body (the signature covers it), authenticate the gateway, then validate the JSON. */
+async function signed<T>(event: H3Event, deps: SyncDeps, schema: z.ZodType<T> | null): Promise<{ who: GatewayPrincipal; body: T }> {
+  const raw = event.req.method === 'GET' ? '' : await event.req.text()
+  const who = await authenticateGateway(event, raw, deps)
+  if (!schema) return { who, body: undefined as T }
+  let json: unknown
+  try {
+    json = JSON.parse(raw)
+  } catch {
+    throw cloudError('CLOUD_ERR_VALIDATION', 'the body is not JSON')
+  }
+  const parsed = schema.safeParse(json)
+  if (!parsed.success) throw cloudError('CLOUD_ERR_VALIDATION', 'invalid body', { issues: parsed.error.issues })
+  return { who, body: parsed.data }
+}
+
+/**
+ * What gateways send and read, each only for itself: its home comes from its credential, never
+ * from the body, and every query is bound to it (tenant isolation).
+ */
+export function syncRoutes(app: H3, deps: SyncDeps): void {
+  // Alert events in the gateway's outbox order. Idempotent: an event already stored (same gateway
+  // and seq) is counted as a duplicate and changes nothing; the alert row takes the state of the
+  // event with the highest seq, whatever order retries arrive in.
+  app.post('/v1/sync/alerts', async (event) => {
+    const { who, body } = await signed(event, deps, AlertBatch)
+    const events = [...body.events].sort((a, b) => a.seq - b.seq)
+    const now = deps.now()
+    const conn = await deps.pool.getConnection()
+    let duplicates = 0
+    try {
+      await conn.beginTransaction()
+      for (const e of events) {
+        const a = e.alert
+        const values = [
+          a.ruleId,
+          a.ruleName,
+          a.deviceId,
+          a.severity,
+          a.title,
+          a.body,
+          a.status,
+          a.raisedAt,
+          a.updatedAt,
+          a.acknowledgedAt,
+          a.acknowledgedBy,
+        ]
+        // source_seq is assigned last: MySQL evaluates the assignments left to right.
+        await conn.query(
+          `INSERT INTO alerts (home_id, gateway_id, local_id, rule_id, rule_name, device_id, severity, title, body, status, raised_at, updated_at, acknowledged_at, acknowledged_by, source_seq)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON DUPLICATE KEY UPDATE
+             status = IF(VALUES(source_seq) > source_seq, VALUES(status), status),
+             title = IF(VALUES(source_seq) > source_seq, VALUES(title), title),
+             body = IF(VALUES(source_seq) > source_seq, VALUES(body), body),
+             updated_at = IF(VALUES(source_seq) > source_seq, VALUES(updated_at), updated_at),
+             acknowledged_at = IF(VALUES(source_seq) > source_seq, VALUES(acknowledged_at), acknowledged_at),
+             acknowledged_by = IF(VALUES(source_seq) > source_seq, VALUES(acknowledged_by), acknowledged_by),
+             source_seq = GREATEST(source_seq, VALUES(source_seq))`,
+          [who.homeId, who.gatewayId, a.id, ...values, e.seq],
+        )
+        const [ids] = await conn.query<RowDataPacket[]>('SELECT id FROM alerts WHERE gateway_id = ? AND local_id = ?', [who.gatewayId, a.id])
+        const alertId = (ids[0] as { id: number }).id
+        const [r] = await conn.query<ResultSetHeader>(
+          `INSERT IGNORE INTO alert_events (alert_id, home_id, idempotency_key, event, at, actor, origin, received_at) VALUES (?, ?, ?, ?, ?, ?, 'gateway', ?)`,
+          [alertId, who.homeId, `g:${who.gatewayId}:${e.seq}`, e.event, e.at, e.actor ?? null, now],
+        )
+        if (r.affectedRows === 0) duplicates++
+      }
+      await conn.commit()
+    } catch (err) {
+      await conn.rollback()
+      throw err
+    } finally {
+      conn.release()
+    }
+    return { accepted: events.length - duplicates, duplicates, lastSeq: events.at(-1)?.seq }
+  })
+
+  app.get('/v1/sync/alerts/:localId', async (event) => {
+    const { who } = await signed(event, deps, null)
+    const localId = Number(getRouterParam(event, 'localId'))
+    const [rows] = await deps.pool.query<RowDataPacket[]>(
+      'SELECT local_id AS id, status, severity, title, raised_at AS raisedAt, acknowledged_at AS acknowledgedAt, acknowledged_by AS acknowledgedBy, source_seq AS sourceSeq FROM alerts WHERE gateway_id = ? AND home_id = ? AND local_id = ?',
+      [who.gatewayId, who.homeId, localId],
+    )
+    if (rows.length === 0) throw cloudError('CLOUD_ERR_NOT_FOUND', `no alert ${localId} from this gateway`)
+    const [events] = await deps.pool.query<RowDataPacket[]>(
+      'SELECT e.event, e.at, e.actor, e.origin FROM alert_events e JOIN alerts a ON a.id = e.alert_id WHERE a.gateway_id = ? AND a.local_id = ? ORDER BY e.id',
+      [who.gatewayId, localId],
+    )
+    return { ...rows[0], events }
+  })
+
+  app.post('/v1/heartbeat', async (event) => {
+    const { who, body } = await signed(event, deps, Heartbeat)
+    await deps.pool.query('UPDATE gateways SET last_seen_at = ?, last_health = ? WHERE id = ? AND home_id = ?', [
+      deps.now(),
+      JSON.stringify(body.health),
+      who.gatewayId,
+      who.homeId,
+    ])
+    return { serverTime: deps.now() }
+  })
+}
