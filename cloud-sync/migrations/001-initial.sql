@@ -72,6 +72,8 @@ CREATE TABLE alert_events (
   alert_id         BIGINT NOT NULL,
   home_id          BIGINT NOT NULL,
   idempotency_key  VARCHAR(100) NOT NULL,
+  -- The gateway's outbox position (NULL for events made in the cloud): the order they happened in.
+  seq              BIGINT NULL,
   event            VARCHAR(32) NOT NULL,
   at               BIGINT NOT NULL,
   actor            VARCHAR(120) NULL,

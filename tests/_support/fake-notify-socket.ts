@@ -30,7 +30,7 @@ export function fakeNotifySocket(): FakeNotifySocket {
   return {
     path,
     messages,
-    waitFor(predicate, timeoutMs = 5000) {
+    waitFor(predicate, timeoutMs = 15_000) {
       return new Promise((resolve, reject) => {
         const check = () => {
           const found = messages.find(predicate)

@@ -44,7 +44,9 @@ export function adminRoutes(app: H3, deps: AdminDeps): void {
 
   app.post('/v1/admin/homes/:id/enrolment-codes', async (event) => {
     requireAdmin(event)
-    const homeId = Number(getRouterParam(event, 'id'))
+    const param = getRouterParam(event, 'id') ?? ''
+    if (!/^\d{1,15}$/.test(param)) throw cloudError('CLOUD_ERR_NOT_FOUND', 'no such home')
+    const homeId = Number(param)
     const body = await readValidatedBody(event, NewCode)
     const [homes] = await deps.pool.query<RowDataPacket[]>('SELECT id FROM homes WHERE id = ?', [homeId])
     if (homes.length === 0) throw cloudError('CLOUD_ERR_NOT_FOUND', `no home ${homeId}`)

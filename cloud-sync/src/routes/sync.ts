@@ -105,8 +105,8 @@ export function syncRoutes(app: H3, deps: SyncDeps): void {
         const [ids] = await conn.query<RowDataPacket[]>('SELECT id FROM alerts WHERE gateway_id = ? AND local_id = ?', [who.gatewayId, a.id])
         const alertId = (ids[0] as { id: number }).id
         const [r] = await conn.query<ResultSetHeader>(
-          `INSERT IGNORE INTO alert_events (alert_id, home_id, idempotency_key, event, at, actor, origin, received_at) VALUES (?, ?, ?, ?, ?, ?, 'gateway', ?)`,
-          [alertId, who.homeId, `g:${who.gatewayId}:${e.seq}`, e.event, e.at, e.actor ?? null, now],
+          `INSERT IGNORE INTO alert_events (alert_id, home_id, idempotency_key, seq, event, at, actor, origin, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'gateway', ?)`,
+          [alertId, who.homeId, `g:${who.gatewayId}:${e.seq}`, e.seq, e.event, e.at, e.actor ?? null, now],
         )
         if (r.affectedRows === 0) duplicates++
       }
@@ -122,14 +122,17 @@ export function syncRoutes(app: H3, deps: SyncDeps): void {
 
   app.get('/v1/sync/alerts/:localId', async (event) => {
     const { who } = await signed(event, deps, null)
-    const localId = Number(getRouterParam(event, 'localId'))
+    const param = getRouterParam(event, 'localId') ?? ''
+    if (!/^\d{1,15}$/.test(param)) throw cloudError('CLOUD_ERR_NOT_FOUND', 'no such alert')
+    const localId = Number(param)
     const [rows] = await deps.pool.query<RowDataPacket[]>(
       'SELECT local_id AS id, status, severity, title, raised_at AS raisedAt, acknowledged_at AS acknowledgedAt, acknowledged_by AS acknowledgedBy, source_seq AS sourceSeq FROM alerts WHERE gateway_id = ? AND home_id = ? AND local_id = ?',
       [who.gatewayId, who.homeId, localId],
     )
     if (rows.length === 0) throw cloudError('CLOUD_ERR_NOT_FOUND', `no alert ${localId} from this gateway`)
     const [events] = await deps.pool.query<RowDataPacket[]>(
-      'SELECT e.event, e.at, e.actor, e.origin FROM alert_events e JOIN alerts a ON a.id = e.alert_id WHERE a.gateway_id = ? AND a.local_id = ? ORDER BY e.id',
+      // In the order they happened on the box (its outbox seq), whatever order they arrived in.
+      'SELECT e.event, e.at, e.actor, e.origin FROM alert_events e JOIN alerts a ON a.id = e.alert_id WHERE a.gateway_id = ? AND a.local_id = ? ORDER BY e.seq IS NULL, e.seq, e.id',
       [who.gatewayId, localId],
     )
     return { ...rows[0], events }

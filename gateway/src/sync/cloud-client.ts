@@ -78,8 +78,12 @@ export class CloudClient {
     const detail = (answer.body as { detail?: string } | null)?.detail ?? text.slice(0, 200)
     if (res.status === 401 || res.status === 403)
       throw new CloudError('unauthorized', `the cloud service refused the credential (${res.status}): ${detail}`)
-    if (res.status >= 500 || res.status === 408 || res.status === 429)
+    // A replay refusal means this exact request (same second, same body) was seen: a retry with a
+    // new timestamp is fine — never treat it as the service refusing the data.
+    const replay = (answer.body as { code?: string } | null)?.code === 'CLOUD_ERR_REPLAY'
+    if (res.status >= 500 || res.status === 408 || res.status === 429 || replay) {
       throw new CloudError('unavailable', `the cloud service answered ${res.status}: ${detail}`)
+    }
     throw new CloudError('rejected', `the cloud service refused the request (${res.status}): ${detail}`)
   }
 }
