@@ -4,6 +4,7 @@ import type { Logger } from 'pino'
 import type { CredentialBox } from '../crypto/credential-box.js'
 import { adminRoutes } from '../routes/admin.js'
 import { enrolRoutes } from '../routes/enrol.js'
+import { guardianRoutes } from '../routes/guardians.js'
 import { syncRoutes } from '../routes/sync.js'
 import { problemOf } from './errors.js'
 
@@ -28,6 +29,7 @@ export function buildCloudApp(deps: CloudAppDeps): H3 {
   app.get('/health', () => ({ status: 'ok' }))
   adminRoutes(app, deps)
   enrolRoutes(app, deps)
+  guardianRoutes(app, deps)
   syncRoutes(app, deps)
   return app
 }

@@ -26,16 +26,17 @@ export const sha256 = (s: string) => createHash('sha256').update(s).digest('hex'
  * The installer's side: homes and one-time enrolment codes, behind the admin token (a deployment
  * secret; a real operator console would sit in front). A code is shown once; only its hash is kept.
  */
-export function adminRoutes(app: H3, deps: AdminDeps): void {
-  const requireAdmin = (event: H3Event) => {
-    const given = /^Bearer (\S+)$/.exec(event.req.headers.get('authorization') ?? '')?.[1] ?? ''
-    const a = Buffer.from(sha256(given))
-    if (!given || !timingSafeEqual(a, Buffer.from(sha256(deps.adminToken))))
-      throw cloudError('CLOUD_ERR_UNAUTHENTICATED', 'the admin token is required')
+/** The installer's admin token, compared in constant time (both sides hashed to one length first). */
+export function requireAdmin(event: H3Event, adminToken: string): void {
+  const given = /^Bearer (\S+)$/.exec(event.req.headers.get('authorization') ?? '')?.[1] ?? ''
+  if (!given || !timingSafeEqual(Buffer.from(sha256(given)), Buffer.from(sha256(adminToken)))) {
+    throw cloudError('CLOUD_ERR_UNAUTHENTICATED', 'the admin token is required')
   }
+}
 
+export function adminRoutes(app: H3, deps: AdminDeps): void {
   app.post('/v1/admin/homes', async (event) => {
-    requireAdmin(event)
+    requireAdmin(event, deps.adminToken)
     const body = await readValidatedBody(event, NewHome)
     const [r] = await deps.pool.query<ResultSetHeader>('INSERT INTO homes (name, created_at) VALUES (?, ?)', [body.name, deps.now()])
     event.res.status = 201
@@ -43,7 +44,7 @@ export function adminRoutes(app: H3, deps: AdminDeps): void {
   })
 
   app.post('/v1/admin/homes/:id/enrolment-codes', async (event) => {
-    requireAdmin(event)
+    requireAdmin(event, deps.adminToken)
     const param = getRouterParam(event, 'id') ?? ''
     if (!/^\d{1,15}$/.test(param)) throw cloudError('CLOUD_ERR_NOT_FOUND', 'no such home')
     const homeId = Number(param)

@@ -4,6 +4,7 @@ import { z } from 'zod'
 import type { CredentialBox } from '../crypto/credential-box.js'
 import { cloudError } from '../http/errors.js'
 import { authenticateGateway, type GatewayPrincipal } from '../http/gateway-auth.js'
+import { scheduleNotice, stopLadder } from '../relay/schedule.js'
 
 export interface SyncDeps {
   readonly pool: Pool
@@ -102,13 +103,35 @@ export function syncRoutes(app: H3, deps: SyncDeps): void {
              source_seq = GREATEST(source_seq, VALUES(source_seq))`,
           [who.homeId, who.gatewayId, a.id, ...values, e.seq],
         )
-        const [ids] = await conn.query<RowDataPacket[]>('SELECT id FROM alerts WHERE gateway_id = ? AND local_id = ?', [who.gatewayId, a.id])
-        const alertId = (ids[0] as { id: number }).id
+        const [ids] = await conn.query<RowDataPacket[]>('SELECT id, status, severity FROM alerts WHERE gateway_id = ? AND local_id = ?', [
+          who.gatewayId,
+          a.id,
+        ])
+        const row = ids[0] as { id: number; status: string; severity: string }
+        const alertId = row.id
         const [r] = await conn.query<ResultSetHeader>(
           `INSERT IGNORE INTO alert_events (alert_id, home_id, idempotency_key, seq, event, at, actor, origin, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'gateway', ?)`,
           [alertId, who.homeId, `g:${who.gatewayId}:${e.seq}`, e.seq, e.event, e.at, e.actor ?? null, now],
         )
-        if (r.affectedRows === 0) duplicates++
+        if (r.affectedRows === 0) {
+          duplicates++
+          continue
+        }
+        // Guardians hear of warnings and critical alerts; a critical one climbs the ladder until
+        // someone acknowledges it (at home or away). Handled here already: nothing more to send.
+        const handled = row.status === 'acknowledged' || row.status === 'resolved'
+        if (e.event === 'raised' && row.severity !== 'info' && !handled) {
+          await scheduleNotice(conn, {
+            homeId: who.homeId,
+            alertId,
+            gatewayId: who.gatewayId,
+            notice: 'raised',
+            key: `a:${alertId}`,
+            critical: row.severity === 'critical',
+            at: now,
+          })
+        }
+        if (handled) await stopLadder(conn, alertId)
       }
       await conn.commit()
     } catch (err) {
@@ -136,6 +159,20 @@ export function syncRoutes(app: H3, deps: SyncDeps): void {
       [who.gatewayId, localId],
     )
     return { ...rows[0], events }
+  })
+
+  // What happened in the cloud to this gateway's alerts (guardians' acknowledgements), after a
+  // position the box keeps: it applies them to its own alerts.
+  app.get('/v1/sync/changes', async (event) => {
+    const { who } = await signed(event, deps, null)
+    const after = new URL(event.req.url).searchParams.get('after') ?? '0'
+    if (!/^\d{1,15}$/.test(after)) throw cloudError('CLOUD_ERR_VALIDATION', 'after must be an event id (a whole number)')
+    const [rows] = await deps.pool.query<RowDataPacket[]>(
+      `SELECT e.id, a.local_id AS localId, e.event, e.actor, e.at FROM alert_events e JOIN alerts a ON a.id = e.alert_id
+       WHERE a.gateway_id = ? AND a.home_id = ? AND e.origin = 'cloud' AND e.id > ? ORDER BY e.id LIMIT 100`,
+      [who.gatewayId, who.homeId, Number(after)],
+    )
+    return { changes: rows }
   })
 
   app.post('/v1/heartbeat', async (event) => {

@@ -1,11 +1,13 @@
 import type { Logger } from 'pino'
 import { Counter, type Registry } from 'prom-client'
+import { addDelivery } from '../actions/effect-writer.js'
 import { backoffDelay, Sleeper } from '../core/backoff.js'
 import type { Clock } from '../core/clock.js'
 import type { HealthCheck, Service, ServiceHealth } from '../core/service.js'
-import { type Alert, getAlert } from '../store/alerts.js'
+import { type Alert, getAlert, transitionAlert } from '../store/alerts.js'
+import { appendAudit } from '../store/audit.js'
 import type { Db } from '../store/open.js'
-import { getSetting } from '../store/settings.js'
+import { getSetting, setSetting } from '../store/settings.js'
 import { CloudClient, CloudError } from './cloud-client.js'
 
 /** What `carehub cloud enroll` stored: where the service is, and as whom the box talks to it. */
@@ -31,7 +33,12 @@ export interface UploaderOptions {
   readonly backoffMaxMs: number
   /** The health summary sent with each heartbeat. */
   readonly health: () => Promise<Record<string, unknown>>
+  /** A guardian acknowledged an alert in the cloud: it was applied here; tell the panel. */
+  readonly onRemoteChange: (alert: Alert) => void
 }
+
+/** Where the box is in the cloud's stream of changes to its alerts. */
+const CHANGES_CURSOR = 'cloud.changes'
 
 interface OutboxRow {
   id: number
@@ -118,6 +125,7 @@ export class CloudUploader implements Service {
             now: () => this.#o.clock.now(),
           })
           const more = await this.#drain(client)
+          await this.#pullChanges(client)
           if (this.#o.clock.now() - this.#lastHeartbeat >= this.#o.heartbeatMs) await this.#heartbeat(client)
           this.#recovered()
           wait = more ? 0 : Math.min(5000, this.#o.heartbeatMs)
@@ -171,6 +179,39 @@ export class CloudUploader implements Service {
       .immediate()
     this.#sent.inc({ kind: 'alert_event' }, events.length)
     return rows.length === this.#o.batchSize
+  }
+
+  /**
+   * Guardians' acknowledgements made in the cloud come down and update the local alert (audited as
+   * the guardian); the local change goes back up as an ordinary lifecycle event.
+   */
+  async #pullChanges(client: CloudClient): Promise<void> {
+    const db = this.#o.db()
+    const after = getSetting<number>(db, CHANGES_CURSOR) ?? 0
+    const answer = await client.send('GET', `/v1/sync/changes?after=${after}`)
+    const changes = (answer.body as { changes?: Array<{ id: number; localId: number; event: string; actor: string | null }> }).changes ?? []
+    if (changes.length === 0) return
+    const now = this.#o.clock.now()
+    const changed: Alert[] = []
+    db.transaction(() => {
+      for (const c of changes) {
+        const alert = getAlert(db, c.localId)
+        if (c.event === 'acknowledged' && alert && (alert.status === 'open' || alert.status === 'snoozed')) {
+          const { after: updated } = transitionAlert(db, c.localId, { to: 'acknowledged' }, c.actor ?? 'cloud', now)
+          addDelivery(db, c.localId, 'cloud', `acknowledged:${now}`, now)
+          appendAudit(db, {
+            at: now,
+            actor: c.actor ?? 'cloud',
+            action: 'alert.ack',
+            target: `alert:${c.localId}`,
+            detail: { via: 'cloud', from: alert.status },
+          })
+          changed.push(updated)
+        }
+      }
+      setSetting(db, CHANGES_CURSOR, changes.at(-1)?.id ?? after, now)
+    }).immediate()
+    for (const a of changed) this.#o.onRemoteChange(a)
   }
 
   async #heartbeat(client: CloudClient): Promise<void> {
