@@ -17,6 +17,19 @@ const Config = z.object({
   /** Installers' token for creating homes and enrolment codes (compared in constant time). */
   CLOUD_ADMIN_TOKEN: z.string().min(32, { error: 'at least 32 characters (openssl rand -base64 32)' }),
   CLOUD_MAX_SKEW_SECONDS: z.coerce.number().int().min(30).max(3600).default(300),
+  // The relay's channels; each is optional (a delivery for a channel not configured fails, logged).
+  /** Path of the Firebase service-account JSON (push). */
+  CLOUD_FCM_SERVICE_ACCOUNT_FILE: z.string().min(1).optional(),
+  /** smtp://user:password@host:587 (STARTTLS required) or smtps://… (email). */
+  CLOUD_SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
+  CLOUD_MAIL_FROM: z.email().optional(),
+  /** An HTTP SMS provider: POST {to, text} with the bearer token. */
+  CLOUD_SMS_URL: z.url({ protocol: /^https?$/ }).optional(),
+  CLOUD_SMS_TOKEN: z.string().min(1).optional(),
+  /** A gateway silent this long is reported offline to its guardians. */
+  CLOUD_OFFLINE_MINUTES: z.coerce.number().int().min(2).max(1440).default(10),
+  /** This relay instance's name in claims (default: host name and pid). */
+  CLOUD_RELAY_ID: z.string().min(1).max(64).optional(),
 })
 
 export type CloudConfig = z.infer<typeof Config>

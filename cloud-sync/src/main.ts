@@ -6,9 +6,10 @@ import { CredentialBox } from './crypto/credential-box.js'
 import { migrate } from './db/migrate.js'
 import { createPool } from './db/pool.js'
 import { buildCloudApp } from './http/app.js'
+import { runRelay } from './relay/relay-main.js'
 
 /**
- * `node cloud-sync/dist/main.js [migrate]`: migrate the database, or serve. Stateless: any number
+ * `node cloud-sync/dist/main.js [migrate|relay]`: migrate the database, run a relay instance, or serve. Stateless: any number
  * of instances behind a load balancer (TLS terminated there) share one MySQL.
  */
 async function main(): Promise<number> {
@@ -20,6 +21,15 @@ async function main(): Promise<number> {
     return 0
   }
   const pool = createPool(config.CLOUD_DATABASE_URL)
+  if (process.argv[2] === 'relay') {
+    const stop = await runRelay(config, pool, log)
+    await new Promise<void>((resolve) => {
+      for (const s of ['SIGTERM', 'SIGINT'] as const) process.once(s, () => resolve())
+    })
+    await stop()
+    await pool.end()
+    return 0
+  }
   const app = buildCloudApp({
     pool,
     box: new CredentialBox(config.CLOUD_CREDENTIAL_KEY),

@@ -165,6 +165,29 @@ describe('cloud sync: offline, then online', { skip: !mariadbAvailable() && 'mar
     assert.match(String((gw[0] as { health: { status?: string } | null }).health?.status), /^(ok|degraded)$/)
     // The critical fallback would not run now: the cloud has the alert.
     assert.equal(h2.gateway.rules.cloud.hasAlert(first), true)
+
+    // A guardian away from home acknowledges another alert in the cloud: it comes down to the box.
+    const guardian = (await (
+      await admin(`/v1/admin/homes/${home.id}/guardians`, { name: 'Ben', channels: [{ kind: 'sms', target: '+491701234567' }] })
+    ).json()) as {
+      token: string
+    }
+    const second = localIds[1] as number
+    const [cloudRow] = await pool.query<RowDataPacket[]>('SELECT id FROM alerts WHERE local_id = ?', [second])
+    const ack = await fetch(`${base}/v1/alerts/${(cloudRow[0] as { id: number }).id}/ack`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${guardian.token}` },
+    })
+    assert.equal(ack.status, 200)
+    const local2 = () =>
+      h2.gateway.store.db.prepare('SELECT status, acknowledged_by AS who FROM alerts WHERE id = ?').get(second) as { status: string; who: string }
+    await waitFor('the acknowledgement on the box', () => local2().status === 'acknowledged', 15_000)
+    assert.equal(local2().who, 'guardian:Ben')
+    const audit = h2.gateway.store.db
+      .prepare("SELECT actor, detail FROM audit_log WHERE action = 'alert.ack' AND target = ?")
+      .get(`alert:${second}`) as { actor: string; detail: string }
+    assert.equal(audit.actor, 'guardian:Ben')
+    assert.match(audit.detail, /"via":"cloud"/)
     await db.stop()
   })
 })
