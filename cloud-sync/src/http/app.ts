@@ -7,6 +7,7 @@ import { enrolRoutes } from '../routes/enrol.js'
 import { guardianRoutes } from '../routes/guardians.js'
 import { syncRoutes } from '../routes/sync.js'
 import { problemOf } from './errors.js'
+import { metricsRoutes } from './metrics.js'
 
 export interface CloudAppDeps {
   readonly pool: Pool
@@ -19,14 +20,19 @@ export interface CloudAppDeps {
 
 /** The service's HTTP application, built apart from listening (tests call app.request()). */
 export function buildCloudApp(deps: CloudAppDeps): H3 {
+  let requests: ReturnType<typeof metricsRoutes> | undefined
   const app = new H3({
     silent: true,
     onError(error) {
       if (error.status >= 500) deps.log.error({ err: error.cause ?? error }, 'request error')
       return problemOf(error)
     },
+    onResponse(response, event) {
+      requests?.inc({ method: event.req.method, status: String(response.status) })
+    },
   })
   app.get('/health', () => ({ status: 'ok' }))
+  requests = metricsRoutes(app, deps)
   adminRoutes(app, deps)
   enrolRoutes(app, deps)
   guardianRoutes(app, deps)

@@ -9,9 +9,11 @@ import { createPool } from '../../../cloud-sync/src/db/pool.js'
 import { buildCloudApp } from '../../../cloud-sync/src/http/app.js'
 import { signRequest } from '../../../cloud-sync/src/http/signature.js'
 import type { Channel, Notification, SendResult } from '../../../cloud-sync/src/relay/channels/channel.js'
+import { FcmChannel } from '../../../cloud-sync/src/relay/channels/fcm.js'
 import { watchGateways } from '../../../cloud-sync/src/relay/offline-watch.js'
 import { RelayWorker } from '../../../cloud-sync/src/relay/relay-worker.js'
 import { mariadbAvailable, startMariaDb } from '../../_support/mariadb.js'
+import { createServiceAccount, startFakeFcm } from '../../fakes/fcm.js'
 
 /**
  * The guardian relay on a real MariaDB: instances claiming with SKIP LOCKED deliver each message
@@ -230,6 +232,49 @@ describe('guardian relay', { skip: !mariadbAvailable() && 'mariadbd is not insta
       'SELECT count(*) AS n FROM deliveries d JOIN alerts a ON a.id = d.alert_id WHERE a.local_id = 8 AND d.step > 0',
     )
     assert.equal(Number(info?.n), 0, 'a warning does not climb the ladder')
+  })
+
+  test('through FCM: the push reaches the fake FCM; an UNREGISTERED token is disabled for good', async () => {
+    const fake = await startFakeFcm({ now: () => Date.now() })
+    try {
+      const account = createServiceAccount(fake)
+      const push = new FcmChannel({ serviceAccount: account, now: () => Date.now(), baseUrl: fake.url })
+      const relay = new RelayWorker({
+        pool,
+        channels: { push, email: recorder('email').make('r'), sms: recorder('sms').make('r') },
+        id: 'fcm',
+        log: silent,
+        now: () => now,
+      })
+      await sync([alertEvent(20, 'raised', 'critical')])
+      while ((await relay.runOnce()) > 0);
+      assert.equal(fake.messages.length, 1)
+      assert.equal((fake.messages[0] as unknown as { message: { token: string } }).message.token, 'fcm-token-anna')
+      const [sent] = await q<{ status: string; receipt: string }>(
+        "SELECT d.status, d.receipt FROM deliveries d JOIN alerts a ON a.id = d.alert_id WHERE a.local_id = 20 AND d.kind = 'push'",
+      )
+      assert.equal(sent?.status, 'sent')
+      assert.match(String(sent?.receipt), /^projects\/.+\/messages\//)
+
+      fake.failToken('fcm-token-anna', { code: 'UNREGISTERED' })
+      await sync([alertEvent(21, 'raised', 'warning')])
+      while ((await relay.runOnce()) > 0);
+      const [channel] = await q<{ disabled_at: number | null; disabled_reason: string }>(
+        "SELECT disabled_at, disabled_reason FROM guardian_channels WHERE target = 'fcm-token-anna'",
+      )
+      assert.ok(channel?.disabled_at, 'the token is disabled')
+      const [failed] = await q<{ status: string }>(
+        "SELECT d.status FROM deliveries d JOIN alerts a ON a.id = d.alert_id WHERE a.local_id = 21 AND d.kind = 'push'",
+      )
+      assert.equal(failed?.status, 'failed')
+      // /metrics (admin token) counts the deliveries by status.
+      const metrics = await app.request('/metrics', { headers: admin })
+      assert.match(await metrics.text(), /carehub_cloud_deliveries\{status="failed",kind="push"\} 1/)
+      assert.equal((await app.request('/metrics')).status, 401)
+      await pool.query('UPDATE guardian_channels SET disabled_at = NULL, disabled_reason = NULL')
+    } finally {
+      await fake.close()
+    }
   })
 
   test('a box without heartbeats is reported offline to the guardians, and back online when it returns', async () => {
