@@ -72,3 +72,19 @@ CREATE TABLE gateway_outages (
   ended_at     BIGINT NULL,
   KEY gateway_outages_open (gateway_id, ended_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- Device metadata as the box knows it (names and rooms guardians see), per gateway; a row changes
+-- only for a newer version (the box's updated_at of that device).
+CREATE TABLE devices (
+  gateway_id  VARCHAR(64) NOT NULL,
+  device_id   VARCHAR(64) NOT NULL,
+  home_id     BIGINT NOT NULL,
+  name        VARCHAR(120) NULL,
+  room        VARCHAR(64) NULL,
+  type        VARCHAR(32) NOT NULL,
+  source      VARCHAR(16) NOT NULL,
+  version     BIGINT NOT NULL,
+  PRIMARY KEY (gateway_id, device_id),
+  KEY devices_home (home_id),
+  CONSTRAINT devices_home_fk FOREIGN KEY (home_id) REFERENCES homes(id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;

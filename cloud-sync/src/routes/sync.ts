@@ -40,6 +40,21 @@ export const AlertEvent = z.strictObject({
   }),
 })
 const AlertBatch = z.strictObject({ events: z.array(AlertEvent).min(1).max(500) })
+const DeviceBatch = z.strictObject({
+  devices: z
+    .array(
+      z.strictObject({
+        id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/),
+        name: z.string().max(120).nullable(),
+        room: z.string().max(64).nullable(),
+        type: z.string().min(1).max(32),
+        source: z.string().min(1).max(16),
+        updatedAt: z.number().int().nonnegative(),
+      }),
+    )
+    .min(1)
+    .max(500),
+})
 const Heartbeat = z.strictObject({ at: z.number().int(), health: z.record(z.string(), z.unknown()) })
 
 /** Read the raw body (the signature covers it), authenticate the gateway, then validate the JSON. */
@@ -173,6 +188,23 @@ export function syncRoutes(app: H3, deps: SyncDeps): void {
       [who.gatewayId, who.homeId, Number(after)],
     )
     return { changes: rows }
+  })
+
+  // Device metadata, after the alerts: a row changes only for a newer version of it.
+  app.post('/v1/sync/devices', async (event) => {
+    const { who, body } = await signed(event, deps, DeviceBatch)
+    for (const d of body.devices) {
+      await deps.pool.query(
+        `INSERT INTO devices (gateway_id, device_id, home_id, name, room, type, source, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON DUPLICATE KEY UPDATE
+           name = IF(VALUES(version) > version, VALUES(name), name),
+           room = IF(VALUES(version) > version, VALUES(room), room),
+           type = IF(VALUES(version) > version, VALUES(type), type),
+           version = GREATEST(version, VALUES(version))`,
+        [who.gatewayId, d.id, who.homeId, d.name, d.room, d.type, d.source, d.updatedAt],
+      )
+    }
+    return { accepted: body.devices.length }
   })
 
   app.post('/v1/heartbeat', async (event) => {

@@ -39,6 +39,8 @@ export interface UploaderOptions {
 
 /** Where the box is in the cloud's stream of changes to its alerts. */
 const CHANGES_CURSOR = 'cloud.changes'
+/** The newest device change the cloud has (device rows' updated_at). */
+const DEVICES_CURSOR = 'cloud.devices'
 
 interface OutboxRow {
   id: number
@@ -125,10 +127,12 @@ export class CloudUploader implements Service {
             now: () => this.#o.clock.now(),
           })
           const more = await this.#drain(client)
+          // Device metadata only once no alert event is waiting: alerts always go first.
+          const moreDevices = more ? false : await this.#devices(client)
           await this.#pullChanges(client)
           if (this.#o.clock.now() - this.#lastHeartbeat >= this.#o.heartbeatMs) await this.#heartbeat(client)
           this.#recovered()
-          wait = more ? 0 : Math.min(5000, this.#o.heartbeatMs)
+          wait = more || moreDevices ? 0 : Math.min(5000, this.#o.heartbeatMs)
         }
       } catch (err) {
         wait = this.#failed(err)
@@ -178,6 +182,31 @@ export class CloudUploader implements Service {
       })
       .immediate()
     this.#sent.inc({ kind: 'alert_event' }, events.length)
+    return rows.length === this.#o.batchSize
+  }
+
+  /** Devices changed since the last sync (names, rooms, types), in batches; true when more are waiting. */
+  async #devices(client: CloudClient): Promise<boolean> {
+    const db = this.#o.db()
+    // (updated_at, id): a position that neither skips nor repeats rows changed in the same millisecond.
+    const after = getSetting<{ at: number; id: string }>(db, DEVICES_CURSOR) ?? { at: 0, id: '' }
+    const rows = db
+      .prepare(
+        'SELECT id, name, room, type, source, updated_at AS updatedAt FROM devices WHERE updated_at > ? OR (updated_at = ? AND id > ?) ORDER BY updated_at, id LIMIT ?',
+      )
+      .all(after.at, after.at, after.id, this.#o.batchSize) as Array<{
+      id: string
+      name: string | null
+      room: string | null
+      type: string
+      source: string
+      updatedAt: number
+    }>
+    if (rows.length === 0) return false
+    await client.send('POST', '/v1/sync/devices', { devices: rows })
+    const last = rows.at(-1) as { id: string; updatedAt: number }
+    setSetting(db, DEVICES_CURSOR, { at: last.updatedAt, id: last.id }, this.#o.clock.now())
+    this.#sent.inc({ kind: 'device' }, rows.length)
     return rows.length === this.#o.batchSize
   }
 

@@ -234,6 +234,34 @@ describe('guardian relay', { skip: !mariadbAvailable() && 'mariadbd is not insta
     assert.equal(Number(info?.n), 0, 'a warning does not climb the ladder')
   })
 
+  test('tenant isolation of the changes and devices routes: another home sees none of this one', async () => {
+    const other = (await call('POST', '/v1/admin/homes', { name: 'Neighbour' }, admin)).body.id as number
+    const code2 = (await call('POST', `/v1/admin/homes/${other}/enrolment-codes`, {}, admin)).body.code as string
+    const secret2 = (await call('POST', '/v1/enrol', { code: code2, gatewayId: 'box-2' })).body.secret as string
+    const signed = async (method: string, path: string, body = '') => {
+      const ts = String(Math.floor(now / 1000) - 7)
+      return app.request(path, {
+        method,
+        headers: {
+          'content-type': 'application/json',
+          'x-gateway-id': 'box-2',
+          'x-timestamp': ts,
+          'x-signature': signRequest(secret2, ts, method, path, body),
+        },
+        ...(body ? { body } : {}),
+      })
+    }
+    const changes = (await (await signed('GET', '/v1/sync/changes?after=0')).json()) as { changes: unknown[] }
+    assert.deepEqual(changes.changes, [], "box-1's acknowledgements are not box-2's business")
+    const body = JSON.stringify({ devices: [{ id: 'd', name: 'Other lamp', room: null, type: 'light', source: 'virtual', updatedAt: 1 }] })
+    assert.equal((await signed('POST', '/v1/sync/devices', body)).status, 200)
+    const rows = await q<{ gateway_id: string; home_id: number }>("SELECT gateway_id, home_id FROM devices WHERE device_id = 'd'")
+    assert.deepEqual(
+      rows.map((r) => [r.gateway_id, Number(r.home_id)]),
+      [['box-2', other]],
+    )
+  })
+
   test('through FCM: the push reaches the fake FCM; an UNREGISTERED token is disabled for good', async () => {
     const fake = await startFakeFcm({ now: () => Date.now() })
     try {

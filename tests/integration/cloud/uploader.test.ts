@@ -166,6 +166,15 @@ describe('cloud sync: offline, then online', { skip: !mariadbAvailable() && 'mar
     // The critical fallback would not run now: the cloud has the alert.
     assert.equal(h2.gateway.rules.cloud.hasAlert(first), true)
 
+    // Device metadata follows the alerts: a device named in the panel appears in the cloud.
+    await h2.addUser('ida', 'installer')
+    const ida = (await h2.login('ida')).accessToken
+    assert.equal((await api(h2, 'POST', '/api/devices', { id: 'hall-lamp', source: 'virtual', name: 'Hall lamp', room: 'hall' }, ida)).status, 201)
+    await waitFor('the device in MySQL', async () => {
+      const [rows] = await pool.query<RowDataPacket[]>("SELECT name, room, home_id AS home FROM devices WHERE device_id = 'hall-lamp'")
+      return (rows[0] as { name?: string } | undefined)?.name === 'Hall lamp'
+    })
+
     // A guardian away from home acknowledges another alert in the cloud: it comes down to the box.
     const guardian = (await (
       await admin(`/v1/admin/homes/${home.id}/guardians`, { name: 'Ben', channels: [{ kind: 'sms', target: '+491701234567' }] })
