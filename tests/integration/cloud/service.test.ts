@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import { readdirSync } from 'node:fs'
 import { after, before, describe, test } from 'node:test'
 import type { H3 } from 'h3'
 import type { Pool, RowDataPacket } from 'mysql2/promise'
 import pino from 'pino'
 import { CredentialBox } from '../../../cloud-sync/src/crypto/credential-box.js'
-import { type MigrationReport, migrate } from '../../../cloud-sync/src/db/migrate.js'
+import { MIGRATIONS_DIR, type MigrationReport, migrate } from '../../../cloud-sync/src/db/migrate.js'
 import { createPool } from '../../../cloud-sync/src/db/pool.js'
 import { buildCloudApp } from '../../../cloud-sync/src/http/app.js'
 import { signRequest } from '../../../cloud-sync/src/http/signature.js'
@@ -212,13 +213,17 @@ describe('cloud service on a real MariaDB (cloud-sync/src)', {
   })
 
   describe('migrations', () => {
-    test('the first run applies 001, a second applies nothing, and the tables exist', async () => {
-      assert.deepEqual(firstMigration, { from: 0, to: 1, applied: ['001-initial.sql'] })
-      assert.deepEqual(await migrate(db?.url('cloud') ?? ''), { from: 1, to: 1, applied: [] })
-      const rows = await sql<{ version: number; name: string }>('SELECT version, name FROM schema_migrations')
+    test('the first run applies every migration file in order, a second applies nothing, and the tables exist', async () => {
+      const files = readdirSync(MIGRATIONS_DIR)
+        .filter((f) => /^\d{3}-.+\.sql$/.test(f))
+        .sort()
+      const latest = Number(files.at(-1)?.slice(0, 3))
+      assert.deepEqual(firstMigration, { from: 0, to: latest, applied: files })
+      assert.deepEqual(await migrate(db?.url('cloud') ?? ''), { from: latest, to: latest, applied: [] })
+      const rows = await sql<{ version: number; name: string }>('SELECT version, name FROM schema_migrations ORDER BY version')
       assert.deepEqual(
         rows.map((r) => ({ ...r })),
-        [{ version: 1, name: '001-initial.sql' }],
+        files.map((name) => ({ version: Number(name.slice(0, 3)), name })),
       )
       const tables = await sql<{ t: string }>('SELECT table_name AS t FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY 1')
       for (const t of ['alert_events', 'alerts', 'enrolment_codes', 'gateways', 'homes', 'request_nonces', 'schema_migrations'])
@@ -233,12 +238,14 @@ describe('cloud service on a real MariaDB (cloud-sync/src)', {
       await db.createDatabase('cloud_newer', 'cloud_newer', randomBytes(12).toString('hex'))
       const url = db.url('cloud_newer')
       await migrate(url)
-      await db.admin("INSERT INTO cloud_newer.schema_migrations (version, name, applied_at) VALUES (2, '002-from-the-future.sql', 0)")
-      await assert.rejects(migrate(url), /schema version 2, this service knows only up to 1/)
-      assert.equal(await db.admin('SELECT COUNT(*) AS n FROM cloud_newer.schema_migrations'), 'n\n2\n', 'nothing recorded by the refused run')
+      const before = await db.admin('SELECT COUNT(*) AS n FROM cloud_newer.schema_migrations')
+      await db.admin("INSERT INTO cloud_newer.schema_migrations (version, name, applied_at) VALUES (999, '999-from-the-future.sql', 0)")
+      await assert.rejects(migrate(url), /schema version 999, this service knows only up to \d+/)
+      const n = Number(before.split('\n')[1]) + 1
+      assert.equal(await db.admin('SELECT COUNT(*) AS n FROM cloud_newer.schema_migrations'), `n\n${n}\n`, 'nothing recorded by the refused run')
       // The refusal left the migration lock free: a later run (here, again refused) does not wait 60 s for it.
       const started = Date.now()
-      await assert.rejects(migrate(url), /schema version 2/)
+      await assert.rejects(migrate(url), /schema version 999/)
       assert.ok(Date.now() - started < 5000)
     })
   })
