@@ -95,43 +95,70 @@ export function guardianRoutes(app: H3, deps: AdminDeps & { pool: Pool }): void 
     }
   })
 
-  // A guardian away from home: "I'm on it". Their home's alerts only.
-  app.post('/v1/alerts/:alertId/ack', async (event) => {
+  const guardianOf = async (event: H3Event) => {
     const token = /^Bearer (\S+)$/.exec(event.req.headers.get('authorization') ?? '')?.[1] ?? ''
     const [gs] = await deps.pool.query<RowDataPacket[]>('SELECT id, home_id, name FROM guardians WHERE token_hash = ?', [sha256(token)])
     const guardian = gs[0] as { id: number; home_id: number; name: string } | undefined
     if (!token || !guardian) throw cloudError('CLOUD_ERR_UNAUTHENTICATED', 'a guardian token is required')
-    const alertId = idParam(event, 'alertId')
-    const conn = await deps.pool.getConnection()
-    try {
-      await conn.beginTransaction()
-      const [rows] = await conn.query<RowDataPacket[]>('SELECT id, status FROM alerts WHERE id = ? AND home_id = ? FOR UPDATE', [
-        alertId,
-        guardian.home_id,
-      ])
-      const alert = rows[0] as { id: number; status: string } | undefined
-      if (!alert) throw cloudError('CLOUD_ERR_NOT_FOUND', `no alert ${alertId} in your home`)
-      const now = deps.now()
-      if (alert.status !== 'resolved' && alert.status !== 'acknowledged') {
-        await conn.query("UPDATE alerts SET status = 'acknowledged', acknowledged_at = ?, acknowledged_by = ?, updated_at = ? WHERE id = ?", [
-          now,
-          `guardian:${guardian.name}`,
-          now,
+    return guardian
+  }
+
+  /**
+   * A guardian's answer to an alert of their home: acknowledge ("I'm on it") or snooze ("remind me
+   * in 30 minutes"). Either stops the ladder; both go down to the box (GET /v1/sync/changes).
+   */
+  const answer = (path: 'ack' | 'snooze', body: z.ZodType<{ minutes?: number }> | null) =>
+    app.post(`/v1/alerts/:alertId/${path}`, async (event) => {
+      const guardian = await guardianOf(event)
+      const alertId = idParam(event, 'alertId')
+      const input = body ? await readValidatedBody(event, body) : {}
+      const conn = await deps.pool.getConnection()
+      try {
+        await conn.beginTransaction()
+        const [rows] = await conn.query<RowDataPacket[]>('SELECT id, status FROM alerts WHERE id = ? AND home_id = ? FOR UPDATE', [
           alertId,
+          guardian.home_id,
         ])
+        const alert = rows[0] as { id: number; status: string } | undefined
+        if (!alert) throw cloudError('CLOUD_ERR_NOT_FOUND', `no alert ${alertId} in your home`)
+        if (alert.status === 'resolved') throw cloudError('CLOUD_ERR_CONFLICT', 'the alert is already resolved')
+        const now = deps.now()
+        const who = `guardian:${guardian.name}`
+        const event_ = path === 'ack' ? 'acknowledged' : `snoozed:${now + (input.minutes ?? 30) * 60_000}`
+        if (path === 'ack' && alert.status !== 'acknowledged') {
+          await conn.query("UPDATE alerts SET status = 'acknowledged', acknowledged_at = ?, acknowledged_by = ?, updated_at = ? WHERE id = ?", [
+            now,
+            who,
+            now,
+            alertId,
+          ])
+        } else if (path === 'snooze') {
+          await conn.query("UPDATE alerts SET status = 'snoozed', updated_at = ? WHERE id = ?", [now, alertId])
+        }
+        await conn.query(
+          "INSERT INTO alert_events (alert_id, home_id, idempotency_key, event, at, actor, origin, received_at) VALUES (?, ?, ?, ?, ?, ?, 'cloud', ?)",
+          [alertId, guardian.home_id, `c:${randomUUID()}`, event_, now, who, now],
+        )
+        await stopLadder(conn, alertId)
+        await conn.commit()
+        return { alertId, event: event_, by: guardian.name }
+      } catch (err) {
+        await conn.rollback()
+        throw err
+      } finally {
+        conn.release()
       }
-      await conn.query(
-        "INSERT INTO alert_events (alert_id, home_id, idempotency_key, event, at, actor, origin, received_at) VALUES (?, ?, ?, 'acknowledged', ?, ?, 'cloud', ?)",
-        [alertId, guardian.home_id, `c:${randomUUID()}`, now, `guardian:${guardian.name}`, now],
-      )
-      await stopLadder(conn, alertId)
-      await conn.commit()
-      return { alertId, status: alert.status === 'resolved' ? 'resolved' : 'acknowledged', by: guardian.name }
-    } catch (err) {
-      await conn.rollback()
-      throw err
-    } finally {
-      conn.release()
-    }
-  })
+    })
+  answer('ack', null)
+  answer(
+    'snooze',
+    z.strictObject({
+      minutes: z
+        .number()
+        .int()
+        .min(5)
+        .max(24 * 60)
+        .default(30),
+    }),
+  )
 }

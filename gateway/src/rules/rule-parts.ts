@@ -86,7 +86,7 @@ export function buildRules(d: RuleDeps): RuleParts {
     backoffMinMs: config.cloud.backoffMinMs,
     backoffMaxMs: config.cloud.backoffMaxMs,
     health: d.health,
-    onRemoteChange: (alert) => announce({ alert, event: 'acknowledged', triggerReceivedAt: null }),
+    onRemoteChange: (alert) => announce({ alert, event: alert.status === 'snoozed' ? 'snoozed' : 'acknowledged', triggerReceivedAt: null }),
   })
   const delivery = new AlertDelivery({
     db,

@@ -33,7 +33,7 @@ export interface UploaderOptions {
   readonly backoffMaxMs: number
   /** The health summary sent with each heartbeat. */
   readonly health: () => Promise<Record<string, unknown>>
-  /** A guardian acknowledged an alert in the cloud: it was applied here; tell the panel. */
+  /** A guardian acknowledged or snoozed an alert in the cloud: it was applied here; tell the panel. */
   readonly onRemoteChange: (alert: Alert) => void
 }
 
@@ -234,6 +234,20 @@ export class CloudUploader implements Service {
             action: 'alert.ack',
             target: `alert:${c.localId}`,
             detail: { via: 'cloud', from: alert.status },
+          })
+          changed.push(updated)
+        }
+        // "snoozed:<until>": a guardian asked to be reminded; an alert already handled here stays so.
+        const until = c.event.startsWith('snoozed:') ? Number(c.event.slice(8)) : Number.NaN
+        if (Number.isFinite(until) && until > now && alert && (alert.status === 'open' || alert.status === 'acknowledged')) {
+          const { after: updated } = transitionAlert(db, c.localId, { to: 'snoozed', until }, c.actor ?? 'cloud', now)
+          addDelivery(db, c.localId, 'cloud', `snoozed:${now}`, now)
+          appendAudit(db, {
+            at: now,
+            actor: c.actor ?? 'cloud',
+            action: 'alert.snooze',
+            target: `alert:${c.localId}`,
+            detail: { via: 'cloud', until },
           })
           changed.push(updated)
         }

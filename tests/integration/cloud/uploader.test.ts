@@ -197,6 +197,20 @@ describe('cloud sync: offline, then online', { skip: !mariadbAvailable() && 'mar
       .get(`alert:${second}`) as { actor: string; detail: string }
     assert.equal(audit.actor, 'guardian:Ben')
     assert.match(audit.detail, /"via":"cloud"/)
+
+    // …and a snooze ("remind me in 30 minutes") comes down as a snooze of the box's alert.
+    const third = localIds[2] as number
+    const [row3] = await pool.query<RowDataPacket[]>('SELECT id FROM alerts WHERE local_id = ?', [third])
+    const snooze = await fetch(`${base}/v1/alerts/${(row3[0] as { id: number }).id}/snooze`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${guardian.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ minutes: 30 }),
+    })
+    assert.equal(snooze.status, 200)
+    const local3 = () =>
+      h2.gateway.store.db.prepare('SELECT status, snoozed_until AS until FROM alerts WHERE id = ?').get(third) as { status: string; until: number }
+    await waitFor('the snooze on the box', () => local3().status === 'snoozed', 15_000)
+    assert.ok(Math.abs(local3().until - (Date.now() + 30 * 60_000)) < 60_000)
     await db.stop()
   })
 })
