@@ -25,6 +25,9 @@ CREATE TABLE gateways (
   home_id       BIGINT NOT NULL,
   name          VARCHAR(120) NULL,
   secret_enc    VARBINARY(255) NOT NULL,
+  -- A new one at each enrolment: a reinstalled box counts its alerts and outbox from 1 again, so
+  -- its ids only mean something within one enrolment.
+  epoch         BIGINT NOT NULL,
   enrolled_at   BIGINT NOT NULL,
   last_seen_at  BIGINT NULL,
   last_health   JSON NULL,
@@ -46,6 +49,7 @@ CREATE TABLE alerts (
   id               BIGINT AUTO_INCREMENT PRIMARY KEY,
   home_id          BIGINT NOT NULL,
   gateway_id       VARCHAR(64) NOT NULL,
+  epoch            BIGINT NOT NULL,
   local_id         BIGINT NOT NULL,
   rule_id          VARCHAR(64) NULL,
   rule_name        VARCHAR(120) NULL,
@@ -61,12 +65,12 @@ CREATE TABLE alerts (
   -- The gateway's outbox seq of the event that last changed this row: last writer wins by the
   -- edge's sequence, never by wall-clock time.
   source_seq       BIGINT NOT NULL,
-  UNIQUE KEY alerts_local (gateway_id, local_id),
+  UNIQUE KEY alerts_local (gateway_id, epoch, local_id),
   KEY alerts_home_status (home_id, status),
   CONSTRAINT alerts_home_fk FOREIGN KEY (home_id) REFERENCES homes(id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
--- Every lifecycle event, from the gateway (idempotency key g:<gateway>:<seq>) or the cloud.
+-- Every lifecycle event, from the gateway (idempotency key g:<gateway>:<epoch>:<seq>) or the cloud.
 CREATE TABLE alert_events (
   id               BIGINT AUTO_INCREMENT PRIMARY KEY,
   alert_id         BIGINT NOT NULL,

@@ -70,6 +70,9 @@ CREATE TABLE gateway_outages (
   home_id      BIGINT NOT NULL,
   started_at   BIGINT NOT NULL,
   ended_at     BIGINT NULL,
+  -- The gateway while the outage is open, NULL after: at most one open outage per gateway.
+  open_gateway VARCHAR(64) AS (IF(ended_at IS NULL, gateway_id, NULL)) PERSISTENT,
+  UNIQUE KEY gateway_outages_one_open (open_gateway),
   KEY gateway_outages_open (gateway_id, ended_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 

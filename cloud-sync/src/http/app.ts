@@ -1,4 +1,4 @@
-import { H3 } from 'h3'
+import { bodyLimit, H3 } from 'h3'
 import type { Pool } from 'mysql2/promise'
 import type { Logger } from 'pino'
 import type { CredentialBox } from '../crypto/credential-box.js'
@@ -31,6 +31,8 @@ export function buildCloudApp(deps: CloudAppDeps): H3 {
       requests?.inc({ method: event.req.method, status: String(response.status) })
     },
   })
+  // Bodies are bounded before anything reads them (a batch of 500 events is well under it).
+  app.use(bodyLimit(4 * 1024 * 1024))
   app.get('/health', () => ({ status: 'ok' }))
   requests = metricsRoutes(app, deps)
   adminRoutes(app, deps)

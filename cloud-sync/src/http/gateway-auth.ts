@@ -7,6 +7,8 @@ import { signaturesEqual, signRequest } from './signature.js'
 export interface GatewayPrincipal {
   readonly gatewayId: string
   readonly homeId: number
+  /** The current enrolment: the box's alert and outbox ids are counted within it. */
+  readonly epoch: number
 }
 
 declare module 'h3' {
@@ -36,8 +38,8 @@ export async function authenticateGateway(
     throw cloudError('CLOUD_ERR_UNAUTHENTICATED', 'X-Gateway-Id missing: sign requests with the gateway credential (carehub cloud enroll)')
   if (!TIMESTAMP.test(ts)) throw cloudError('CLOUD_ERR_TIMESTAMP', 'X-Timestamp must be the current Unix time in seconds')
   if (!SIGNATURE.test(signature)) throw cloudError('CLOUD_ERR_SIGNATURE', 'X-Signature must be "sha256=" and 64 hex digits')
-  const [rows] = await deps.pool.query<RowDataPacket[]>('SELECT home_id, secret_enc, revoked_at FROM gateways WHERE id = ?', [gatewayId])
-  const row = rows[0] as { home_id: number; secret_enc: Buffer; revoked_at: number | null } | undefined
+  const [rows] = await deps.pool.query<RowDataPacket[]>('SELECT home_id, secret_enc, epoch, revoked_at FROM gateways WHERE id = ?', [gatewayId])
+  const row = rows[0] as { home_id: number; secret_enc: Buffer; epoch: number; revoked_at: number | null } | undefined
   // The same answer for an unknown gateway and a wrong signature: nothing to learn by probing ids.
   if (!row || row.revoked_at !== null)
     throw cloudError('CLOUD_ERR_SIGNATURE', 'the signature does not match (unknown or revoked gateway, or wrong secret)')
@@ -64,5 +66,5 @@ export async function authenticateGateway(
       throw cloudError('CLOUD_ERR_REPLAY', 'this request was already received (replayed signature)')
     throw err
   }
-  return { gatewayId, homeId: row.home_id }
+  return { gatewayId, homeId: row.home_id, epoch: Number(row.epoch) }
 }

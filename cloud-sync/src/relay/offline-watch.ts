@@ -26,7 +26,9 @@ export async function watchGateways(
       [now - o.silentMs],
     )
     for (const g of silent as Array<{ id: string; home_id: number }>) {
-      const [r] = await conn.query('INSERT INTO gateway_outages (gateway_id, home_id, started_at) VALUES (?, ?, ?)', [g.id, g.home_id, now])
+      // One open outage per gateway (a unique key): a second relay racing here inserts nothing.
+      const [r] = await conn.query('INSERT IGNORE INTO gateway_outages (gateway_id, home_id, started_at) VALUES (?, ?, ?)', [g.id, g.home_id, now])
+      if ((r as { affectedRows: number }).affectedRows === 0) continue
       const outage = (r as { insertId: number }).insertId
       await scheduleNotice(conn, {
         homeId: g.home_id,
@@ -61,6 +63,8 @@ export async function watchGateways(
       o.log.info({ gateway: b.gateway_id }, 'gateway back: guardians told it is online')
     }
     await conn.commit()
+    // Replay-window rows whose window has passed (every signed request adds one).
+    await pool.query('DELETE FROM request_nonces WHERE expires_at < ? LIMIT 10000', [now])
   } catch (err) {
     await conn.rollback()
     throw err

@@ -124,6 +124,15 @@ export class RelayWorker {
     if (!d) return
     if (d.step > 0 && (d.status === 'acknowledged' || d.status === 'resolved'))
       return this.#finish(d, 'cancelled', null, 'acknowledged before this step was due')
+    // Renew the lease for this one send: a slow provider must not let another instance take over a
+    // row this one is still sending (the lease covers one send, not the whole batch).
+    const [renewed] = await this.#o.pool.query('UPDATE deliveries SET claimed_until = ? WHERE id = ? AND claimed_by = ? AND claimed_until > ?', [
+      this.#o.now() + (this.#o.leaseMs ?? 60_000),
+      d.id,
+      this.#o.id,
+      this.#o.now(),
+    ])
+    if ((renewed as { affectedRows: number }).affectedRows === 0) return
     const channel = this.#o.channels[d.kind]
     if (!channel || d.target === null || d.disabled_at !== null)
       return this.#finish(d, 'failed', null, channel ? 'the channel is disabled' : `no ${d.kind} channel configured`)

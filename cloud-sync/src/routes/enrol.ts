@@ -37,9 +37,9 @@ export function enrolRoutes(app: H3, deps: { pool: Pool; box: CredentialBox; now
       if (other && other.home_id !== homeId) throw cloudError('CLOUD_ERR_CONFLICT', `gateway ${body.gatewayId} belongs to another home`)
       const secret = randomBytes(32).toString('base64url')
       await conn.query<ResultSetHeader>(
-        `INSERT INTO gateways (id, home_id, name, secret_enc, enrolled_at) VALUES (?, ?, ?, ?, ?)
-         ON DUPLICATE KEY UPDATE secret_enc = VALUES(secret_enc), name = VALUES(name), enrolled_at = VALUES(enrolled_at), revoked_at = NULL`,
-        [body.gatewayId, homeId, body.name ?? null, deps.box.seal(secret), now],
+        `INSERT INTO gateways (id, home_id, name, secret_enc, epoch, enrolled_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON DUPLICATE KEY UPDATE secret_enc = VALUES(secret_enc), name = VALUES(name), epoch = VALUES(epoch), enrolled_at = VALUES(enrolled_at), revoked_at = NULL`,
+        [body.gatewayId, homeId, body.name ?? null, deps.box.seal(secret), now, now],
       )
       await conn.query('UPDATE enrolment_codes SET used_at = ?, used_by = ? WHERE code_hash = ?', [now, body.gatewayId, sha256(body.code)])
       await conn.commit()

@@ -8,7 +8,8 @@ import { type AdminDeps, requireAdmin, sha256 } from './admin.js'
 
 const Kind = z.enum(['push', 'email', 'sms'])
 const NewGuardian = z.strictObject({
-  name: z.string().min(1).max(120),
+  // "guardian:<name>" is the actor recorded (120 characters at most).
+  name: z.string().min(1).max(100),
   channels: z
     .array(z.strictObject({ kind: Kind, target: z.string().min(3).max(512) }))
     .min(1)
@@ -115,6 +116,10 @@ export function guardianRoutes(app: H3, deps: AdminDeps & { pool: Pool }): void 
       const conn = await deps.pool.getConnection()
       try {
         await conn.beginTransaction()
+        // The gateway's row first: cloud events of one gateway are numbered in commit order, so the
+        // box reading them by id after its position never skips one committed late.
+        const [owner] = await conn.query<RowDataPacket[]>('SELECT gateway_id FROM alerts WHERE id = ? AND home_id = ?', [alertId, guardian.home_id])
+        if (owner[0]) await conn.query('SELECT id FROM gateways WHERE id = ? FOR UPDATE', [(owner[0] as { gateway_id: string }).gateway_id])
         const [rows] = await conn.query<RowDataPacket[]>('SELECT id, status FROM alerts WHERE id = ? AND home_id = ? FOR UPDATE', [
           alertId,
           guardian.home_id,

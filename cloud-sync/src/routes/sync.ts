@@ -106,8 +106,8 @@ export function syncRoutes(app: H3, deps: SyncDeps): void {
         ]
         // source_seq is assigned last: MySQL evaluates the assignments left to right.
         await conn.query(
-          `INSERT INTO alerts (home_id, gateway_id, local_id, rule_id, rule_name, device_id, severity, title, body, status, raised_at, updated_at, acknowledged_at, acknowledged_by, source_seq)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+          `INSERT INTO alerts (home_id, gateway_id, epoch, local_id, rule_id, rule_name, device_id, severity, title, body, status, raised_at, updated_at, acknowledged_at, acknowledged_by, source_seq)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON DUPLICATE KEY UPDATE
              status = IF(VALUES(source_seq) > source_seq, VALUES(status), status),
              title = IF(VALUES(source_seq) > source_seq, VALUES(title), title),
@@ -116,17 +116,17 @@ export function syncRoutes(app: H3, deps: SyncDeps): void {
              acknowledged_at = IF(VALUES(source_seq) > source_seq, VALUES(acknowledged_at), acknowledged_at),
              acknowledged_by = IF(VALUES(source_seq) > source_seq, VALUES(acknowledged_by), acknowledged_by),
              source_seq = GREATEST(source_seq, VALUES(source_seq))`,
-          [who.homeId, who.gatewayId, a.id, ...values, e.seq],
+          [who.homeId, who.gatewayId, who.epoch, a.id, ...values, e.seq],
         )
-        const [ids] = await conn.query<RowDataPacket[]>('SELECT id, status, severity FROM alerts WHERE gateway_id = ? AND local_id = ?', [
-          who.gatewayId,
-          a.id,
-        ])
+        const [ids] = await conn.query<RowDataPacket[]>(
+          'SELECT id, status, severity FROM alerts WHERE gateway_id = ? AND epoch = ? AND local_id = ?',
+          [who.gatewayId, who.epoch, a.id],
+        )
         const row = ids[0] as { id: number; status: string; severity: string }
         const alertId = row.id
         const [r] = await conn.query<ResultSetHeader>(
           `INSERT IGNORE INTO alert_events (alert_id, home_id, idempotency_key, seq, event, at, actor, origin, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'gateway', ?)`,
-          [alertId, who.homeId, `g:${who.gatewayId}:${e.seq}`, e.seq, e.event, e.at, e.actor ?? null, now],
+          [alertId, who.homeId, `g:${who.gatewayId}:${who.epoch}:${e.seq}`, e.seq, e.event, e.at, e.actor ?? null, now],
         )
         if (r.affectedRows === 0) {
           duplicates++
@@ -135,13 +135,15 @@ export function syncRoutes(app: H3, deps: SyncDeps): void {
         // Guardians hear of warnings and critical alerts; a critical one climbs the ladder until
         // someone acknowledges it (at home or away). Handled here already: nothing more to send.
         const handled = row.status === 'acknowledged' || row.status === 'resolved'
-        if (e.event === 'raised' && row.severity !== 'info' && !handled) {
+        // A snooze that ran out on the box re-opens the alert: the ladder starts again (a new key per re-opening).
+        const reopened = e.event.startsWith('reopened') && row.status === 'open'
+        if ((e.event === 'raised' || reopened) && row.severity !== 'info' && !handled) {
           await scheduleNotice(conn, {
             homeId: who.homeId,
             alertId,
             gatewayId: who.gatewayId,
             notice: 'raised',
-            key: `a:${alertId}`,
+            key: reopened ? `a:${alertId}:r${e.seq}` : `a:${alertId}`,
             critical: row.severity === 'critical',
             at: now,
           })
@@ -164,14 +166,14 @@ export function syncRoutes(app: H3, deps: SyncDeps): void {
     if (!/^\d{1,15}$/.test(param)) throw cloudError('CLOUD_ERR_NOT_FOUND', 'no such alert')
     const localId = Number(param)
     const [rows] = await deps.pool.query<RowDataPacket[]>(
-      'SELECT local_id AS id, status, severity, title, raised_at AS raisedAt, acknowledged_at AS acknowledgedAt, acknowledged_by AS acknowledgedBy, source_seq AS sourceSeq FROM alerts WHERE gateway_id = ? AND home_id = ? AND local_id = ?',
-      [who.gatewayId, who.homeId, localId],
+      'SELECT local_id AS id, status, severity, title, raised_at AS raisedAt, acknowledged_at AS acknowledgedAt, acknowledged_by AS acknowledgedBy, source_seq AS sourceSeq FROM alerts WHERE gateway_id = ? AND home_id = ? AND epoch = ? AND local_id = ?',
+      [who.gatewayId, who.homeId, who.epoch, localId],
     )
     if (rows.length === 0) throw cloudError('CLOUD_ERR_NOT_FOUND', `no alert ${localId} from this gateway`)
     const [events] = await deps.pool.query<RowDataPacket[]>(
       // In the order they happened on the box (its outbox seq), whatever order they arrived in.
-      'SELECT e.event, e.at, e.actor, e.origin FROM alert_events e JOIN alerts a ON a.id = e.alert_id WHERE a.gateway_id = ? AND a.local_id = ? ORDER BY e.seq IS NULL, e.seq, e.id',
-      [who.gatewayId, localId],
+      'SELECT e.event, e.at, e.actor, e.origin FROM alert_events e JOIN alerts a ON a.id = e.alert_id WHERE a.gateway_id = ? AND a.epoch = ? AND a.local_id = ? ORDER BY e.seq IS NULL, e.seq, e.id',
+      [who.gatewayId, who.epoch, localId],
     )
     return { ...rows[0], events }
   })
@@ -184,8 +186,8 @@ export function syncRoutes(app: H3, deps: SyncDeps): void {
     if (!/^\d{1,15}$/.test(after)) throw cloudError('CLOUD_ERR_VALIDATION', 'after must be an event id (a whole number)')
     const [rows] = await deps.pool.query<RowDataPacket[]>(
       `SELECT e.id, a.local_id AS localId, e.event, e.actor, e.at FROM alert_events e JOIN alerts a ON a.id = e.alert_id
-       WHERE a.gateway_id = ? AND a.home_id = ? AND e.origin = 'cloud' AND e.id > ? ORDER BY e.id LIMIT 100`,
-      [who.gatewayId, who.homeId, Number(after)],
+       WHERE a.gateway_id = ? AND a.home_id = ? AND a.epoch = ? AND e.origin = 'cloud' AND e.id > ? ORDER BY e.id LIMIT 100`,
+      [who.gatewayId, who.homeId, who.epoch, Number(after)],
     )
     return { changes: rows }
   })

@@ -33,6 +33,9 @@ export async function cloudEnroll(ctx: CliContext, io: CliIo, url: string | unde
     ).set(CLOUD_SECRET, answer.secret, 0)
     const enrolment: CloudEnrolment = { url, gatewayId, homeId: answer.homeId, enrolledAt: io.now() }
     setSetting(db, CLOUD_SETTING, enrolment, io.now())
+    // A new enrolment is a new stream both ways: start reading the cloud's changes, and sending
+    // device metadata, from the beginning (a reinstalled box, another service).
+    db.prepare("DELETE FROM settings WHERE key IN ('cloud.changes', 'cloud.devices')").run()
     appendAudit(db, { at: io.now(), actor: 'cli', action: 'cloud.enroll', target: `home:${answer.homeId}`, detail: { url, gatewayId } })
   })
   io.stdout(`enrolled as gateway ${gatewayId} of home ${answer.homeId} at ${url}; alerts now go to the cloud\n`)

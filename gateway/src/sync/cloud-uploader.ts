@@ -65,6 +65,7 @@ export class CloudUploader implements Service {
   #failures = 0
   #problem: string | null = null
   #lastHeartbeat = 0
+  #lastPull = 0
   /** After the service refused a batch: send one event at a time to find the one it refuses. */
   #singles = false
   readonly #sent: Counter<'kind'>
@@ -126,11 +127,18 @@ export class CloudUploader implements Service {
             timeoutMs: this.#o.timeoutMs,
             now: () => this.#o.clock.now(),
           })
+          // The heartbeat goes whatever else fails: a box that is up must not be reported offline
+          // because its alert uploads are refused.
+          if (this.#o.clock.now() - this.#lastHeartbeat >= this.#o.heartbeatMs)
+            await this.#heartbeat(client).catch((err: unknown) => this.#failed(err))
           const more = await this.#drain(client)
           // Device metadata only once no alert event is waiting: alerts always go first.
           const moreDevices = more ? false : await this.#devices(client)
-          await this.#pullChanges(client)
-          if (this.#o.clock.now() - this.#lastHeartbeat >= this.#o.heartbeatMs) await this.#heartbeat(client)
+          // At most once a second: two identical signed GETs in one second are one replayed request.
+          if (this.#o.clock.now() - this.#lastPull >= 1000) {
+            this.#lastPull = this.#o.clock.now()
+            await this.#pullChanges(client)
+          }
           this.#recovered()
           wait = more || moreDevices ? 0 : Math.min(5000, this.#o.heartbeatMs)
         }

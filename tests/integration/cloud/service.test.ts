@@ -539,8 +539,10 @@ describe('cloud service on a real MariaDB (cloud-sync/src)', {
       })
       // Stored in the outbox order, each with its idempotency key and the home of the gateway.
       const stored = (await snapshot(gw.gatewayId)).events
+      // g:<gateway>:<enrolment epoch>:<seq>
+      assert.ok(stored.every((e) => new RegExp(`^g:${gw.gatewayId}:\\d+:\\d+$`).test(e.idempotency_key)))
       assert.deepEqual(
-        stored.map((e) => e.idempotency_key),
+        stored.map((e) => e.idempotency_key.replace(/:\d+:(\d+)$/, ':$1')),
         events.map((e) => `g:${gw.gatewayId}:${e.seq}`),
       )
       assert.ok(stored.every((e) => e.home_id === gw.homeId && e.origin === 'gateway'))
@@ -724,7 +726,7 @@ describe('cloud service on a real MariaDB (cloud-sync/src)', {
         const owner = e.gateway_id === a.gatewayId ? a : b
         assert.equal(e.alert_home, owner.homeId)
         assert.equal(e.event_home, owner.homeId)
-        assert.match(e.idempotency_key, new RegExp(`^g:${owner.gatewayId}:\\d+$`))
+        assert.match(e.idempotency_key, new RegExp(`^g:${owner.gatewayId}:\\d+:\\d+$`))
       }
       const theirs = await signed(b, 'GET', '/v1/sync/alerts/1')
       assert.equal(theirs.json.title, 'B one')
@@ -786,5 +788,27 @@ describe('cloud service on a real MariaDB (cloud-sync/src)', {
     const gw = await enrolledGateway()
     const r = await signed(gw, 'GET', '/v1/sync/alerts/abc')
     assert.equal(r.status, 404, JSON.stringify(r.json))
+  })
+
+  describe('a reinstalled box (enrolled again, counting from 1 again)', () => {
+    test('its new alerts are new, not duplicates of the old enrolment’s; the cloud’s changes start afresh for it', async () => {
+      const gw = await enrolledGateway()
+      assert.equal((await postEvents(gw, [alertEvent(1, 1, 'raised', 'Fall in the bathroom')])).status, 200)
+      // Reinstalled: same gateway id, new code, new secret; the box's ids start at 1 again.
+      const again = await enrol(await newCode(gw.homeId), gw.gatewayId)
+      assert.equal(again.status, 201, JSON.stringify(again.json))
+      const gw2: Gateway = again.json
+      const r = await postEvents(gw2, [alertEvent(1, 1, 'raised', 'Smoke in the kitchen')])
+      assert.equal(r.status, 200, JSON.stringify(r.json))
+      assert.deepEqual({ accepted: r.json.accepted, duplicates: r.json.duplicates }, { accepted: 1, duplicates: 0 })
+      const titles = await sql<{ title: string }>('SELECT title FROM alerts WHERE gateway_id = ? ORDER BY id', [gw.gatewayId])
+      assert.deepEqual(
+        titles.map((t) => t.title),
+        ['Fall in the bathroom', 'Smoke in the kitchen'],
+      )
+      // The reinstalled box reads its own alert 1 — the new one.
+      const mine = await signed(gw2, 'GET', '/v1/sync/alerts/1')
+      assert.equal(mine.json.title, 'Smoke in the kitchen')
+    })
   })
 })

@@ -136,7 +136,7 @@ describe('cloud sync: offline, then online', { skip: !mariadbAvailable() && 'mar
       "SELECT e.idempotency_key AS k, a.local_id AS localId, a.gateway_id AS gw, a.home_id AS home FROM alert_events e JOIN alerts a ON a.id = e.alert_id WHERE e.event = 'raised' ORDER BY e.id",
     )
     assert.equal(events.length, 100, 'each alert exactly once')
-    const seqs = events.map((e) => Number(String(e.k).split(':')[2]))
+    const seqs = events.map((e) => Number(String(e.k).split(':').at(-1)))
     assert.deepEqual(
       seqs,
       [...seqs].sort((a, b) => a - b),
