@@ -34,6 +34,8 @@ export async function authenticateGateway(
   const gatewayId = h.get('x-gateway-id') ?? ''
   const ts = h.get('x-timestamp') ?? ''
   const signature = h.get('x-signature') ?? ''
+  const nonce = h.get('x-nonce') ?? ''
+  if (nonce && !/^[A-Za-z0-9_-]{16,64}$/.test(nonce)) throw cloudError('CLOUD_ERR_SIGNATURE', 'X-Nonce must be 16–64 characters of [A-Za-z0-9_-]')
   if (!gatewayId)
     throw cloudError('CLOUD_ERR_UNAUTHENTICATED', 'X-Gateway-Id missing: sign requests with the gateway credential (carehub cloud enroll)')
   if (!TIMESTAMP.test(ts)) throw cloudError('CLOUD_ERR_TIMESTAMP', 'X-Timestamp must be the current Unix time in seconds')
@@ -44,7 +46,7 @@ export async function authenticateGateway(
   if (!row || row.revoked_at !== null)
     throw cloudError('CLOUD_ERR_SIGNATURE', 'the signature does not match (unknown or revoked gateway, or wrong secret)')
   const url = new URL(event.req.url)
-  const expected = signRequest(deps.box.open(row.secret_enc), ts, event.req.method, url.pathname + url.search, body)
+  const expected = signRequest(deps.box.open(row.secret_enc), ts, event.req.method, url.pathname + url.search, body, nonce)
   if (!signaturesEqual(expected, signature)) {
     throw cloudError('CLOUD_ERR_SIGNATURE', 'the signature does not match (unknown or revoked gateway, or wrong secret)')
   }

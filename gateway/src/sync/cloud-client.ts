@@ -1,13 +1,14 @@
-import { createHmac } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
 
 /**
  * Signed requests to the cloud service (cloud-sync/src/http/signature.ts verifies them): the ingest
- * webhook's scheme — HMAC-SHA256 with the gateway's secret over "<unix seconds>.<METHOD> <path>.<body>",
- * X-Timestamp / X-Signature — plus X-Gateway-Id. HTTPS only, except to a service on this machine.
+ * webhook's scheme — HMAC-SHA256 with the gateway's secret over "<unix seconds>.<nonce>.<METHOD> <path>.<body>",
+ * X-Timestamp / X-Nonce / X-Signature — plus X-Gateway-Id. HTTPS only, except to a service on this machine.
  */
-export function signRequest(secret: string, unixSeconds: string, method: string, pathAndQuery: string, body: string): string {
-  return `sha256=${createHmac('sha256', secret).update(`${unixSeconds}.${method.toUpperCase()} ${pathAndQuery}.`).update(body).digest('hex')}`
+export function signRequest(secret: string, unixSeconds: string, method: string, pathAndQuery: string, body: string, nonce = ''): string {
+  const head = nonce ? `${unixSeconds}.${nonce}.` : `${unixSeconds}.`
+  return `sha256=${createHmac('sha256', secret).update(`${head}${method.toUpperCase()} ${pathAndQuery}.`).update(body).digest('hex')}`
 }
 
 export interface CloudAnswer {
@@ -55,6 +56,8 @@ export class CloudClient {
     const url = new URL(path.replace(/^\//, ''), this.#base.href.endsWith('/') ? this.#base : `${this.#base.href}/`)
     const body = payload === undefined ? '' : JSON.stringify(payload)
     const ts = String(Math.floor(this.#now() / 1000))
+    // A fresh nonce per request: a retry within the same second is a new request, never a "replay".
+    const nonce = randomBytes(16).toString('base64url')
     let res: Response
     try {
       res = await fetch(url, {
@@ -63,7 +66,8 @@ export class CloudClient {
           'content-type': 'application/json',
           'x-gateway-id': this.#gatewayId,
           'x-timestamp': ts,
-          'x-signature': signRequest(secret, ts, method, url.pathname + url.search, body),
+          'x-nonce': nonce,
+          'x-signature': signRequest(secret, ts, method, url.pathname + url.search, body, nonce),
         },
         ...(method === 'POST' ? { body } : {}),
         signal: AbortSignal.timeout(this.#timeoutMs),

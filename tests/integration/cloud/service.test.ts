@@ -790,6 +790,41 @@ describe('cloud service on a real MariaDB (cloud-sync/src)', {
     assert.equal(r.status, 404, JSON.stringify(r.json))
   })
 
+  describe('X-Nonce', () => {
+    test('two identical requests in the same second are two requests with different nonces, a replay with the same one', async () => {
+      const gw = await enrolledGateway()
+      const send = (nonce: string) => {
+        const ts = String(Math.floor(Date.now() / 1000))
+        const body = JSON.stringify({ at: Date.now(), health: { status: 'ok' } })
+        return app.request('/v1/heartbeat', {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'x-gateway-id': gw.gatewayId,
+            'x-timestamp': ts,
+            'x-nonce': nonce,
+            'x-signature': signRequest(gw.secret, ts, 'POST', '/v1/heartbeat', body, nonce),
+          },
+          body,
+        })
+      }
+      // The same second, the same body: distinct nonces make distinct requests…
+      const [a, b] = await Promise.all([send('nonce-aaaaaaaaaaaaaaaa'), send('nonce-bbbbbbbbbbbbbbbb')])
+      assert.deepEqual([a.status, b.status], [200, 200])
+      // …the same nonce again is the same request.
+      const again = await send('nonce-aaaaaaaaaaaaaaaa')
+      assert.ok(again.status === 409 || again.status === 200, String(again.status))
+      if (again.status === 200) return // the second ticked over between the sends: a new timestamp, a new request
+      assert.equal(((await again.json()) as { code: string }).code, 'CLOUD_ERR_REPLAY')
+      // A malformed nonce is refused; the box's copy of the signing function agrees with the service's.
+      assert.equal((await send('short')).status, 401)
+      assert.equal(
+        gatewaySignRequest('s', '1', 'GET', '/p?q=1', '', 'nonce-cccccccccccccccc'),
+        signRequest('s', '1', 'GET', '/p?q=1', '', 'nonce-cccccccccccccccc'),
+      )
+    })
+  })
+
   describe('a reinstalled box (enrolled again, counting from 1 again)', () => {
     test('its new alerts are new, not duplicates of the old enrolment’s; the cloud’s changes start afresh for it', async () => {
       const gw = await enrolledGateway()
