@@ -1,8 +1,9 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process'
-import { accessSync, chownSync, closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
+import { execFile } from 'node:child_process'
+import { chownSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { delimiter, join } from 'node:path'
+import { join } from 'node:path'
 import { after } from 'node:test'
+import { fileTail, onPath, ServerProcess } from './server-process.js'
 import { freePort } from './temp.js'
 
 /**
@@ -45,20 +46,6 @@ after(async () => {
   await Promise.all([...servers].map((s) => s.stop()))
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
 })
-process.on('exit', () => {
-  for (const s of servers) s.kill()
-})
-
-function onPath(cmd: string): boolean {
-  return (process.env.PATH ?? '').split(delimiter).some((d) => {
-    try {
-      accessSync(join(d, cmd), constants.X_OK)
-      return true
-    } catch {
-      return false
-    }
-  })
-}
 
 /**
  * Whether startMariaDb() can run here: mariadbd and mariadb-install-db on PATH (scripts/install-test-deps.sh
@@ -68,8 +55,6 @@ export function mariadbAvailable(): boolean {
   return onPath('mariadbd') && onPath('mariadb-install-db') && process.getuid?.() === 0
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-
 function run(cmd: string, args: string[], timeout = 30_000): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(cmd, args, { timeout, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
@@ -77,10 +62,6 @@ function run(cmd: string, args: string[], timeout = 30_000): Promise<string> {
       else resolve(stdout)
     })
   })
-}
-
-function tail(file: string, lines = 25): string {
-  return existsSync(file) ? readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n') : '(no log)'
 }
 
 /** A string literal for SQL (NO_BACKSLASH_ESCAPES is off by default). */
@@ -101,77 +82,56 @@ const serverOptions = [
 
 class Server implements MariaDb {
   readonly socket: string
-  readonly #log: string
   readonly #credentials = new Map<string, { user: string; password: string }>()
-  #proc: ChildProcess | undefined
-  #exited: Promise<void> = Promise.resolve()
+  readonly #process: ServerProcess
 
   constructor(
     readonly dir: string,
     readonly port: number,
   ) {
     this.socket = join(dir, 'mysqld.sock')
-    this.#log = join(dir, 'error.log')
+    const log = join(dir, 'error.log')
+    // mariadbd writes to --log-error once it has parsed its options; anything before that (a bad option) goes to the console log.
+    const consoleLog = join(dir, 'console.log')
+    this.#process = new ServerProcess({
+      name: 'mariadbd',
+      argv: [
+        'mariadbd',
+        '--no-defaults',
+        '--user=mysql',
+        `--datadir=${dir}`,
+        `--socket=${this.socket}`,
+        `--pid-file=${join(dir, 'mysqld.pid')}`,
+        `--port=${port}`,
+        '--bind-address=127.0.0.1',
+        `--log-error=${log}`,
+        '--skip-name-resolve',
+        ...serverOptions,
+      ],
+      cwd: dir,
+      output: consoleLog,
+      user: 'mysql',
+      ready: async () => {
+        await run('mariadb-admin', ['--no-defaults', `--socket=${this.socket}`, '--connect-timeout=2', 'ping'], 5000)
+        return true
+      },
+      readyTimeoutMs: 30_000,
+      stopTimeoutMs: 10_000,
+      logs: () => `${fileTail(log)}\n${fileTail(consoleLog, 10)}`,
+    })
+    servers.add(this)
   }
 
   get pid(): number {
-    return this.#proc?.pid ?? -1
+    return this.#process.pid
   }
 
-  get running(): boolean {
-    const p = this.#proc
-    return p !== undefined && p.exitCode === null && p.signalCode === null
+  start(): Promise<void> {
+    return this.#process.start()
   }
 
-  async start(): Promise<void> {
-    const dir = this.dir
-    // mariadbd writes to --log-error once it has parsed its options; anything before that (a bad option) goes to stderr.
-    const consoleLog = join(dir, 'console.log')
-    const fd = openSync(consoleLog, 'a')
-    const argv = [
-      'mariadbd',
-      '--no-defaults',
-      '--user=mysql',
-      `--datadir=${dir}`,
-      `--socket=${this.socket}`,
-      `--pid-file=${join(dir, 'mysqld.pid')}`,
-      `--port=${this.port}`,
-      '--bind-address=127.0.0.1',
-      `--log-error=${this.#log}`,
-      '--skip-name-resolve',
-      ...serverOptions,
-    ]
-    const setpriv = ['setpriv', '--reuid=mysql', '--regid=mysql', '--init-groups', '--pdeathsig', 'KILL', '--']
-    const [cmd, ...args] = onPath('setpriv') ? [...setpriv, ...argv] : argv
-    const proc = spawn(cmd as string, args, { cwd: dir, stdio: ['ignore', fd, fd] })
-    closeSync(fd)
-    this.#proc = proc
-    servers.add(this)
-    let spawnError: Error | undefined
-    this.#exited = new Promise<void>((resolve) => {
-      proc.once('error', (err) => {
-        spawnError = err
-        resolve()
-      })
-      proc.once('exit', () => resolve())
-    })
-    const logs = () => `${tail(this.#log)}\n${tail(consoleLog, 10)}`
-    const deadline = Date.now() + 30_000
-    while (Date.now() < deadline) {
-      if (spawnError || !this.running) {
-        await this.#exited
-        throw new Error(`mariadbd exited (${spawnError?.message ?? proc.exitCode ?? proc.signalCode}) before it was ready:\n${logs()}`)
-      }
-      try {
-        await run('mariadb-admin', ['--no-defaults', `--socket=${this.socket}`, '--connect-timeout=2', 'ping'], 5000)
-        return
-      } catch {
-        // not listening yet
-      }
-      await sleep(50)
-    }
-    await this.stop()
-    throw new Error(`mariadbd did not answer mariadb-admin ping within 30 s:\n${logs()}`)
+  stop(): Promise<void> {
+    return this.#process.stop()
   }
 
   url(database: string, user?: string, password?: string): string {
@@ -199,23 +159,6 @@ class Server implements MariaDb {
     }
     await this.admin(`${statements.join(';\n')};`)
     this.#credentials.set(name, { user, password })
-  }
-
-  async stop(): Promise<void> {
-    const proc = this.#proc
-    if (!proc || !this.running) return
-    proc.kill('SIGTERM')
-    let timer: NodeJS.Timeout | undefined
-    const gone = await Promise.race([this.#exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 10_000)))])
-    clearTimeout(timer)
-    if (!gone) {
-      proc.kill('SIGKILL')
-      await this.#exited
-    }
-  }
-
-  kill(): void {
-    if (this.running) this.#proc?.kill('SIGKILL')
   }
 }
 

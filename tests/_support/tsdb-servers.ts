@@ -1,8 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process'
-import { accessSync, closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { delimiter, join } from 'node:path'
+import { join } from 'node:path'
 import { after } from 'node:test'
+import { fileTail, onPath, ServerProcess } from './server-process.js'
 import { freePort } from './temp.js'
 
 /**
@@ -52,107 +52,61 @@ export interface InfluxV1Server extends TsdbServer {
 
 const servers = new Set<Daemon>()
 const dirs: string[] = []
-const live = new Set<ChildProcess>()
 after(async () => {
   await Promise.all([...servers].map((s) => s.stop()))
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
 })
-process.on('exit', () => {
-  for (const proc of live) proc.kill('SIGKILL')
-})
-
-function onPath(cmd: string): boolean {
-  return (process.env.PATH ?? '').split(delimiter).some((d) => {
-    try {
-      accessSync(join(d, cmd), constants.X_OK)
-      return true
-    } catch {
-      return false
-    }
-  })
-}
 
 /** Which servers this machine can run; scripts/install-test-deps.sh installs both as root. */
 export function tsdbAvailable(): { vm: boolean; influx: boolean } {
   return { vm: onPath('victoria-metrics'), influx: onPath('influxd') }
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-
 class Daemon {
-  #proc: ChildProcess | undefined
-  #exited: Promise<void> = Promise.resolve()
   readonly url: string
   readonly #log: string
+  readonly #process: ServerProcess
 
   constructor(
     readonly name: string,
     readonly port: number,
     readonly dir: string,
-    private readonly argv: readonly string[],
-    private readonly ready: { path: string; status: number },
+    argv: readonly string[],
+    ready: { path: string; status: number },
   ) {
     this.url = `http://127.0.0.1:${port}`
     this.#log = join(dir, `${name}.log`)
+    this.#process = new ServerProcess({
+      name,
+      argv,
+      cwd: dir,
+      output: this.#log,
+      ready: async () => {
+        const res = await fetch(this.url + ready.path, { signal: AbortSignal.timeout(2000) })
+        await res.arrayBuffer()
+        return res.status === ready.status
+      },
+      readyTimeoutMs: 20_000,
+      stopTimeoutMs: 5000,
+      logs: () => this.logTail(),
+    })
     servers.add(this)
   }
 
   get running(): boolean {
-    const p = this.#proc
-    return p !== undefined && p.exitCode === null && p.signalCode === null
+    return this.#process.running
   }
 
   logTail(lines = 25): string {
-    return existsSync(this.#log) ? readFileSync(this.#log, 'utf8').trimEnd().split('\n').slice(-lines).join('\n') : '(no log)'
+    return fileTail(this.#log, lines)
   }
 
-  async start(): Promise<void> {
-    if (this.running) return
-    const fd = openSync(this.#log, 'a')
-    // --pdeathsig: the kernel kills the server if this test process dies without cleaning up.
-    const [cmd, args] = onPath('setpriv') ? ['setpriv', ['--pdeathsig', 'KILL', '--', ...this.argv]] : [this.argv[0], this.argv.slice(1)]
-    const proc = spawn(cmd as string, args as string[], { cwd: this.dir, stdio: ['ignore', fd, fd] })
-    closeSync(fd)
-    this.#proc = proc
-    live.add(proc)
-    let spawnError: Error | undefined
-    this.#exited = new Promise<void>((resolve) => {
-      proc.once('error', (err) => {
-        spawnError = err
-        resolve()
-      })
-      proc.once('exit', () => resolve())
-    }).then(() => void live.delete(proc))
-    const deadline = Date.now() + 20_000
-    while (Date.now() < deadline) {
-      if (spawnError || !this.running) {
-        await this.#exited
-        throw new Error(`${this.name} exited (${spawnError?.message ?? proc.exitCode ?? proc.signalCode}) before it was ready:\n${this.logTail()}`)
-      }
-      try {
-        const res = await fetch(this.url + this.ready.path, { signal: AbortSignal.timeout(2000) })
-        await res.arrayBuffer()
-        if (res.status === this.ready.status) return
-      } catch {
-        // not listening yet
-      }
-      await sleep(50)
-    }
-    await this.stop()
-    throw new Error(`${this.name} did not answer ${this.ready.path} within 20 s:\n${this.logTail()}`)
+  start(): Promise<void> {
+    return this.#process.start()
   }
 
-  async stop(): Promise<void> {
-    const proc = this.#proc
-    if (!proc || !this.running) return
-    proc.kill('SIGTERM')
-    let timer: NodeJS.Timeout | undefined
-    const gone = await Promise.race([this.#exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 5000)))])
-    clearTimeout(timer)
-    if (!gone) {
-      proc.kill('SIGKILL')
-      await this.#exited
-    }
+  stop(): Promise<void> {
+    return this.#process.stop()
   }
 }
 
