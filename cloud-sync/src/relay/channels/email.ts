@@ -1,4 +1,5 @@
 import { createTransport, type NodemailerError, type SMTPPoolOptions, type SMTPPoolSentMessageInfo, type Transporter } from 'nodemailer'
+import { brief, failure } from './answers.js'
 import type { Channel, Notification, SendResult } from './channel.js'
 import { isLoopbackHost } from './loopback.js'
 
@@ -255,10 +256,6 @@ export function classifySmtpError(err: unknown, where: string, timeoutMs: number
   return retry(`sending to the ${where} failed: ${brief(e.message ?? String(err), 200)}`)
 }
 
-function failure(permanent: boolean, disableTarget: boolean, retryAfterMs: number | null, reason: string): SendResult {
-  return { ok: false, permanent, disableTarget, retryAfterMs, reason }
-}
-
 /** One line (no header injection through a title), at most `max` characters. */
 function oneLine(text: string, max: number): string {
   const flat = text.replace(/\s+/g, ' ').trim()
@@ -269,8 +266,4 @@ function oneLine(text: string, max: number): string {
         .slice(0, max - 1)
         .join('')
         .trimEnd()}…`
-}
-
-function brief(text: string, max: number): string {
-  return text.replace(/\s+/g, ' ').trim().slice(0, max)
 }

@@ -1,5 +1,6 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto'
 import { SignJWT } from 'jose'
+import { errorText, failure, parseJson, parseRetryAfter } from './answers.js'
 import type { Channel, Notification, SendResult } from './channel.js'
 
 /**
@@ -290,10 +291,6 @@ function classify(status: number, info: FcmErrorInfo, retryAfterMs: number | nul
   return failure(true, false, null, reason)
 }
 
-function failure(permanent: boolean, disableTarget: boolean, retryAfterMs: number | null, reason: string): SendResult {
-  return { ok: false, permanent, disableTarget, retryAfterMs, reason }
-}
-
 function parseFcmError(text: string): FcmErrorInfo {
   const error = (parseJson(text) as { error?: unknown } | undefined)?.error
   if (typeof error !== 'object' || error === null) return { code: null, message: text.slice(0, 200) || 'no error body', aboutToken: false }
@@ -304,30 +301,4 @@ function parseFcmError(text: string): FcmErrorInfo {
   const aboutToken = Array.isArray(violations) && violations.some((v) => (v as { field?: unknown })?.field === 'message.token')
   const code = typeof fcmCode === 'string' ? fcmCode : typeof e.status === 'string' ? e.status : null
   return { code, message: typeof e.message === 'string' ? e.message : '', aboutToken }
-}
-
-/** `Retry-After` as delay-seconds or an HTTP-date, in ms from now. */
-export function parseRetryAfter(header: string | null, now: number): number | null {
-  if (header === null) return null
-  const value = header.trim()
-  if (/^\d+$/.test(value)) return Number(value) * 1000
-  const at = Date.parse(value)
-  return Number.isFinite(at) ? Math.max(0, at - now) : null
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text)
-  } catch {
-    return undefined
-  }
-}
-
-/** fetch's "fetch failed" hides the cause (ECONNREFUSED, …): show it. */
-function errorText(e: unknown): string {
-  if (!(e instanceof Error)) return String(e)
-  if (e.name === 'TimeoutError') return `timed out (${e.message})`
-  const cause = e.cause as { code?: unknown; message?: unknown } | undefined
-  const detail = typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : undefined
-  return detail === undefined ? e.message : `${e.message} (${detail})`
 }

@@ -1,3 +1,4 @@
+import { brief, errorText, failure, parseJson, parseRetryAfter } from './answers.js'
 import type { Channel, Notification, SendResult } from './channel.js'
 import { isLoopbackHost } from './loopback.js'
 
@@ -150,44 +151,10 @@ function flat(s: string): string {
   return s.replace(/\s+/g, ' ').trim()
 }
 
-function failure(permanent: boolean, disableTarget: boolean, retryAfterMs: number | null, reason: string): SendResult {
-  return { ok: false, permanent, disableTarget, retryAfterMs, reason }
-}
-
-/** `Retry-After` as delay-seconds or an HTTP-date, in ms from now. */
-function parseRetryAfter(header: string | null, now: number): number | null {
-  if (header === null) return null
-  const value = header.trim()
-  if (/^\d+$/.test(value)) return Number(value) * 1000
-  const at = Date.parse(value)
-  return Number.isFinite(at) ? Math.max(0, at - now) : null
-}
-
 /** The provider's error message, briefly: JSON `message`/`error`/`detail`, else the text. */
 function detail(text: string): string {
   const json = parseJson(text) as { message?: unknown; error?: unknown; detail?: unknown } | undefined
   const m = [json?.message, json?.error, json?.detail].find((v) => typeof v === 'string')
   const out = typeof m === 'string' ? m : json === undefined ? text : ''
   return out.trim() === '' ? '' : `: ${brief(out, 200)}`
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text)
-  } catch {
-    return undefined
-  }
-}
-
-function brief(text: string, max: number): string {
-  return text.replace(/\s+/g, ' ').trim().slice(0, max)
-}
-
-/** fetch's "fetch failed" hides the cause (ECONNREFUSED, …): show it. */
-function errorText(e: unknown): string {
-  if (!(e instanceof Error)) return String(e)
-  if (e.name === 'TimeoutError') return `timed out (${e.message})`
-  const cause = e.cause as { code?: unknown; message?: unknown } | undefined
-  const detail = typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : undefined
-  return detail === undefined ? e.message : `${e.message} (${detail})`
 }
