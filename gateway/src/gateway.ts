@@ -132,10 +132,7 @@ export class Gateway {
       registry,
       maxBatch: config.ingest.journalMaxBatch,
       maxPending: config.ingest.journalMaxPending,
-      onCommitted: (entries) => {
-        this.rules.engine.onCommitted(entries)
-        this.bus.emit('journal:committed', { entries })
-      },
+      onCommitted: (entries) => this.rules.engine.onCommitted(entries),
     })
     this.presence = new Presence({
       db,

@@ -7,13 +7,11 @@ export interface CommittedReading {
   readonly reading: Reading
 }
 
-/** The gateway's events, in one typed map. */
+/** The gateway's events, in one typed map (committed readings reach the rules engine directly: JournalCommitter.onCommitted). */
 export interface GatewayEvents {
   'service:started': { name: string }
   'service:stopped': { name: string }
   'service:error': { name: string; error: Error }
-  /** Emitted right after each journal transaction, in seq order (the rules engine's live feed). */
-  'journal:committed': { readonly entries: readonly CommittedReading[] }
   /** An alert was raised or changed state (panel stream, email, cloud outbox wake-ups). */
   'alert:changed': AlertNotice
 }

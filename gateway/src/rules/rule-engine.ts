@@ -146,7 +146,8 @@ export class RuleEngine implements Service {
     if (this.#stopped || !this.#caughtUp) return
     const batch = this.#live
     this.#live = []
-    for (const e of batch) this.#evaluate(e.seq, e.reading)
+    const env = this.#o.env()
+    for (const e of batch) this.#evaluate(e.seq, e.reading, env)
     this.#flush(false)
     this.#arm()
   }
@@ -157,7 +158,8 @@ export class RuleEngine implements Service {
         for (;;) {
           if (this.#stopped) return
           const entries = readAfter(this.#o.db(), this.#cursor, SLICE)
-          for (const e of entries) this.#evaluate(e.seq, e)
+          const env = this.#o.env()
+          for (const e of entries) this.#evaluate(e.seq, e, env)
           this.#flush(false)
           // Same synchronous block as the last read: every later commit reaches onCommitted in order.
           if (entries.length < SLICE) {
@@ -176,8 +178,7 @@ export class RuleEngine implements Service {
     })
   }
 
-  #evaluate(seq: number, r: Omit<RuleEvent, 'seq'> & { receivedAt: number }): void {
-    const env = this.#o.env()
+  #evaluate(seq: number, r: Omit<RuleEvent, 'seq'> & { receivedAt: number }, env: EvalEnv): void {
     const event: RuleEvent = { seq, deviceId: r.deviceId, measurement: r.measurement, fields: r.fields }
     const input: RuleInputEvent = { at: r.receivedAt, event }
     for (const active of this.rules.interestedIn(r.deviceId, seq, env)) {
