@@ -1,0 +1,104 @@
+// One measured cell: a workload shape against one server (the gateway or Mosquitto), with a
+// warm-up that is not counted, then a window whose figures become a `Cell` of the result.
+import type { AlertStream } from './alert-stream.js'
+import type { ApiLoad } from './api-load.js'
+import { drain, Recorder, type SimDevice } from './fleet.js'
+import type { GatewayTarget } from './gateway-target.js'
+import { histogramQuantile, parseScrape, type Scrape, sum } from './prometheus-text.js'
+import type { Cell, Shape, System, WorkloadId } from './result.js'
+import { percentiles, rssMiB, Stopwatch, sleep } from './stats.js'
+
+export interface Server {
+  readonly system: System
+  readonly pid: number
+  /** Present for the gateway: its metrics, journal and API. */
+  readonly gateway: GatewayTarget | null
+}
+
+export interface CellSpec {
+  readonly workload: WorkloadId
+  readonly label: string
+  readonly server: Server
+  readonly devices: readonly SimDevice[]
+  readonly shape: Shape
+  readonly warmupSeconds: number
+  /** Starts the load; returns what stops it. */
+  readonly drive: () => () => void
+  readonly api?: ApiLoad | null
+  readonly alerts?: AlertStream | null
+  readonly hotEvery?: number
+  /** Runs during the window (after warm-up), e.g. a reconnect storm; its result goes to `extra`. */
+  readonly during?: () => Promise<Record<string, number | string | boolean | null>>
+  readonly notes?: readonly string[]
+}
+
+const GENERATOR_BOTTLENECK_PCT = 90
+
+async function scrape(server: Server): Promise<Scrape | null> {
+  return server.gateway ? parseScrape(await server.gateway.metrics()) : null
+}
+
+export async function measureCell(spec: CellSpec): Promise<Cell> {
+  const { server, devices } = spec
+  const gw = server.gateway
+  const afterSeq = gw ? gw.lastSeq() : 0
+  let recorder = new Recorder()
+  for (const d of devices) {
+    d.recorder = recorder
+    d.hotEvery = spec.hotEvery ?? 0
+  }
+  const stop = spec.drive()
+  await sleep(spec.warmupSeconds * 1000)
+  // The window starts: fresh recorder, a metrics scrape (which also resets the gateway's event-loop
+  // delay histogram), the API figures so far dropped.
+  recorder = new Recorder()
+  for (const d of devices) d.recorder = recorder
+  if (spec.alerts) {
+    spec.alerts.recorder = recorder
+    spec.alerts.latencies = []
+  }
+  spec.api?.take()
+  const before = await scrape(server)
+  const watch = new Stopwatch(server.pid)
+  const [extra] = await Promise.all([spec.during?.() ?? Promise.resolve({}), sleep(spec.shape.seconds * 1000)])
+  stop()
+  const unacked = await drain(devices, 5000)
+  const w = watch.read()
+  await sleep(spec.alerts ? 300 : 0) // the last alerts on the live stream
+  const rss = rssMiB(server.pid)
+  const after = await scrape(server)
+  const api = spec.api ? spec.api.take() : null
+  for (const d of devices) d.hotEvery = 0
+  const journal = gw ? gw.checkJournal(afterSeq, recorder.acked) : null
+  const committed = before && after ? sum(after, 'carehub_journal_committed_total') - sum(before, 'carehub_journal_committed_total') : null
+  const bound = (name: string) => {
+    const v = before && after ? histogramQuantile(before, after, name, 0.99) : null
+    return v === null ? null : v * 1000
+  }
+  const notes = [...(spec.notes ?? [])]
+  if (unacked > 0) notes.push(`${unacked} messages were still unacknowledged 5 s after the load stopped`)
+  if (w.generatorCpuPct > GENERATOR_BOTTLENECK_PCT) notes.push(`the generator used ${w.generatorCpuPct} % of a core: figures may be its limit`)
+  return {
+    workload: spec.workload,
+    label: spec.label,
+    system: server.system,
+    shape: spec.shape,
+    sent: recorder.sent,
+    acked: recorder.ackCount,
+    ackedRate: Math.round(recorder.ackCount / w.seconds),
+    committedRate: committed === null || committed < 0 ? null : Math.round(committed / w.seconds),
+    lost: journal ? journal.lost : null,
+    duplicates: journal ? journal.duplicates : null,
+    puback: percentiles(recorder.puback),
+    publishToRule: spec.alerts ? percentiles(spec.alerts.latencies) : null,
+    cpuUsPerMsg: recorder.ackCount > 0 && Number.isFinite(w.serverCpuSeconds) ? Math.round((w.serverCpuSeconds * 1e6) / recorder.ackCount) : null,
+    cpuPct: Number.isFinite(w.serverCpuPct) ? w.serverCpuPct : 0,
+    rssMiB: rss,
+    eventLoopP99Ms: after ? Math.round(sum(after, 'nodejs_eventloop_lag_p99_seconds') * 1e5) / 100 : null,
+    commitP99Ms: bound('carehub_journal_commit_seconds'),
+    generator: { cpuPct: w.generatorCpuPct, bottleneck: w.generatorCpuPct > GENERATOR_BOTTLENECK_PCT },
+    api,
+    extra: { ...extra, ...(journal ? { journalEntries: journal.entries } : {}) },
+    notes,
+  }
+}
