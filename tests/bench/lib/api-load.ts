@@ -12,6 +12,8 @@ export class ApiLoad {
   readonly #caller: ApiCaller
   #latencies: number[] = []
   #errors = 0
+  /** What went wrong, by answer ("404 GET /api/…", "timeout …"), for the cell's notes. */
+  #errorKinds = new Map<string, number>()
   #timer: NodeJS.Timeout | undefined
   #inFlight = new Set<Promise<void>>()
   #i = 0
@@ -39,21 +41,26 @@ export class ApiLoad {
     const p = this.#caller.call('GET', path).then(
       (r) => {
         if (r.status === 200) this.#latencies.push(performance.now() - t0)
-        else this.#errors++
+        else this.#error(`${r.status} ${path.split('?')[0]}: ${r.text.slice(0, 120)}`)
       },
-      () => {
-        this.#errors++
-      },
+      (err: Error) => this.#error(`${path.split('?')[0]}: ${err.message}`),
     )
     this.#inFlight.add(p)
     void p.finally(() => this.#inFlight.delete(p))
   }
 
+  #error(kind: string): void {
+    this.#errors++
+    this.#errorKinds.set(kind, (this.#errorKinds.get(kind) ?? 0) + 1)
+  }
+
   /** Take the window's figures and start a new window (the load keeps running). */
-  take(): Percentiles & { errors: number; rate: number } {
-    const out = { ...percentiles(this.#latencies), errors: this.#errors, rate: this.rate }
+  take(): Percentiles & { errors: number; rate: number; errorKinds: string[] } {
+    const errorKinds = [...this.#errorKinds].map(([kind, n]) => `${n}× ${kind}`)
+    const out = { ...percentiles(this.#latencies), errors: this.#errors, rate: this.rate, errorKinds }
     this.#latencies = []
     this.#errors = 0
+    this.#errorKinds = new Map()
     return out
   }
 

@@ -67,7 +67,17 @@ export async function measureCell(spec: CellSpec): Promise<Cell> {
   await sleep(spec.alerts ? 300 : 0) // the last alerts on the live stream
   const rss = rssMiB(server.pid)
   const after = await scrape(server)
-  const api = spec.api ? spec.api.take() : null
+  const taken = spec.api ? spec.api.take() : null
+  const api = taken && {
+    n: taken.n,
+    p50: taken.p50,
+    p90: taken.p90,
+    p99: taken.p99,
+    p999: taken.p999,
+    max: taken.max,
+    errors: taken.errors,
+    rate: taken.rate,
+  }
   for (const d of devices) d.hotEvery = 0
   const journal = gw ? gw.checkJournal(afterSeq, recorder.acked) : null
   const committed = before && after ? sum(after, 'carehub_journal_committed_total') - sum(before, 'carehub_journal_committed_total') : null
@@ -77,6 +87,7 @@ export async function measureCell(spec: CellSpec): Promise<Cell> {
   }
   const notes = [...(spec.notes ?? [])]
   if (unacked > 0) notes.push(`${unacked} messages were still unacknowledged 5 s after the load stopped`)
+  if (taken && taken.errors > 0) notes.push(`API errors: ${taken.errorKinds.join('; ')}`)
   if (w.generatorCpuPct > GENERATOR_BOTTLENECK_PCT) notes.push(`the generator used ${w.generatorCpuPct} % of a core: figures may be its limit`)
   return {
     workload: spec.workload,

@@ -156,11 +156,22 @@ const WORKLOAD_COLUMNS: readonly (readonly [title: string, align: 'l' | 'r', val
   ['Generator CPU %', 'r', generator],
 ]
 
+/** What each workload is, so the report reads on its own (issue 9's definitions). */
+const WORKLOADS: Readonly<Record<string, string>> = {
+  W1: 'design point — 100 devices × 10 msg/s, QoS 1, open loop',
+  W2: 'overload — 5× and 10× W1, open loop: where latency bends',
+  W3: 'saturation — closed loop, 10 in flight per device, N = 1 / 10 / 100 / 1,000 devices',
+  W4: 'reconnect storm under W1, then the gateway killed (SIGKILL) and restarted under W1',
+  W5: 'time-series sink down under W1, then back: queue growth, catch-up, API latency',
+  W7: 'hostile traffic beside W1: invalid JSON, wrong topics, oversized packets, a frozen subscriber',
+}
+
 function workloadSection(workload: string, cells: readonly Cell[]): string {
   const head = WORKLOAD_COLUMNS.map(([title]) => title)
   const rows = cells.map((c) => WORKLOAD_COLUMNS.map(([, , value]) => value(c)))
   const align = WORKLOAD_COLUMNS.map(([, a]) => a).join('')
-  return `### ${md(workload)}\n\n${table(head, rows, align)}`
+  const title = WORKLOADS[workload] ? `${workload} ${WORKLOADS[workload]}` : workload
+  return `### ${md(title)}\n\n${table(head, rows, align)}`
 }
 
 function comparisonSection(groups: Map<string, Cell[]>): string {

@@ -5,7 +5,7 @@
 import { measureCell } from '../lib/cell.js'
 import { type BenchContext, scaled, useDevices } from '../lib/context.js'
 import { connectAll, driveOpen, type SimDevice } from '../lib/fleet.js'
-import { parseScrape, sample } from '../lib/prometheus-text.js'
+import { parseScrape, sum } from '../lib/prometheus-text.js'
 import { sleep } from '../lib/stats.js'
 import { prefillBacklog } from './backlog.js'
 
@@ -95,10 +95,10 @@ export async function sinkOutage(ctx: BenchContext): Promise<void> {
   await ctx.alerts.open(gw.o.httpPort, gw.ca, gw.token)
   // The backlog is folded into the rollups and seen by the rules after the start, in a burst a
   // live outage would have spread out: let that finish so the live window measures the outage.
-  const lag = async () => sample(parseScrape(await gw.metrics()), 'carehub_rollup_lag_entries')
+  const lag = async () => sum(parseScrape(await gw.metrics()), 'carehub_rollup_lag_entries')
   for (let i = 0; i < 600 && (await lag()) > 10_000; i++) await sleep(250)
   await useDevices(ctx.gatewayFleet, DEVICES)
-  const depth = async () => sample(parseScrape(await gw.metrics()), 'carehub_timeseries_queue_depth')
+  const depth = async () => sum(parseScrape(await gw.metrics()), 'carehub_timeseries_queue_depth')
   const cell = await measureCell({
     workload: 'W5',
     label: 'W5 sink down (live part)',
@@ -119,7 +119,7 @@ export async function sinkOutage(ctx: BenchContext): Promise<void> {
     ],
   })
   ctx.cells.push(cell)
-  const forwarded = async () => sample(parseScrape(await gw.metrics()), 'carehub_timeseries_points_forwarded_total')
+  const forwarded = async () => sum(parseScrape(await gw.metrics()), 'carehub_timeseries_points_forwarded_total')
   ctx.log('W5 sink back: catch-up')
   await ctx.vm.start()
   const f0 = await forwarded()

@@ -16,11 +16,15 @@ function both(ctx: BenchContext): Array<{ server: Server; fleet: readonly SimDev
   ]
 }
 
-/** W1: 100 devices × 10 msg/s, QoS 1, 60 s. */
+/**
+ * W1: 100 devices × 10 msg/s, QoS 1, 60 s, on both servers: PUBACK latency and CPU per message
+ * with the gateway's rules evaluating every reading (none firing). Then, on the gateway only, the
+ * same load with the panel's API at 20 req/s (W6) and every 50th reading of each device firing its
+ * rule (20 alerts/s), for publish → rule latency.
+ */
 export async function designPoint(ctx: BenchContext): Promise<void> {
   for (const { server, fleet } of both(ctx)) {
     const devices = await useDevices(fleet, W1_DEVICES)
-    const isGateway = server.system === 'gateway'
     ctx.log(`W1 ${server.system}`)
     ctx.cells.push(
       await measureCell({
@@ -31,14 +35,27 @@ export async function designPoint(ctx: BenchContext): Promise<void> {
         shape: { devices: W1_DEVICES, qos: 1, mode: 'open', offeredRate: W1_RATE, seconds: scaled(ctx, 60) },
         warmupSeconds: 5,
         drive: () => driveOpen(devices, W1_RATE),
-        api: isGateway ? ctx.api : null,
-        alerts: isGateway ? ctx.alerts : null,
-        // Every 10th reading of each device is above its rule's threshold: 100 alerts/s.
-        hotEvery: isGateway ? 10 : 0,
-        notes: isGateway ? ['every 10th reading per device fires its rule (100 alerts/s); API load 20 req/s (W6)'] : [],
+        notes: server.system === 'gateway' ? ['100 threshold rules evaluate every reading; none fires'] : [],
       }),
     )
   }
+  const devices = await useDevices(ctx.gatewayFleet, W1_DEVICES)
+  ctx.log('W1 gateway with API load and alerts')
+  ctx.cells.push(
+    await measureCell({
+      workload: 'W1',
+      label: 'W1 + API + alerts',
+      server: ctx.gatewayServer,
+      devices,
+      shape: { devices: W1_DEVICES, qos: 1, mode: 'open', offeredRate: W1_RATE, seconds: scaled(ctx, 30) },
+      warmupSeconds: 3,
+      drive: () => driveOpen(devices, W1_RATE),
+      api: ctx.api,
+      alerts: ctx.alerts,
+      hotEvery: 50,
+      notes: ['W1 plus the API at 20 req/s (W6) and every 50th reading per device firing its rule (20 alerts/s)'],
+    }),
+  )
 }
 
 /** W2: 5× and 10× W1, open loop: where does latency bend? */
@@ -64,9 +81,40 @@ export async function overload(ctx: BenchContext): Promise<void> {
   }
 }
 
+/**
+ * Memory with 1,000 devices connected at a home's pace (one reading each every 10 s), measured on a
+ * freshly started gateway: heap grown by earlier saturation cells would otherwise be counted.
+ */
+async function fleetMemory(ctx: BenchContext): Promise<void> {
+  const N = 1000
+  const RATE = 100
+  ctx.alerts.close()
+  await ctx.gateway.stop()
+  await ctx.gateway.start()
+  await ctx.alerts.open(ctx.gateway.o.httpPort, ctx.gateway.ca, ctx.gateway.token)
+  for (const { server, fleet } of both(ctx)) {
+    for (const d of fleet) d.close()
+    const devices = await useDevices(fleet, N)
+    ctx.log(`W3 1,000 devices at 0.1 msg/s ${server.system}`)
+    ctx.cells.push(
+      await measureCell({
+        workload: 'W3',
+        label: 'W3 N=1000 at 0.1 msg/s',
+        server,
+        devices,
+        shape: { devices: N, qos: 1, mode: 'open', offeredRate: RATE, seconds: scaled(ctx, 30, 10) },
+        warmupSeconds: 5,
+        drive: () => driveOpen(devices, RATE),
+        notes: server.system === 'gateway' ? ['gateway restarted just before, so earlier cells’ heap growth is not counted'] : [],
+      }),
+    )
+  }
+}
+
 /** W3: closed loop, 10 in flight per device, N = 1 / 10 / 100 / 1,000 devices. */
 export async function saturation(ctx: BenchContext): Promise<void> {
   const WINDOW = 10
+  await fleetMemory(ctx)
   for (const n of [1, 10, 100, 1000]) {
     for (const { server, fleet } of both(ctx)) {
       const devices = await useDevices(fleet, n)
