@@ -142,6 +142,7 @@ export class Gateway {
       flushMs: 1000,
       silenceFactor: config.devices.silenceFactor,
       minSilenceMs: config.devices.minSilenceSeconds * 1000,
+      write: (fn) => this.journal.write(fn),
     })
     const presence = this.presence
     const sources = buildSources({

@@ -50,6 +50,7 @@ export class JournalCommitter implements Service {
   #queue: Pending[] = []
   #writes: PendingWrite[] = []
   #scheduled = false
+  #retry: NodeJS.Timeout | undefined
   #stopped = false
   #failing = false
   #lastSlowLog = 0
@@ -57,6 +58,7 @@ export class JournalCommitter implements Service {
   readonly #batchSize: Histogram
   readonly #committed: Counter<'kind'>
   readonly #refused: Counter
+  readonly #lockWaits: Counter
 
   constructor(options: CommitterOptions) {
     this.#o = options
@@ -82,6 +84,11 @@ export class JournalCommitter implements Service {
     this.#refused = new Counter({
       name: 'carehub_journal_refused_total',
       help: 'Items refused because the queue was full or the store failed',
+      registers,
+    })
+    this.#lockWaits = new Counter({
+      name: 'carehub_journal_lock_busy_total',
+      help: 'Group commits put off for a moment because another connection held the write lock',
       registers,
     })
     const queue = () => this.#queue
@@ -147,14 +154,22 @@ export class JournalCommitter implements Service {
     if (this.#scheduled) return
     this.#scheduled = true
     // setImmediate, not a timer: everything parsed in this I/O turn joins the same transaction.
-    setImmediate(() => {
-      this.#scheduled = false
-      this.#commitBatch()
-      if (this.#queue.length > 0 || this.#writes.length > 0) this.#schedule()
-    })
+    setImmediate(() => this.#run())
   }
 
-  #commitBatch(): void {
+  #run(): void {
+    this.#scheduled = false
+    this.#retry = undefined
+    if (this.#commitBatch(false) === 'busy') {
+      // Another connection holds the write lock (a few ms): try again soon, the event loop free meanwhile.
+      this.#scheduled = true
+      this.#retry = setTimeout(() => this.#run(), 1)
+      return
+    }
+    if (this.#queue.length > 0 || this.#writes.length > 0) this.#schedule()
+  }
+
+  #commitBatch(wait: boolean): 'busy' | undefined {
     const batch = this.#queue.splice(0, this.#o.maxBatch)
     const writes = this.#writes
     this.#writes = []
@@ -168,8 +183,15 @@ export class JournalCommitter implements Service {
     const started = performance.now()
     let seqs: number[]
     try {
-      seqs = this.#o.writer().commit(readings, deadLetters, writes)
+      seqs = this.#o.writer().commit(readings, deadLetters, writes, wait)
     } catch (err) {
+      if ((err as { code?: unknown }).code === 'SQLITE_BUSY' && !wait) {
+        // Nothing was written: the batch goes back to the front, in order.
+        this.#queue.unshift(...batch)
+        this.#writes.unshift(...writes)
+        this.#lockWaits.inc()
+        return 'busy'
+      }
       // Nothing was acknowledged: the callers refuse their acknowledgement and devices retry.
       this.#refused.inc(batch.length)
       if (!this.#failing) this.#o.log.error({ err, items: batch.length }, 'journal commit failed')
@@ -209,6 +231,8 @@ export class JournalCommitter implements Service {
   /** Commit what is queued, then refuse new items. Runs before the store closes. */
   async stop(): Promise<void> {
     this.#stopped = true
-    while (this.#queue.length > 0 || this.#writes.length > 0) this.#commitBatch()
+    clearTimeout(this.#retry)
+    // Waiting for the lock here (the last commits before the store closes) is fine.
+    while (this.#queue.length > 0 || this.#writes.length > 0) this.#commitBatch(true)
   }
 }

@@ -29,10 +29,12 @@ export class JournalWriter {
   readonly #touchDevice
   readonly #setLatest
   readonly #anomalies: AnomalyCheck | undefined
+  readonly #busyTimeout: number
 
   constructor(db: Db, anomalies?: AnomalyCheck) {
     this.#db = db
     this.#anomalies = anomalies
+    this.#busyTimeout = db.pragma('busy_timeout', { simple: true }) as number
     this.#insertReading = db.prepare(
       `INSERT INTO readings (device_id, measurement, fields, tags, ts, ts_from_receipt, received_at, source, anomalies)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -55,8 +57,24 @@ export class JournalWriter {
    * deferred one that reads first (the anomaly seed) cannot wait for the write lock — SQLite answers
    * BUSY at once when a read transaction must upgrade while another connection (the `carehub`
    * command) writes. Returns the journal seq of each reading, in order.
+   *
+   * `wait: false` does not wait for the write lock: when another connection holds it (the rollup
+   * worker's transaction, the `carehub` command) this throws SQLITE_BUSY at once and the caller tries
+   * again in a moment. Waiting inside SQLite's busy handler would sleep on the event loop — in steps
+   * of 1, 2, 5, 10 ms — and stall every socket and HTTP request with it.
    */
-  commit(readings: readonly Reading[], deadLetters: readonly DeadLetter[], writes: readonly RideAlong[] = []): number[] {
+  commit(readings: readonly Reading[], deadLetters: readonly DeadLetter[], writes: readonly RideAlong[] = [], wait = true): number[] {
+    if (wait) return this.#commit(readings, deadLetters, writes)
+    // Not a prepared statement: SQLite applies busy_timeout when it compiles the pragma, not when it runs.
+    this.#db.exec('PRAGMA busy_timeout = 0')
+    try {
+      return this.#commit(readings, deadLetters, writes)
+    } finally {
+      this.#db.exec(`PRAGMA busy_timeout = ${this.#busyTimeout}`)
+    }
+  }
+
+  #commit(readings: readonly Reading[], deadLetters: readonly DeadLetter[], writes: readonly RideAlong[]): number[] {
     return this.#db
       .transaction(() => {
         const seqs: number[] = []

@@ -76,34 +76,38 @@ export class RollupStore {
   /**
    * Merge the deltas into the stored rows, remember each series' last value and move the cursor —
    * one transaction, so a crash leaves either all of a fold or none of it (no reading counted twice).
+   * The stored rows are read and merged BEFORE the write lock is taken: the lock is shared with the
+   * ingest's group commit, which waits for as long as this transaction lasts (holding it through
+   * 1,200 read-parse-merge-writes took 20–70 ms, every second). Only this store writes rollup rows;
+   * the janitor deletes buckets past retention, and one it deletes in between comes back merged, to
+   * go at its next pass.
    */
   apply(deltas: readonly Bucket[], memory: ReadonlyMap<string, SeriesMemory>, cursor: number, now: number): void {
+    const rows = deltas.map((d) => {
+      const stored = this.#get.get(d.tier, d.deviceId, d.measurement, d.field, d.bucketStart) as RollupRow | undefined
+      const b = stored ? mergeBucket(rowToBucket(stored), d) : d
+      return [
+        b.tier,
+        b.deviceId,
+        b.measurement,
+        b.field,
+        b.bucketStart,
+        b.count,
+        b.sum,
+        b.min,
+        b.max,
+        b.last === null ? null : JSON.stringify(b.last),
+        b.lastTs,
+        b.changes,
+        b.states === null ? null : JSON.stringify(b.states),
+        b.anomalies,
+      ]
+    })
+    const series = [...memory].map(([key, m]) => [...key.split('\u0000'), JSON.stringify(m.value), m.ts])
     this.#db
       .transaction(() => {
-        for (const d of deltas) {
-          const stored = this.#get.get(d.tier, d.deviceId, d.measurement, d.field, d.bucketStart) as RollupRow | undefined
-          const b = stored ? mergeBucket(rowToBucket(stored), d) : d
-          this.#put.run(
-            b.tier,
-            b.deviceId,
-            b.measurement,
-            b.field,
-            b.bucketStart,
-            b.count,
-            b.sum,
-            b.min,
-            b.max,
-            b.last === null ? null : JSON.stringify(b.last),
-            b.lastTs,
-            b.changes,
-            b.states === null ? null : JSON.stringify(b.states),
-            b.anomalies,
-          )
-        }
-        for (const [key, m] of memory) {
-          const [deviceId, measurement, field] = key.split('\u0000') as [string, string, string]
-          this.#putMemory.run(deviceId, measurement, field, JSON.stringify(m.value), m.ts)
-        }
+        for (const row of rows) this.#put.run(row)
+        for (const s of series) this.#putMemory.run(s)
         this.#putCursor.run(this.consumer, cursor, now)
       })
       .immediate()

@@ -1,11 +1,12 @@
+import type { Worker } from 'node:worker_threads'
 import type { Logger } from 'pino'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Clock } from '../core/clock.js'
 import type { Service } from '../core/service.js'
-import { journalLag, readAfter } from '../store/journal.js'
+import { journalLag } from '../store/journal.js'
 import type { Db } from '../store/open.js'
-import { RollupStore } from '../store/rollups.js'
-import { RollupFold } from './rollup-fold.js'
+import { siblingModule, startModuleWorker } from '../system/module-worker.js'
+import type { FromRollupWorker, RollupWorkerData, ToRollupWorker } from './rollup-worker.js'
 
 /** Journal entries folded into one rollup transaction at most (a long backlog takes several). */
 const MAX_PER_FLUSH = 50_000
@@ -16,23 +17,25 @@ export interface RollupServiceOptions {
   readonly log: Logger
   readonly registry: Registry
   readonly flushMs: number
-  /** Journal entries folded per transaction at most; ingest runs between chunks. */
+  /** Journal entries read per slice. */
   readonly chunk?: number
 }
 
 /**
- * Keeps the 1m/5m/1h rollups current: every flushMs it folds the journal entries committed since its
- * cursor (an index range read of fresh, cached pages — never a rescan of history) and merges the
- * deltas into the stored buckets in one transaction with the cursor. After a crash it resumes
- * from the cursor, so every reading is counted exactly once.
+ * Keeps the 1m/5m/1h rollups current: every flushMs its worker thread (rollup-worker.ts) folds the
+ * journal entries committed since its cursor and merges the deltas into the stored buckets in one
+ * transaction with the cursor. After a crash it resumes from the cursor, so every reading is
+ * counted exactly once. The event loop only sends a message per flush.
  */
 export class RollupService implements Service {
   readonly name = 'rollups'
   readonly #o: RollupServiceOptions
-  #store: RollupStore | undefined
+  #worker: Worker | undefined
+  #ready: Promise<void> | undefined
   #timer: NodeJS.Timeout | undefined
-  #running: Promise<void> | undefined
-  #stopped = false
+  readonly #waiting = new Map<number, () => void>()
+  #nextId = 1
+  #stopped = true
   #failing = false
   readonly #folded: Counter
   #cursor = 0
@@ -54,20 +57,27 @@ export class RollupService implements Service {
 
   async start(): Promise<void> {
     this.#stopped = false
-    this.#store = new RollupStore(this.#o.db())
-    this.#cursor = this.#store.cursor()
-    // Catching up on a long backlog (after an upgrade, or readings written while stopped) must not
-    // hold up start-up: it runs in the background, in chunks.
+    await this.#spawn()
+    // Catching up on a long backlog (after an upgrade, or readings written while stopped) runs in
+    // the worker and must not hold up start-up.
     void this.flush()
-    this.#timer = setInterval(() => void this.flush(), this.#o.flushMs)
+    this.#timer = setInterval(() => {
+      // One flush at a time from the timer: a slow one (a backlog) is not queued up behind.
+      if (this.#waiting.size === 0) void this.flush()
+    }, this.#o.flushMs)
   }
 
-  /** Fold everything committed so far (tests and stop call it directly). Never runs twice at once. */
-  flush(): Promise<void> {
-    this.#running ??= this.#foldAll().finally(() => {
-      this.#running = undefined
-    })
-    return this.#running
+  /** Fold everything committed before this call (tests and stop call it directly). Never rejects. */
+  async flush(): Promise<void> {
+    if (this.#stopped) return
+    if (!this.#worker) await this.#spawn()
+    await this.#ready
+    const worker = this.#worker
+    if (!worker) return
+    const id = this.#nextId++
+    const done = new Promise<void>((resolve) => this.#waiting.set(id, resolve))
+    worker.postMessage({ type: 'flush', id, now: this.#o.clock.now() } satisfies ToRollupWorker)
+    return done
   }
 
   get cursor(): number {
@@ -76,55 +86,62 @@ export class RollupService implements Service {
 
   async stop(): Promise<void> {
     clearInterval(this.#timer)
-    // The fold in progress ends after its current chunk; what is left waits for the next start
-    // (the cursor says where), so a long backlog never holds up shutdown.
     this.#stopped = true
-    await this.#running
-    this.#store = undefined
+    const worker = this.#worker
+    if (!worker) return
+    // The fold in progress ends after its current step; what is left waits for the next start
+    // (the cursor says where), so a long backlog never holds up shutdown.
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
+    worker.postMessage({ type: 'stop' } satisfies ToRollupWorker)
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([exited, new Promise<void>((r) => (timer = setTimeout(r, 5000)))])
+    clearTimeout(timer)
+    await worker.terminate()
   }
 
-  /**
-   * Read in slices of `chunk` entries with the event loop free between them, fold them all, and
-   * write the deltas once per flush (up to MAX_PER_FLUSH entries): one transaction — one fsync — a
-   * second however fast readings arrive, instead of one per slice (which halved the durable ingest
-   * ceiling in the benchmark).
-   */
-  async #foldAll(): Promise<void> {
-    const store = this.#store
-    if (!store || this.#stopped) return
-    const chunk = this.#o.chunk ?? 1000
-    try {
-      for (;;) {
-        const fold = new RollupFold((key) => {
-          const [deviceId, measurement, field] = key.split('\u0000') as [string, string, string]
-          return store.memory(deviceId, measurement, field)
-        })
-        let cursor = this.#cursor
-        let folded = 0
-        let more = false
-        while (folded < MAX_PER_FLUSH) {
-          const entries = readAfter(this.#o.db(), cursor, chunk)
-          for (const e of entries) fold.add(e)
-          folded += entries.length
-          if (entries.length > 0) cursor = (entries.at(-1) as { seq: number }).seq
-          more = entries.length === chunk
-          if (!more || this.#stopped) break
-          await new Promise((resolve) => setImmediate(resolve))
-        }
-        if (folded === 0) return
-        const { buckets, memory } = fold.drain()
-        store.apply(buckets, memory, cursor, this.#o.clock.now())
-        this.#failing = false
-        this.#cursor = cursor
-        this.#folded.inc(folded)
-        if (!more || this.#stopped) return
-        await new Promise((resolve) => setImmediate(resolve))
-      }
-    } catch (err) {
+  #spawn(): Promise<void> {
+    const data: RollupWorkerData = { path: this.#o.db().name, chunk: this.#o.chunk ?? 1000, maxPerStep: MAX_PER_FLUSH }
+    const worker = startModuleWorker(siblingModule(import.meta.url, 'rollup-worker'), data)
+    this.#worker = worker
+    this.#ready = new Promise<void>((resolve) => {
+      worker.on('message', (m: FromRollupWorker) => {
+        if (m.type === 'ready') {
+          this.#cursor = m.cursor
+          resolve()
+        } else this.#answer(m)
+      })
+      worker.once('exit', () => {
+        resolve()
+        this.#gone(worker)
+      })
+    })
+    worker.on('error', (err) => this.#o.log.error({ err }, 'the rollup worker failed; it is started again at the next flush'))
+    return this.#ready
+  }
+
+  #answer(m: Exclude<FromRollupWorker, { type: 'ready' }>): void {
+    if (m.type === 'flushed') {
+      if (this.#failing) this.#o.log.info('folding readings into rollups succeeds again')
+      this.#failing = false
+      this.#cursor = m.cursor
+      this.#folded.inc(m.folded)
+    } else if (!this.#failing) {
       // The cursor did not move: the same entries are folded again next time. Logged once per episode.
-      if (!this.#failing) this.#o.log.error({ err }, 'folding readings into rollups failed; retrying every flush')
+      this.#o.log.error({ err: m.message }, 'folding readings into rollups failed; retrying every flush')
       this.#failing = true
     }
+    for (const id of m.ids) {
+      this.#waiting.get(id)?.()
+      this.#waiting.delete(id)
+    }
+  }
+
+  /** The worker exited (stopped, or died): nobody waits for it any more. */
+  #gone(worker: Worker): void {
+    if (this.#worker !== worker) return
+    this.#worker = undefined
+    for (const resolve of this.#waiting.values()) resolve()
+    this.#waiting.clear()
   }
 
   #lag(): number {

@@ -103,7 +103,9 @@ export class GatewayTarget {
   }
 
   async start(): Promise<void> {
-    this.#proc = spawn(process.execPath, [ENTRY], {
+    // BENCH_GATEWAY_NODE_ARGS: extra node flags for a profiling run (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
+    const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean)
+    this.#proc = spawn(process.execPath, [...nodeArgs, ENTRY], {
       env: {
         PATH: process.env.PATH,
         CAREHUB_CONFIG: join(this.o.root, 'gateway.yaml'),
@@ -113,7 +115,6 @@ export class GatewayTarget {
         CAREHUB_BIND: '127.0.0.1',
         CAREHUB_MDNS: 'off',
         CAREHUB_LOG_LEVEL: 'warn',
-        ...(process.env.BENCH_GATEWAY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS } : {}),
       },
       stdio: ['ignore', 'ignore', 'inherit'],
     })

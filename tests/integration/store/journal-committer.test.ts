@@ -49,10 +49,10 @@ function setup(options: { maxBatch?: number; maxPending?: number } = {}) {
   const writer = new JournalWriter(db)
   const realCommit = writer.commit.bind(writer)
   const state = { commits: 0, failWith: null as Error | null }
-  writer.commit = (readings, deadLetters) => {
+  writer.commit = (readings, deadLetters, writes, wait) => {
     state.commits++
     if (state.failWith) throw state.failWith
-    return realCommit(readings, deadLetters)
+    return realCommit(readings, deadLetters, writes, wait)
   }
   const registry = new Registry()
   const committer = new JournalCommitter({
@@ -71,7 +71,7 @@ function setup(options: { maxBatch?: number; maxPending?: number } = {}) {
     return family
   }
   const logged = (msg: string) => lines().filter((l) => l.msg === msg)
-  return { db, reader, committer, state, count, metric, logged }
+  return { db, path, reader, committer, state, count, metric, logged }
 }
 
 describe('journal committer: acknowledged means stored', () => {
@@ -193,6 +193,32 @@ describe('journal committer: bounded and failing', () => {
     assert.equal(count('dead_letters'), 0)
     assert.equal(typeof (await committer.submit({ reading: reading(3) })), 'number', 'the next batch commits')
     assert.equal(count('readings'), 1)
+  })
+})
+
+describe('journal committer: another connection holding the write lock', () => {
+  test('the commit waits for the lock off the event loop, then commits in order; busy tries are counted', async () => {
+    const { path, committer, count, metric } = setup()
+    const other = new Database(path)
+    after(() => other.close())
+    other.exec('BEGIN IMMEDIATE') // the rollup worker or the `carehub` command, mid-transaction
+    let acked = false
+    const pending = [1, 2, 3].map((i) => committer.submit({ reading: reading(i) }))
+    void Promise.all(pending).then(() => (acked = true))
+    // SQLite's busy handler would sleep on the event loop; here timers keep firing meanwhile.
+    const started = performance.now()
+    let ticks = 0
+    while (performance.now() - started < 60) {
+      await new Promise((r) => setTimeout(r, 5))
+      ticks++
+    }
+    assert.ok(ticks >= 6, `the event loop ran meanwhile (${ticks} timer turns in 60 ms)`)
+    assert.equal(acked, false, 'not acknowledged while the lock is held elsewhere')
+    assert.equal(count(), 0)
+    other.exec('COMMIT')
+    assert.deepEqual(await Promise.all(pending), [1, 2, 3])
+    assert.equal(count(), 3)
+    assert.ok(Number((await metric('carehub_journal_lock_busy_total')).metrics[0]?.value) > 0)
   })
 })
 

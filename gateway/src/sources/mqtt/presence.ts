@@ -15,6 +15,13 @@ export interface PresenceOptions {
   /** "Silent": no reading for silenceFactor × the device's usual interval (and at least minSilenceMs). */
   readonly silenceFactor: number
   readonly minSilenceMs: number
+  /**
+   * Runs a write inside the journal's next group commit (JournalCommitter.write). The periodic flush
+   * rides along there, sharing its fsync, instead of a transaction and fsync of its own every second
+   * on the event loop (measured: the largest stall of the PUBACKs at 1k readings/s after the rollups).
+   * Absent: the flush writes on its own.
+   */
+  readonly write?: (fn: (db: Db) => void) => Promise<void>
 }
 
 interface Rhythm {
@@ -102,20 +109,35 @@ export class Presence implements Service {
     return this.silentDevices().some((d) => d.deviceId === deviceId)
   }
 
+  /** Write the pending changes now, in a transaction of their own. */
   flush(): void {
-    if (this.#pending.size === 0 && this.#rhythmChanged.size === 0) return
+    const write = this.#take()
+    if (!write) return
+    const db = this.#o.db()
+    db.transaction(() => write(db)).immediate()
+  }
+
+  /** The pending changes as one write (undefined: nothing changed); the pending sets start empty again. */
+  #take(): ((db: Db) => void) | undefined {
+    if (this.#pending.size === 0 && this.#rhythmChanged.size === 0) return undefined
     const changes = [...this.#pending]
     const rhythms = [...this.#rhythmChanged].map((id) => [id, Math.round(this.#rhythm.get(id)?.intervalMs ?? 0)] as const)
     this.#pending.clear()
     this.#rhythmChanged.clear()
     const now = this.#o.clock.now()
-    const db = this.#o.db()
-    const update = db.prepare('UPDATE devices SET availability = ?, updated_at = ? WHERE id = ?')
-    const interval = db.prepare('UPDATE devices SET report_interval_ms = ? WHERE id = ?')
-    db.transaction(() => {
+    return (db) => {
+      const update = db.prepare('UPDATE devices SET availability = ?, updated_at = ? WHERE id = ?')
+      const interval = db.prepare('UPDATE devices SET report_interval_ms = ? WHERE id = ?')
       for (const [id, availability] of changes) update.run(availability, now, id)
       for (const [id, ms] of rhythms) interval.run(ms, id)
-    }).immediate()
+    }
+  }
+
+  #tick(): void {
+    const ride = this.#o.write
+    const write = ride && this.#take()
+    if (!ride) this.flush()
+    else if (write) ride(write).catch((err) => this.#o.log.error({ err }, 'presence update failed'))
   }
 
   async start(): Promise<void> {
@@ -131,7 +153,7 @@ export class Presence implements Service {
     for (const r of rows) this.#rhythm.set(r.id, { lastAt: r.lastAt, intervalMs: r.intervalMs })
     this.#timer = setInterval(() => {
       try {
-        this.flush()
+        this.#tick()
       } catch (err) {
         this.#o.log.error({ err }, 'presence update failed')
       }
