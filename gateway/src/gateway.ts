@@ -28,6 +28,7 @@ import { JournalWriter } from './store/journal.js'
 import { JournalCommitter } from './store/journal-committer.js'
 import { StoreService } from './store/store-service.js'
 import { WalCheckpointer } from './store/wal-checkpointer.js'
+import { walSyncer } from './store/wal-sync.js'
 import { clockTrust } from './system/clock-trust.js'
 import { prepareDataDir } from './system/data-dir.js'
 import { BROKER_DIR, PKI_DIR, SECRETS_DIR, STORE_FILE } from './system/data-layout.js'
@@ -133,6 +134,8 @@ export class Gateway {
       maxBatch: config.ingest.journalMaxBatch,
       maxPending: config.ingest.journalMaxPending,
       onCommitted: (entries) => this.rules.engine.onCommitted(entries),
+      // The fsync of each group commit runs on libuv's pool, not on the event loop (store/wal-sync.ts).
+      syncWal: walSyncer(join(dataDir, STORE_FILE)),
     })
     this.presence = new Presence({
       db,

@@ -7,6 +7,7 @@ import type { Reading } from '../core/reading.js'
 import type { Service } from '../core/service.js'
 import type { DeadLetter, JournalWriter } from './journal.js'
 import type { Db } from './open.js'
+import { DurableAcks, type WalSync } from './wal-sync.js'
 
 type Item = { readonly reading: Reading; readonly deadLetter?: undefined } | { readonly reading?: undefined; readonly deadLetter: DeadLetter }
 
@@ -33,8 +34,13 @@ export interface CommitterOptions {
   readonly maxBatch: number
   /** Items waiting at most; beyond it submit() refuses (the caller withholds its acknowledgement). */
   readonly maxPending: number
-  /** Told of every committed reading, in seq order, right after its transaction (the rules engine's feed). */
+  /** Told of every committed reading, in seq order, once its transaction is durable (the rules engine's feed). */
   readonly onCommitted?: (entries: readonly CommittedReading[]) => void
+  /**
+   * Sync the -wal file off the event loop (wal-sync.ts): transactions then commit without an fsync
+   * and are acknowledged after this sync. Absent: every commit fsyncs inline (synchronous=FULL).
+   */
+  readonly syncWal?: WalSync & { close?(): void }
 }
 
 /**
@@ -59,6 +65,7 @@ export class JournalCommitter implements Service {
   readonly #committed: Counter<'kind'>
   readonly #refused: Counter
   readonly #lockWaits: Counter
+  readonly #acks: DurableAcks | null
 
   constructor(options: CommitterOptions) {
     this.#o = options
@@ -91,6 +98,18 @@ export class JournalCommitter implements Service {
       help: 'Group commits put off for a moment because another connection held the write lock',
       registers,
     })
+    const syncSeconds = new Histogram({
+      name: 'carehub_journal_sync_seconds',
+      help: 'Duration of one fdatasync of the journal WAL (acknowledgements wait for it)',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    })
+    this.#acks = options.syncWal
+      ? new DurableAcks(options.syncWal, (ms, err) => {
+          syncSeconds.observe(ms / 1000)
+          if (err) options.log.error({ err }, 'syncing the journal to disk failed; the readings are not acknowledged')
+        })
+      : null
     const queue = () => this.#queue
     const now = () => options.clock.now()
     new Gauge({
@@ -118,6 +137,8 @@ export class JournalCommitter implements Service {
 
   /** The receive time of the oldest reading waiting for a commit (null: none waiting). */
   oldestPendingReceivedAt(): number | null {
+    const syncing = this.#acks?.oldestReceivedAt() ?? null
+    if (syncing !== null) return syncing
     for (const p of this.#queue) if (p.item.reading) return p.item.reading.receivedAt
     return null
   }
@@ -183,7 +204,7 @@ export class JournalCommitter implements Service {
     const started = performance.now()
     let seqs: number[]
     try {
-      seqs = this.#o.writer().commit(readings, deadLetters, writes, wait)
+      seqs = this.#o.writer().commit(readings, deadLetters, writes, wait, this.#acks === null)
     } catch (err) {
       if ((err as { code?: unknown }).code === 'SQLITE_BUSY' && !wait) {
         // Nothing was written: the batch goes back to the front, in order.
@@ -210,18 +231,35 @@ export class JournalCommitter implements Service {
       this.#o.log.warn({ ms: Math.round(ms), items: batch.length }, 'slow journal commit: the storage stalled on fsync')
     }
     if (batch.length > 0) this.#batchSize.observe(batch.length)
-    if (readings.length) this.#committed.inc({ kind: 'reading' }, readings.length)
-    if (deadLetters.length) this.#committed.inc({ kind: 'dead_letter' }, deadLetters.length)
-    let r = 0
-    for (const p of batch) p.resolve(p.item.reading ? (seqs[r++] ?? null) : null)
-    this.#o.writer().settleWrites()
-    if (this.#o.onCommitted && readings.length > 0) {
-      try {
-        this.#o.onCommitted(readings.map((reading, i) => ({ seq: seqs[i] as number, reading })))
-      } catch (err) {
-        this.#o.log.error({ err }, 'a journal listener failed')
+    const settlements = this.#o.writer().takeSettlements()
+    const durable = () => {
+      if (readings.length) this.#committed.inc({ kind: 'reading' }, readings.length)
+      if (deadLetters.length) this.#committed.inc({ kind: 'dead_letter' }, deadLetters.length)
+      let r = 0
+      for (const p of batch) p.resolve(p.item.reading ? (seqs[r++] ?? null) : null)
+      for (const settle of settlements) settle()
+      if (this.#o.onCommitted && readings.length > 0) {
+        try {
+          this.#o.onCommitted(readings.map((reading, i) => ({ seq: seqs[i] as number, reading })))
+        } catch (err) {
+          this.#o.log.error({ err }, 'a journal listener failed')
+        }
       }
     }
+    if (!this.#acks) {
+      durable()
+      return
+    }
+    this.#acks.add({
+      readings,
+      durable,
+      // Committed but maybe not on disk: nothing is acknowledged, devices resend (a duplicate at worst).
+      failed: (err) => {
+        this.#refused.inc(batch.length)
+        const error = new CarehubError('CAREHUB_ERR_STORE_UNAVAILABLE', `journal sync failed: ${err.message}`, { cause: err })
+        for (const p of [...batch, ...writes]) p.reject(error)
+      },
+    })
   }
 
   async start(): Promise<void> {
@@ -234,5 +272,7 @@ export class JournalCommitter implements Service {
     clearTimeout(this.#retry)
     // Waiting for the lock here (the last commits before the store closes) is fine.
     while (this.#queue.length > 0 || this.#writes.length > 0) this.#commitBatch(true)
+    await this.#acks?.drain()
+    this.#o.syncWal?.close?.()
   }
 }

@@ -63,14 +63,18 @@ export class JournalWriter {
    * again in a moment. Waiting inside SQLite's busy handler would sleep on the event loop — in steps
    * of 1, 2, 5, 10 ms — and stall every socket and HTTP request with it.
    */
-  commit(readings: readonly Reading[], deadLetters: readonly DeadLetter[], writes: readonly RideAlong[] = [], wait = true): number[] {
-    if (wait) return this.#commit(readings, deadLetters, writes)
-    // Not a prepared statement: SQLite applies busy_timeout when it compiles the pragma, not when it runs.
-    this.#db.exec('PRAGMA busy_timeout = 0')
+  commit(readings: readonly Reading[], deadLetters: readonly DeadLetter[], writes: readonly RideAlong[] = [], wait = true, syncNow = true): number[] {
+    if (wait && syncNow) return this.#commit(readings, deadLetters, writes)
+    // Not prepared statements: SQLite applies these pragmas when it compiles them, not when they run.
+    if (!wait) this.#db.exec('PRAGMA busy_timeout = 0')
+    // `syncNow: false` (JournalCommitter with a WAL syncer): this commit does not fsync; the caller
+    // fsyncs the -wal file off the event loop and acknowledges only after that (journal-committer.ts).
+    if (!syncNow) this.#db.exec('PRAGMA synchronous = NORMAL')
     try {
       return this.#commit(readings, deadLetters, writes)
     } finally {
-      this.#db.exec(`PRAGMA busy_timeout = ${this.#busyTimeout}`)
+      if (!wait) this.#db.exec(`PRAGMA busy_timeout = ${this.#busyTimeout}`)
+      if (!syncNow) this.#db.exec('PRAGMA synchronous = FULL')
     }
   }
 
@@ -121,9 +125,14 @@ export class JournalWriter {
 
   /** Tell the ride-along writes of the last commit how they went (after it committed). */
   settleWrites(): void {
+    for (const s of this.takeSettlements()) s()
+  }
+
+  /** The ride-along outcomes of the last commit, to tell later (once it is durable). */
+  takeSettlements(): Array<() => void> {
     const settle = this.#settle
     this.#settle = []
-    for (const s of settle) s()
+    return settle
   }
 }
 

@@ -25,7 +25,7 @@ export class ApiLoad {
     this.rate = rate
     this.#paths = [
       '/api/telemetry/query?preset=latest',
-      `/api/devices/${sampleDevice}/series?measurement=climate&field=temp_c&range=1h&step=1m`,
+      `/api/devices/${sampleDevice}/series?measurement=env&field=temp_c&range=1h&step=1m`,
       '/api/devices',
       '/api/alerts?limit=50',
     ]

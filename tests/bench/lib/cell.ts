@@ -109,7 +109,16 @@ export async function measureCell(spec: CellSpec): Promise<Cell> {
     commitP99Ms: bound('carehub_journal_commit_seconds'),
     generator: { cpuPct: w.generatorCpuPct, bottleneck: w.generatorCpuPct > GENERATOR_BOTTLENECK_PCT },
     api,
-    extra: { ...extra, ...(journal ? { journalEntries: journal.entries } : {}) },
+    extra: {
+      ...extra,
+      ...(journal ? { journalEntries: journal.entries } : {}),
+      ...(before && after
+        ? {
+            walSyncP99Ms: bound('carehub_journal_sync_seconds'),
+            journalLockBusy: sum(after, 'carehub_journal_lock_busy_total') - sum(before, 'carehub_journal_lock_busy_total'),
+          }
+        : {}),
+    },
     notes,
   }
 }

@@ -65,7 +65,7 @@ export class SimDevice {
     this.id = cred.id
     this.#cred = cred
     this.#endpoint = endpoint
-    this.#template = publishTemplate(`care/${cred.id}/climate`, 1)
+    this.#template = publishTemplate(`care/${cred.id}/env`, 1)
     this.recorder = recorder
   }
 

@@ -64,7 +64,7 @@ export class GatewayTarget {
     const rules = Array.from({ length: Math.min(RULED_DEVICES, this.o.devices) }, (_, i) => ({
       id: `hot-${i}`,
       name: `${this.deviceId(i)} too warm`,
-      when: { threshold: { device: this.deviceId(i), measurement: 'climate', field: 'temp_c', op: '>', value: 30 } },
+      when: { threshold: { device: this.deviceId(i), measurement: 'env', field: 'temp_c', op: '>', value: 30 } },
       actions: [{ alert: { severity: 'warning', title: 'Too warm' } }],
     }))
     writeFileSync(join(this.o.root, 'rules.yaml'), JSON.stringify({ rules }))
@@ -195,9 +195,7 @@ export class GatewayTarget {
     let entries = 0
     this.journal((db) => {
       const rows = db
-        .prepare(
-          "SELECT device_id AS d, CAST(json_extract(tags, '$.seq') AS INTEGER) AS s FROM readings WHERE seq > ? AND device_id LIKE 'bench\\_%' ESCAPE '\\'",
-        )
+        .prepare("SELECT device_id AS d, json_extract(fields, '$.seq') AS s FROM readings WHERE seq > ? AND device_id LIKE 'bench\\_%' ESCAPE '\\'")
         .raw()
         .iterate(afterSeq) as IterableIterator<[string, number]>
       for (const [d, s] of rows) {

@@ -4,12 +4,14 @@
 // number, timestamp and temperature digits overwritten.
 
 /**
- * The ~200-byte reading every simulated device sends. `seq` numbers each device's readings; it is a
- * tag because the climate measurement's fields are a closed set (normalize/measurements.ts).
+ * The ~200-byte reading every simulated device sends, on an open measurement (`env`) so that `seq`,
+ * numbering each device's readings, can be a field: as a tag it would make every reading a new
+ * time series in the sink (a cardinality explosion no real firmware causes).
  */
+export const MEASUREMENT = 'env'
 const PAYLOAD =
-  '{"ts":1700000000000,"fields":{"temp_c":21.5,"humid_pct":40.2,"co2_ppm":612,"battery_pct":87,"rssi_dbm":-61},' +
-  '"tags":{"room":"kitchen","fw":"1.4.2","site":"flat-3b","model":"esp32-c3","seq":"000000000"}}'
+  '{"ts":1700000000000,"fields":{"temp_c":21.5,"humid_pct":40.2,"co2_ppm":612,"battery_pct":87,"rssi_dbm":-61,"seq":        0},' +
+  '"tags":{"room":"kitchen","fw":"1.4.2","site":"flat-3b"}}'
 const SEQ_DIGITS = 9
 
 function varint(n: number): number[] {
@@ -51,21 +53,23 @@ export function publishTemplate(topic: string, qos: 0 | 1): PublishTemplate {
     frame,
     length: frame.length,
     packetIdAt,
-    seqAt: at + PAYLOAD.indexOf('"seq":"') + 7,
+    seqAt: at + PAYLOAD.indexOf('"seq":') + 6,
     tsAt: at + PAYLOAD.indexOf('"ts":') + 5,
     tempAt: at + PAYLOAD.indexOf('"temp_c":') + 9,
   }
 }
 
 const ZERO = 0x30
+const SPACE = 0x20
 
 /** Write `t`'s frame at `out[offset]` with this packet id, sequence number, time and hot/normal temperature. */
 export function writePublish(t: PublishTemplate, out: Buffer, offset: number, packetId: number, seq: number, ts: number, hot: boolean): void {
   t.frame.copy(out, offset)
   if (t.packetIdAt >= 0) out.writeUInt16BE(packetId, offset + t.packetIdAt)
+  // Right-aligned, blank-padded: JSON allows the blanks, not leading zeros.
   let s = seq
   for (let i = SEQ_DIGITS - 1; i >= 0; i--) {
-    out[offset + t.seqAt + i] = ZERO + (s % 10)
+    out[offset + t.seqAt + i] = s > 0 || i === SEQ_DIGITS - 1 ? ZERO + (s % 10) : SPACE
     s = Math.floor(s / 10)
   }
   let v = ts

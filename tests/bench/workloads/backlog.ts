@@ -20,7 +20,7 @@ export function prefillBacklog(gw: GatewayTarget, seconds: number, rate: number)
         const ts = start + Math.floor((n / rate) * 1000)
         return {
           deviceId: `sim_${n % 100}`,
-          measurement: 'climate',
+          measurement: 'env',
           fields: { temp_c: 20 + (n % 50) / 10, humid_pct: 40 + (n % 30) / 10, co2_ppm: 600 + (n % 40), battery_pct: 87, rssi_dbm: -61, seq: n },
           tags: { room: 'kitchen' },
           ts,

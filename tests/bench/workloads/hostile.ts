@@ -42,7 +42,7 @@ async function misbehave(h: Hostiles, server: Server, seconds: number, victim: s
     while (performance.now() < until) {
       if (!h.invalid.connected) await connectAll([h.invalid], 1)
       // 10 msg/s = 1 % of W1's 1,000: a truncated JSON body on the device's own topic.
-      h.invalid.socket?.write(publishFrame(`care/${h.invalid.id}/climate`, Buffer.from('{"fields":{"temp_c":21.5,'), 1, (invalidSent % 65535) + 1))
+      h.invalid.socket?.write(publishFrame(`care/${h.invalid.id}/env`, Buffer.from('{"fields":{"temp_c":21.5,'), 1, (invalidSent % 65535) + 1))
       invalidSent++
       await sleep(100)
     }
@@ -59,7 +59,7 @@ async function misbehave(h: Hostiles, server: Server, seconds: number, victim: s
     invalidLoop,
     abuseLoop(
       h.wrongTopic,
-      (d) => d.socket?.write(publishFrame(`care/${victim}/climate`, Buffer.from('{"fields":{"temp_c":99}}'), 1, 7)),
+      (d) => d.socket?.write(publishFrame(`care/${victim}/env`, Buffer.from('{"fields":{"temp_c":99}}'), 1, 7)),
       () => wrongTopicSent++,
     ),
     abuseLoop(

@@ -49,10 +49,10 @@ function setup(options: { maxBatch?: number; maxPending?: number } = {}) {
   const writer = new JournalWriter(db)
   const realCommit = writer.commit.bind(writer)
   const state = { commits: 0, failWith: null as Error | null }
-  writer.commit = (readings, deadLetters, writes, wait) => {
+  writer.commit = (readings, deadLetters, writes, wait, syncNow) => {
     state.commits++
     if (state.failWith) throw state.failWith
-    return realCommit(readings, deadLetters, writes, wait)
+    return realCommit(readings, deadLetters, writes, wait, syncNow)
   }
   const registry = new Registry()
   const committer = new JournalCommitter({

@@ -1,7 +1,7 @@
 // Start-up time benchmark (not a test): spawns the compiled daemon N times and measures from spawn
 // to the READY=1 datagram on a fake NOTIFY_SOCKET — what systemd would see. Reports a cold start
 // (empty data folder: CA, server certificate and schema created) and warm starts (existing data).
-// Usage: npm run build && node --import tsx scripts/bench-startup.ts [runs]
+// Usage: npm run build && node --import tsx tests/bench/startup.ts [runs]
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createSocket } from 'unix-dgram'
 
-const ENTRY = fileURLToPath(new URL('../gateway/dist/main.js', import.meta.url))
+const ENTRY = fileURLToPath(new URL('../../gateway/dist/main.js', import.meta.url))
 const runs = Number(process.argv[2] ?? 10)
 
 async function freePort(): Promise<number> {

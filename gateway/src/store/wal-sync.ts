@@ -1,0 +1,98 @@
+import { closeSync, fdatasync, openSync } from 'node:fs'
+import type { Reading } from '../core/reading.js'
+
+/** fdatasync of the journal's -wal file; calls back when it is on disk. */
+export type WalSync = (done: (err: Error | null) => void) => void
+
+/**
+ * The -wal file of the store at `dbPath`, synced on libuv's thread pool: the fsync that
+ * synchronous=FULL would run inside COMMIT, on the event loop, happens here off it. Opened on first
+ * use (the file exists once the store is in WAL mode and has been written). SQLite keeps the same
+ * -wal inode while the store is open (a checkpoint rewinds it, never replaces it), so one
+ * descriptor serves for the process's life.
+ */
+export function walSyncer(dbPath: string): WalSync & { close(): void } {
+  let fd: number | null = null
+  const sync: WalSync = (done) => {
+    try {
+      fd ??= openSync(`${dbPath}-wal`, 'r')
+    } catch (err) {
+      done(err as Error)
+      return
+    }
+    fdatasync(fd, (err) => done(err))
+  }
+  return Object.assign(sync, {
+    close() {
+      if (fd !== null) closeSync(fd)
+      fd = null
+    },
+  })
+}
+
+interface Group {
+  readonly readings: readonly Reading[]
+  readonly durable: () => void
+  readonly failed: (err: Error) => void
+}
+
+/**
+ * Acknowledge committed transactions only once they are durable (DESIGN invariant 1): a group
+ * committed with synchronous=NORMAL is in the -wal file but maybe not on disk; it is told "durable"
+ * after an fdatasync of that file which STARTED after its commit. One sync runs at a time; groups
+ * committed meanwhile share the next one (group commit, pipelined: the next transaction commits
+ * while the previous one's sync runs). Why this is as durable as FULL: FULL is exactly "sync the WAL
+ * after each commit" (sqlite.org pragma.html#pragma_synchronous; wal.html §2.3); WAL mode with
+ * NORMAL is never corrupted by a power loss, it can only lose transactions not yet synced — and
+ * those were never acknowledged.
+ */
+export class DurableAcks {
+  readonly #sync: WalSync
+  readonly #onSynced: (ms: number, failed: Error | null) => void
+  #waiting: Group[] = []
+  #inFlight: Group[] = []
+  #running = false
+  #idle: Array<() => void> = []
+
+  constructor(sync: WalSync, onSynced: (ms: number, failed: Error | null) => void) {
+    this.#sync = sync
+    this.#onSynced = onSynced
+  }
+
+  add(group: Group): void {
+    this.#waiting.push(group)
+    this.#start()
+  }
+
+  /** Receive time of the oldest reading committed but not yet durable (null: none). */
+  oldestReceivedAt(): number | null {
+    for (const g of [...this.#inFlight, ...this.#waiting]) if (g.readings.length > 0) return (g.readings[0] as Reading).receivedAt
+    return null
+  }
+
+  /** Resolves once every group added so far is durable (or failed). */
+  drain(): Promise<void> {
+    if (!this.#running && this.#waiting.length === 0) return Promise.resolve()
+    return new Promise((resolve) => this.#idle.push(resolve))
+  }
+
+  #start(): void {
+    if (this.#running || this.#waiting.length === 0) return
+    this.#running = true
+    const groups = this.#waiting
+    this.#waiting = []
+    this.#inFlight = groups
+    const started = performance.now()
+    this.#sync((err) => {
+      this.#running = false
+      this.#inFlight = []
+      this.#onSynced(performance.now() - started, err)
+      for (const g of groups) {
+        if (err) g.failed(err)
+        else g.durable()
+      }
+      if (this.#waiting.length > 0) this.#start()
+      else for (const resolve of this.#idle.splice(0)) resolve()
+    })
+  }
+}

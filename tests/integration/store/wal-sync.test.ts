@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict'
+import { readdirSync, readlinkSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, describe, test } from 'node:test'
+import Database from 'better-sqlite3'
+import { Registry } from 'prom-client'
+import type { Reading } from '../../../gateway/src/core/reading.js'
+import { JournalWriter } from '../../../gateway/src/store/journal.js'
+import { JournalCommitter } from '../../../gateway/src/store/journal-committer.js'
+import { openStore } from '../../../gateway/src/store/open.js'
+import { walSyncer } from '../../../gateway/src/store/wal-sync.js'
+import { captureLogger } from '../../_support/log-capture.js'
+import { tempDir } from '../../_support/temp.js'
+
+const NOW = Date.parse('2026-11-27T10:00:00Z')
+const reading = (i: number): Reading => ({
+  deviceId: 'd1',
+  measurement: 'climate',
+  fields: { temp_c: i },
+  tags: {},
+  ts: NOW + i,
+  tsFromReceipt: false,
+  receivedAt: NOW + i,
+  source: 'mqtt',
+})
+const tick = () => new Promise((r) => setImmediate(r))
+
+/** A committer whose WAL syncs the test releases by hand (or the real one). */
+function setup(real = false) {
+  const { log, lines } = captureLogger()
+  const path = join(tempDir(), 'j.db')
+  const db = openStore({ path, log, now: NOW, checkIntegrity: false })
+  db.prepare(`INSERT INTO devices (id, source, created_at, updated_at) VALUES ('d1','mqtt',0,0)`).run()
+  const reader = new Database(path, { readonly: true })
+  after(() => {
+    reader.close()
+    db.close()
+  })
+  const held: Array<(err: Error | null) => void> = []
+  const modes: number[] = []
+  const writer = new JournalWriter(db)
+  const realCommit = writer.commit.bind(writer)
+  writer.commit = (readings, deadLetters, writes, wait, syncNow) =>
+    realCommit(
+      readings,
+      deadLetters,
+      [...(writes ?? []), { fn: (d) => modes.push(d.pragma('synchronous', { simple: true }) as number), resolve() {}, reject() {} }],
+      wait,
+      syncNow,
+    )
+  const syncWal = real ? walSyncer(path) : (done: (err: Error | null) => void) => void held.push(done)
+  const committed: number[] = []
+  const committer = new JournalCommitter({
+    writer: () => writer,
+    clock: { now: () => Date.now() },
+    log,
+    registry: new Registry(),
+    maxBatch: 1000,
+    maxPending: 10_000,
+    onCommitted: (entries) => committed.push(...entries.map((e) => e.seq)),
+    syncWal,
+  })
+  const count = () => reader.prepare('SELECT count(*) FROM readings').pluck().get() as number
+  return { db, path, committer, held, modes, committed, count, lines }
+}
+
+describe('journal: the fsync runs off the event loop, acknowledgements wait for it', () => {
+  test('a committed reading is acknowledged (and told to the rules engine) only after the WAL sync', async () => {
+    const { committer, held, committed, count, modes, db } = setup()
+    let acked: number | null = null
+    void committer.submit({ reading: reading(1) }).then((seq) => {
+      acked = seq
+    })
+    await tick()
+    assert.equal(count(), 1, 'the transaction committed')
+    assert.deepEqual(modes, [1], 'inside the group commit synchronous is NORMAL: no inline fsync')
+    assert.equal(db.pragma('synchronous', { simple: true }), 2, 'and FULL again for every other writer')
+    await tick()
+    assert.equal(acked, null, 'not acknowledged before the sync')
+    assert.deepEqual(committed, [])
+    assert.ok(committer.oldestPendingReceivedAt() !== null, 'the rules engine must not run timers past it yet')
+    held.shift()?.(null)
+    await tick()
+    assert.equal(acked, 1)
+    assert.deepEqual(committed, [1])
+    assert.equal(committer.oldestPendingReceivedAt(), null)
+  })
+
+  test('the next group commits while a sync runs, and is acknowledged only by a sync that started after it', async () => {
+    const { committer, held, count } = setup()
+    const acks: number[] = []
+    void committer.submit({ reading: reading(1) }).then((s) => acks.push(s as number))
+    await tick()
+    assert.equal(held.length, 1)
+    void committer.submit({ reading: reading(2) }).then((s) => acks.push(s as number))
+    await tick()
+    assert.equal(count(), 2, 'pipelined: committed while the first sync is in flight')
+    assert.equal(held.length, 1, 'one sync at a time')
+    held.shift()?.(null)
+    await tick()
+    assert.deepEqual(acks, [1], 'the first sync began before reading 2 committed: it does not cover it')
+    assert.equal(held.length, 1, 'a second sync started for reading 2')
+    held.shift()?.(null)
+    await tick()
+    assert.deepEqual(acks, [1, 2])
+  })
+
+  test('a failed sync acknowledges nothing and says why', async () => {
+    const { committer, held, lines } = setup()
+    const outcome = committer.submit({ reading: reading(1) }).then(
+      () => 'acked',
+      (err: Error) => err.message,
+    )
+    await tick()
+    held.shift()?.(new Error('EIO: i/o error, fdatasync'))
+    assert.match(await outcome, /journal sync failed: EIO/)
+    assert.ok(lines().some((l) => /syncing the journal to disk failed/.test(String(l.msg))))
+  })
+
+  test('stop commits what is queued and waits for its sync', async () => {
+    const { committer, held } = setup()
+    let acked = false
+    void committer.submit({ reading: reading(1) }).then(() => {
+      acked = true
+    })
+    const stopped = committer.stop()
+    await tick()
+    assert.equal(acked, false)
+    held.shift()?.(null)
+    await stopped
+    assert.equal(acked, true)
+  })
+
+  test('the real syncer syncs the store’s own -wal file, and lets go of it at stop', async () => {
+    const { committer, path } = setup(true)
+    const walFds = () =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`) === `${path}-wal`
+        } catch {
+          return false
+        }
+      }).length
+    const before = walFds() // SQLite's own descriptor
+    const seqs = await Promise.all([1, 2, 3].map((i) => committer.submit({ reading: reading(i) })))
+    assert.deepEqual(seqs, [1, 2, 3])
+    assert.equal(walFds(), before + 1, 'the syncer holds a descriptor on <store>-wal')
+    await committer.stop()
+    assert.equal(walFds(), before)
+  })
+})
