@@ -89,6 +89,7 @@ const ctx: BenchContext = {
   mosquittoServer,
   gatewayFleet: creds.map((c) => new SimDevice(c, { port: mqttPort, ca: gateway.ca }, new Recorder())),
   mosquittoFleet: creds.map((c) => new SimDevice(c, { port: mosqPort, ca: gateway.ca }, new Recorder())),
+  credentials: creds,
   vm,
   api,
   alerts,

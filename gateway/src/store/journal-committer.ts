@@ -179,8 +179,15 @@ export class JournalCommitter implements Service {
   }
 
   #run(): void {
-    this.#scheduled = false
     this.#retry = undefined
+    // While a WAL sync runs, what is queued could not be acknowledged before the NEXT sync anyway,
+    // and that one starts only when this one ends: committing now would buy no latency, only more
+    // and smaller transactions (CPU per reading). So wait for it, then commit everything in one.
+    if (this.#acks?.syncing) {
+      this.#acks.whenSynced(() => this.#run())
+      return
+    }
+    this.#scheduled = false
     if (this.#commitBatch(false) === 'busy') {
       // Another connection holds the write lock (a few ms): try again soon, the event loop free meanwhile.
       this.#scheduled = true

@@ -39,9 +39,9 @@ interface Group {
 /**
  * Acknowledge committed transactions only once they are durable (DESIGN invariant 1): a group
  * committed with synchronous=NORMAL is in the -wal file but maybe not on disk; it is told "durable"
- * after an fdatasync of that file which STARTED after its commit. One sync runs at a time; groups
- * committed meanwhile share the next one (group commit, pipelined: the next transaction commits
- * while the previous one's sync runs). Why this is as durable as FULL: FULL is exactly "sync the WAL
+ * after an fdatasync of that file which STARTED after its commit. One sync runs at a time; what
+ * arrives meanwhile is committed in one transaction when it ends and shares the next sync (group
+ * commit sized by the disk's own sync time: JournalCommitter waits via whenSynced). Why this is as durable as FULL: FULL is exactly "sync the WAL
  * after each commit" (sqlite.org pragma.html#pragma_synchronous; wal.html §2.3); WAL mode with
  * NORMAL is never corrupted by a power loss, it can only lose transactions not yet synced — and
  * those were never acknowledged.
@@ -53,6 +53,7 @@ export class DurableAcks {
   #inFlight: Group[] = []
   #running = false
   #idle: Array<() => void> = []
+  #afterSync: Array<() => void> = []
 
   constructor(sync: WalSync, onSynced: (ms: number, failed: Error | null) => void) {
     this.#sync = sync
@@ -68,6 +69,15 @@ export class DurableAcks {
   oldestReceivedAt(): number | null {
     for (const g of [...this.#inFlight, ...this.#waiting]) if (g.readings.length > 0) return (g.readings[0] as Reading).receivedAt
     return null
+  }
+
+  get syncing(): boolean {
+    return this.#running
+  }
+
+  /** Run `fn` once the sync in flight has ended (its groups told), before the next one starts. */
+  whenSynced(fn: () => void): void {
+    this.#afterSync.push(fn)
   }
 
   /** Resolves once every group added so far is durable (or failed). */
@@ -91,8 +101,10 @@ export class DurableAcks {
         if (err) g.failed(err)
         else g.durable()
       }
+      // The committer's held-back batch commits here, so the next sync covers it.
+      for (const fn of this.#afterSync.splice(0)) fn()
       if (this.#waiting.length > 0) this.#start()
-      else for (const resolve of this.#idle.splice(0)) resolve()
+      if (!this.#running) for (const resolve of this.#idle.splice(0)) resolve()
     })
   }
 }

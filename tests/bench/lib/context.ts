@@ -4,7 +4,7 @@ import type { ServerProcess } from '../../_support/server-process.js'
 import type { AlertStream } from './alert-stream.js'
 import type { ApiLoad } from './api-load.js'
 import type { Server } from './cell.js'
-import { connectAll, type SimDevice } from './fleet.js'
+import { type Credentials, connectAll, type SimDevice } from './fleet.js'
 import type { GatewayTarget } from './gateway-target.js'
 import type { Cell } from './result.js'
 
@@ -26,6 +26,8 @@ export interface BenchContext {
   /** Index i is the same device (certificate) in both fleets. */
   readonly gatewayFleet: readonly SimDevice[]
   readonly mosquittoFleet: readonly SimDevice[]
+  /** The fleet's certificates (index i = device i). */
+  readonly credentials: readonly Credentials[]
   readonly vm: ServerProcess
   readonly api: ApiLoad
   readonly alerts: AlertStream

@@ -4,6 +4,8 @@
 import { measureCell, type Server } from '../lib/cell.js'
 import { type BenchContext, scaled, useDevices } from '../lib/context.js'
 import { driveClosed, driveOpen, type SimDevice } from '../lib/fleet.js'
+import { nodeTlsFloor } from '../lib/node-floor.js'
+import { freePort } from '../lib/ports.js'
 import { rssMiB, sleep } from '../lib/stats.js'
 
 const W1_DEVICES = 100
@@ -96,19 +98,28 @@ async function fleetMemory(ctx: BenchContext): Promise<void> {
     for (const d of fleet) d.close()
     const devices = await useDevices(fleet, N)
     ctx.log(`W3 1,000 devices at 0.1 msg/s ${server.system}`)
-    ctx.cells.push(
-      await measureCell({
-        workload: 'W3',
-        label: 'W3 N=1000 at 0.1 msg/s',
-        server,
-        devices,
-        shape: { devices: N, qos: 1, mode: 'open', offeredRate: RATE, seconds: scaled(ctx, 30, 10) },
-        warmupSeconds: 5,
-        drive: () => driveOpen(devices, RATE),
-        notes: server.system === 'gateway' ? ['gateway restarted just before, so earlier cells’ heap growth is not counted'] : [],
-      }),
-    )
+    const cell = await measureCell({
+      workload: 'W3',
+      label: 'W3 N=1000 at 0.1 msg/s',
+      server,
+      devices,
+      shape: { devices: N, qos: 1, mode: 'open', offeredRate: RATE, seconds: scaled(ctx, 30, 10) },
+      warmupSeconds: 5,
+      drive: () => driveOpen(devices, RATE),
+      notes: server.system === 'gateway' ? ['gateway restarted just before, so earlier cells’ heap growth is not counted'] : [],
+    })
+    ctx.cells.push(cell)
   }
+  // The same 1,000 mTLS connections held by a bare Node.js TLS server: the floor under the gateway.
+  for (const d of ctx.gatewayFleet) d.close()
+  const floor = await nodeTlsFloor({
+    port: await freePort(),
+    ca: ctx.gateway.ca,
+    ...(await ctx.gateway.serverTls()),
+    creds: ctx.credentials.slice(0, N),
+  })
+  const gatewayCell = ctx.cells.findLast((c) => c.label === 'W3 N=1000 at 0.1 msg/s' && c.system === 'gateway')
+  if (gatewayCell) Object.assign(gatewayCell.extra, { nodeTlsFloorIdleRssMiB: floor.idleRssMiB, nodeTlsFloorRssMiB: floor.connectedRssMiB })
 }
 
 /** W3: closed loop, 10 in flight per device, N = 1 / 10 / 100 / 1,000 devices. */

@@ -86,23 +86,25 @@ describe('journal: the fsync runs off the event loop, acknowledgements wait for 
     assert.equal(committer.oldestPendingReceivedAt(), null)
   })
 
-  test('the next group commits while a sync runs, and is acknowledged only by a sync that started after it', async () => {
-    const { committer, held, count } = setup()
+  test('what arrives during a sync is committed in one transaction when it ends, and acknowledged by the next sync', async () => {
+    const { committer, held, count, modes } = setup()
     const acks: number[] = []
     void committer.submit({ reading: reading(1) }).then((s) => acks.push(s as number))
     await tick()
     assert.equal(held.length, 1)
-    void committer.submit({ reading: reading(2) }).then((s) => acks.push(s as number))
+    for (const i of [2, 3, 4]) void committer.submit({ reading: reading(i) }).then((s) => acks.push(s as number))
     await tick()
-    assert.equal(count(), 2, 'pipelined: committed while the first sync is in flight')
-    assert.equal(held.length, 1, 'one sync at a time')
+    await tick()
+    assert.equal(count(), 1, 'held back: committing now could not be acknowledged any sooner')
     held.shift()?.(null)
     await tick()
-    assert.deepEqual(acks, [1], 'the first sync began before reading 2 committed: it does not cover it')
-    assert.equal(held.length, 1, 'a second sync started for reading 2')
+    assert.deepEqual(acks, [1])
+    assert.equal(count(), 4, 'committed as soon as the sync ended')
+    assert.equal(modes.length, 2, 'readings 2–4 in ONE transaction')
+    assert.equal(held.length, 1, 'and the next sync started for them')
     held.shift()?.(null)
     await tick()
-    assert.deepEqual(acks, [1, 2])
+    assert.deepEqual(acks, [1, 2, 3, 4])
   })
 
   test('a failed sync acknowledges nothing and says why', async () => {
