@@ -47,12 +47,16 @@ function niceStep(max: number): number {
   return (norm <= 1 ? 1 : norm <= 2 ? 2 : norm <= 2.5 ? 2.5 : norm <= 5 ? 5 : 10) * mag
 }
 
-function seriesOf(cells: readonly Cell[]): Series[] {
+/** The latency-vs-load curve: W1 and W2, the same 100 devices at 1×, 5×, 10× the design rate (open loop). */
+const onCurve = (c: Cell) =>
+  c.shape.mode === 'open' && c.shape.devices === 100 && (c.workload === 'W1' || c.workload === 'W2') && !c.label.includes('+')
+
+function seriesOf(cells: readonly Cell[], pick: (c: Cell) => boolean = onCurve): Series[] {
   const out: Series[] = []
   for (const system of ['gateway', 'mosquitto'] as const) {
     for (const stat of ['p50', 'p99'] as const) {
       const points = cells
-        .filter((c) => c.system === system && WORKLOADS.has(c.workload) && c.puback.n > 0)
+        .filter((c) => c.system === system && WORKLOADS.has(c.workload) && c.puback.n > 0 && pick(c))
         .map((c) => [c.ackedRate, c.puback[stat]] as const)
         // null or 0 cannot be placed on a log axis, and a 0 msg/s cell carries no load information.
         .filter((pt): pt is readonly [number, number] => Number.isFinite(pt[0]) && pt[0] > 0 && typeof pt[1] === 'number' && pt[1] > 0)
@@ -65,7 +69,9 @@ function seriesOf(cells: readonly Cell[]): Series[] {
 
 export function renderChartSvg(r: BenchResult): string {
   const series = seriesOf(r.cells)
-  const maxX = Math.max(0, ...series.flatMap((s) => s.points.map((pt) => pt[0])))
+  // W3's closed-loop cells are points of their own (a ceiling each, not a point on the curve).
+  const saturation = r.cells.filter((c) => c.workload === 'W3' && c.shape.mode === 'closed' && c.puback.p99 !== null && c.ackedRate > 0)
+  const maxX = Math.max(0, ...series.flatMap((s) => s.points.map((pt) => pt[0])), ...saturation.map((c) => c.ackedRate))
   // 5 % headroom so the right-most point does not sit on the frame; an empty chart still gets a sane axis.
   const span = maxX > 0 ? maxX * 1.05 : 1000
   const step = niceStep(span)
@@ -128,6 +134,13 @@ export function renderChartSvg(r: BenchResult): string {
       o.push(`<circle cx="${num(sx(x))}" cy="${num(sy(y))}" r="3.5" fill="${fill}" stroke="${colour}" stroke-width="1.5"/>`)
     }
   }
+  for (const c of saturation) {
+    const colour = COLOUR[c.system]
+    const x = num(sx(c.ackedRate))
+    const y = sy(c.puback.p99 as number)
+    o.push(`<rect x="${num(Number(x) - 4)}" y="${num(y - 4)}" width="8" height="8" fill="#ffffff" stroke="${colour}" stroke-width="1.5"/>`)
+    o.push(`<text x="${num(Number(x) + 7)}" y="${num(y + 4)}" font-size="10" fill="${colour}" font-family="${FONT}">N=${c.shape.devices}</text>`)
+  }
   if (series.every((s) => s.points.length === 0)) {
     o.push(
       `<text x="${(PLOT.left + PLOT.right) / 2}" y="${yMid}" font-size="16" text-anchor="middle" fill="#888">No W1–W3 cells with PUBACK latencies in this result</text>`,
@@ -145,7 +158,8 @@ export function renderChartSvg(r: BenchResult): string {
     o.push(`<circle cx="${lx + 16}" cy="${y}" r="3.5" fill="${fill}" stroke="${colour}" stroke-width="1.5"/>`)
     o.push(`<text x="${lx + 40}" y="${y}" dy="4" font-size="13" fill="#222">${NAME[s.system]} ${s.stat}</text>`)
   })
-  o.push(`<text x="${lx}" y="${PLOT.top + 14 + series.length * 24 + 8}" font-size="11" fill="#666">Points: W1, W2, W3 cells</text>`)
+  o.push(`<text x="${lx}" y="${PLOT.top + 14 + series.length * 24 + 8}" font-size="11" fill="#666">Lines: W1, W2 at 1×, 5×, 10×</text>`)
+  o.push(`<text x="${lx}" y="${PLOT.top + 14 + series.length * 24 + 24}" font-size="11" fill="#666">□ W3 closed loop, p99</text>`)
   o.push('</svg>')
   return `${o.join('\n')}\n`
 }
