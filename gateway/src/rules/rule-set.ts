@@ -38,6 +38,9 @@ export interface PendingBatch {
 
 export class RuleSet {
   #active = new Map<string, ActiveRule>()
+  /** Per device, the rules naming it, in #active's order; and the rules that name rooms (few). */
+  #byDevice = new Map<string, ActiveRule[]>()
+  #byRoom: ActiveRule[] = []
   #dirty = new Set<string>()
   #pending = new Map<string, RuleResults>()
   #receivedAt = new Map<number, number>()
@@ -79,18 +82,35 @@ export class RuleSet {
     // made them (a deleted rule's are dropped when recorded).
     for (const id of [...this.#dirty]) if (!next.has(id)) this.#dirty.delete(id)
     this.#active = next
+    this.#byDevice = new Map()
+    this.#byRoom = []
+    for (const a of next.values()) {
+      for (const d of a.devices) {
+        const list = this.#byDevice.get(d)
+        if (list) list.push(a)
+        else this.#byDevice.set(d, [a])
+      }
+      if (a.rooms.size > 0) this.#byRoom.push(a)
+    }
   }
 
+  /**
+   * The rules a reading from `deviceId` can concern, in the rule set's order: looked up by device
+   * (a scan of every rule per reading was 3 % of the CPU at ingest saturation with 100 rules), plus
+   * the rules naming the device's room.
+   */
   *interestedIn(deviceId: string, seq: number, env: EvalEnv): Iterable<ActiveRule> {
-    let room: string | null | undefined
-    for (const a of this.#active.values()) {
-      if (seq <= (a.state.armedSeq ?? 0)) continue
-      if (a.devices.has(deviceId)) yield a
-      else if (a.rooms.size > 0) {
-        room ??= env.roomOf(deviceId)
-        if (room !== null && a.rooms.has(room)) yield a
+    const direct = this.#byDevice.get(deviceId) ?? []
+    let candidates: readonly ActiveRule[] = direct
+    if (this.#byRoom.length > 0) {
+      const room = env.roomOf(deviceId)
+      const viaRoom = room === null ? [] : this.#byRoom.filter((a) => a.rooms.has(room) && !a.devices.has(deviceId))
+      if (viaRoom.length > 0) {
+        const order = [...this.#active.values()]
+        candidates = [...direct, ...viaRoom].sort((x, y) => order.indexOf(x) - order.indexOf(y))
       }
     }
+    for (const a of candidates) if (seq > (a.state.armedSeq ?? 0)) yield a
   }
 
   *due(now: number): Iterable<ActiveRule> {
