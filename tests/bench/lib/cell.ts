@@ -34,6 +34,12 @@ export interface CellSpec {
 
 const GENERATOR_BOTTLENECK_PCT = 90
 
+/** A counter's increase over the window; null when it went down (a restart inside the window, W4). */
+function counterDelta(before: Scrape, after: Scrape, name: string): number | null {
+  const d = sum(after, name) - sum(before, name)
+  return d < 0 ? null : d
+}
+
 async function scrape(server: Server): Promise<Scrape | null> {
   return server.gateway ? parseScrape(await server.gateway.metrics()) : null
 }
@@ -115,7 +121,7 @@ export async function measureCell(spec: CellSpec): Promise<Cell> {
       ...(before && after
         ? {
             walSyncP99Ms: bound('carehub_journal_sync_seconds'),
-            journalLockBusy: sum(after, 'carehub_journal_lock_busy_total') - sum(before, 'carehub_journal_lock_busy_total'),
+            journalLockBusy: counterDelta(before, after, 'carehub_journal_lock_busy_total'),
           }
         : {}),
     },
