@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
-import { createTransport, type SMTPPoolOptions, type SMTPPoolSentMessageInfo, type Transporter } from 'nodemailer'
+import type { SMTPPoolOptions, SMTPPoolSentMessageInfo, Transporter } from 'nodemailer'
 import type { Logger } from 'pino'
 import type { EmailConfig } from '../config/notify-schema.js'
 import { SEVERITIES, type Severity } from '../core/severity.js'
@@ -48,7 +48,7 @@ export class EmailSender {
     const messageId = `<carehub-alert-${message.id}-${message.event}-${hash(`${message.gatewayName}\n${mail.subject}\n${mail.text}`).slice(0, 16)}@${domain}>`
     // Every email about one alert refers to the same (virtual) thread root, so mail clients group them.
     const threadRoot = `<carehub-alert-${message.id}-${gatewayTag}@${domain}>`
-    const transport = this.#transportNow()
+    const transport = await this.#transportNow()
     const started = performance.now()
     let info: SMTPPoolSentMessageInfo
     try {
@@ -95,7 +95,7 @@ export class EmailSender {
   async verify(): Promise<void> {
     this.#addresses()
     try {
-      await this.#transportNow().verify()
+      await (await this.#transportNow()).verify()
     } catch (err) {
       throw toEmailError(err, this.#target())
     }
@@ -121,7 +121,11 @@ export class EmailSender {
     return { host: c.host ?? '(no host)', port: c.port, security: c.security, timeoutMs: c.timeoutMs }
   }
 
-  #transportNow(): Transporter<SMTPPoolSentMessageInfo> {
+  async #transportNow(): Promise<Transporter<SMTPPoolSentMessageInfo>> {
+    // Loaded on first use: email is off by default, and nodemailer is ~100 modules (~3 MB of heap)
+    // a gateway without email never needs. Everything after the await is synchronous, so two sends
+    // racing here still share one transport.
+    const { createTransport } = await import('nodemailer')
     const c = this.#config
     let password: string | undefined
     if (c.username !== undefined) {

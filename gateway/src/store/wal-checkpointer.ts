@@ -2,6 +2,7 @@ import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
 import type { Logger } from 'pino'
 import type { Service } from '../core/service.js'
+import { BACKGROUND_WORKER_LIMITS } from '../system/module-worker.js'
 
 /**
  * Moves WAL frames into the database file off the event loop. SQLite's automatic checkpoint runs
@@ -42,7 +43,11 @@ export class WalCheckpointer implements Service {
 
   async start(): Promise<void> {
     const module = createRequire(import.meta.url).resolve('better-sqlite3')
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path: this.#d.path, module, intervalMs: this.#d.intervalMs } })
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { path: this.#d.path, module, intervalMs: this.#d.intervalMs },
+      resourceLimits: BACKGROUND_WORKER_LIMITS,
+    })
     worker.on('message', (m: { ok: boolean; error?: string }) => {
       if (m.ok || m.error === this.#lastError) return
       this.#lastError = m.error ?? ''

@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads'
+import { type ResourceLimits, Worker } from 'node:worker_threads'
 
 /**
  * Bootstrap of a worker that runs one of our own modules. Compiled (production) the module is .js
@@ -18,8 +18,17 @@ export function siblingModule(base: string, name: string): URL {
   return new URL(`./${name}${base.endsWith('.ts') ? '.ts' : '.js'}`, base)
 }
 
+/**
+ * A small young generation for a background worker. V8 grows each isolate's semi-spaces up to 16 MB
+ * (32 MB resident, per thread) when it allocates steadily; a worker that folds or checkpoints
+ * off the event loop does not need that headroom: more frequent scavenges cost it little, and they
+ * run on its own thread. Only the young generation is capped (an old-generation cap would end the
+ * worker with ERR_WORKER_OUT_OF_MEMORY).
+ */
+export const BACKGROUND_WORKER_LIMITS: ResourceLimits = { maxYoungGenerationSizeMb: 3 }
+
 /** Start a worker thread running the ES module at `url`; `data` reaches it as workerData.data. */
-export function startModuleWorker(url: URL, data: unknown): Worker {
+export function startModuleWorker(url: URL, data: unknown, resourceLimits: ResourceLimits = BACKGROUND_WORKER_LIMITS): Worker {
   const tsx = url.pathname.endsWith('.ts') ? import.meta.resolve('tsx/esm/api') : null
-  return new Worker(BOOTSTRAP, { eval: true, workerData: { url: url.href, tsx, data } })
+  return new Worker(BOOTSTRAP, { eval: true, workerData: { url: url.href, tsx, data }, resourceLimits })
 }
