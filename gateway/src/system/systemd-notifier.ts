@@ -1,3 +1,4 @@
+import { constants as osConstants } from 'node:os'
 import type { Logger } from 'pino'
 import { createSocket } from 'unix-dgram'
 
@@ -19,6 +20,8 @@ export interface SystemdNotifier {
   close(): void
 }
 
+const EAGAIN = osConstants.errno.EAGAIN
+
 export function createSystemdNotifier(env: Readonly<Record<string, string | undefined>>, pid: number, log: Logger): SystemdNotifier {
   const path = env.NOTIFY_SOCKET
   const watchdogUsec = Number(env.WATCHDOG_USEC)
@@ -34,15 +37,46 @@ export function createSystemdNotifier(env: Readonly<Record<string, string | unde
   }
   const socket = createSocket('unix_dgram')
   socket.on('error', (err: Error) => log.warn({ err: err.message }, 'systemd notification failed'))
+  // A full receive queue (net.unix.max_dgram_qlen, 10 by default) answers "congestion" and the
+  // datagram is NOT sent; sd_notify(3) would block until it fits. Losing READY=1 that way leaves
+  // systemd waiting until TimeoutStartSec and then killing a healthy gateway (seen in the e2e test
+  // on a busy machine). So datagrams wait in order and a congested one is sent again shortly.
+  const queue: Buffer[] = []
+  let retry: NodeJS.Timeout | undefined
+  const flush = (): void => {
+    retry = undefined
+    while (queue.length > 0) {
+      const buf = queue[0] as Buffer
+      let congested = false
+      socket.send(buf, 0, buf.length, path, (err?: Error & { code?: unknown }) => {
+        if (!err) return
+        // unix-dgram reports a full queue as errno -EAGAIN (-11) or as its own "congestion".
+        if (err.code === -EAGAIN || err.code === 1 || /congestion/.test(err.message)) congested = true
+        else log.warn({ err: err.message, notifySocket: path }, 'systemd notification failed')
+      })
+      if (congested) {
+        retry = setTimeout(flush, 20)
+        retry.unref()
+        return
+      }
+      queue.shift()
+    }
+  }
+  socket.on('writable', () => {
+    if (retry) {
+      clearTimeout(retry)
+      flush()
+    }
+  })
   const send = (lines: Record<string, string>): void => {
     // STATUS is free text; a newline would start a new assignment (sd_notify(3) format).
     const text = Object.entries(lines)
       .map(([k, v]) => `${k}=${v.replaceAll('\n', ' ')}`)
       .join('\n')
-    const buf = Buffer.from(text)
-    socket.send(buf, 0, buf.length, path, (err) => {
-      if (err) log.warn({ err: err.message, notifySocket: path }, 'systemd notification failed')
-    })
+    // Bounded: a receiver that never reads must not grow this (the oldest goes first).
+    if (queue.length >= 100) queue.shift()
+    queue.push(Buffer.from(text))
+    if (!retry) flush()
   }
   let closed = false
   return {
@@ -55,6 +89,7 @@ export function createSystemdNotifier(env: Readonly<Record<string, string | unde
     close: () => {
       if (closed) return
       closed = true
+      clearTimeout(retry)
       socket.close()
     },
   }

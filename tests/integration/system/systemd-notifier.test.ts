@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { after, test } from 'node:test'
+import { createSocket } from 'unix-dgram'
+import { createSystemdNotifier } from '../../../gateway/src/system/systemd-notifier.js'
+import { captureLogger } from '../../_support/log-capture.js'
+import { tempDir } from '../../_support/temp.js'
+
+// The kernel queues at most net.unix.max_dgram_qlen datagrams (10 by default) for a unix datagram
+// socket that is not reading; beyond that a send is refused ("congestion"), where sd_notify(3)
+// would block. A receiver that is slow for a moment (a busy systemd, or this test) must still get
+// every notification, READY=1 above all, in order.
+test('a congested NOTIFY_SOCKET loses nothing: every notification arrives, in order, once the receiver reads', async () => {
+  const path = join(tempDir('carehub-notify-'), 'notify.sock')
+  const received: string[] = []
+  const receiver = createSocket('unix_dgram')
+  receiver.on('message', (buf: Buffer) => received.push(buf.toString()))
+  receiver.bind(path)
+  const { log, lines } = captureLogger()
+  const notifier = createSystemdNotifier({ NOTIFY_SOCKET: path }, 4242, log)
+  after(() => {
+    notifier.close()
+    receiver.close()
+  })
+  // All in one turn of the event loop, so the receiver (same process) cannot read in between: far
+  // more than the kernel queues.
+  for (let i = 0; i < 30; i++) notifier.status(`starting part ${i}`)
+  notifier.ready('ready: https://127.0.0.1:8443/')
+  const deadline = Date.now() + 5000
+  while (received.length < 31 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+  assert.equal(received.length, 31, `got ${received.length} of 31`)
+  assert.deepEqual(
+    received.slice(0, 30),
+    Array.from({ length: 30 }, (_, i) => `STATUS=starting part ${i}`),
+  )
+  assert.equal(received[30], 'READY=1\nSTATUS=ready: https://127.0.0.1:8443/\nMAINPID=4242')
+  assert.deepEqual(
+    lines().filter((l) => l.msg === 'systemd notification failed'),
+    [],
+    'congestion is waited out, not reported as a failure',
+  )
+})
