@@ -90,7 +90,7 @@ export class RawSession {
 }
 
 /** MQTT variable byte integer ([MQTT-2.2.3]). */
-function remainingLength(n: number): Buffer {
+export function remainingLength(n: number): Buffer {
   const bytes: number[] = []
   let x = n
   do {

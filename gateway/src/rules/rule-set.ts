@@ -41,6 +41,8 @@ export class RuleSet {
   /** Per device, the rules naming it, in #active's order; and the rules that name rooms (few). */
   #byDevice = new Map<string, ActiveRule[]>()
   #byRoom: ActiveRule[] = []
+  /** Each rule's position in #active, to merge the two lists above in the rule set's order. */
+  #order = new Map<ActiveRule, number>()
   #dirty = new Set<string>()
   #pending = new Map<string, RuleResults>()
   #receivedAt = new Map<number, number>()
@@ -84,6 +86,7 @@ export class RuleSet {
     this.#active = next
     this.#byDevice = new Map()
     this.#byRoom = []
+    this.#order = new Map([...next.values()].map((a, i) => [a, i]))
     for (const a of next.values()) {
       for (const d of a.devices) {
         const list = this.#byDevice.get(d)
@@ -106,8 +109,8 @@ export class RuleSet {
       const room = env.roomOf(deviceId)
       const viaRoom = room === null ? [] : this.#byRoom.filter((a) => a.rooms.has(room) && !a.devices.has(deviceId))
       if (viaRoom.length > 0) {
-        const order = [...this.#active.values()]
-        candidates = [...direct, ...viaRoom].sort((x, y) => order.indexOf(x) - order.indexOf(y))
+        const order = this.#order
+        candidates = [...direct, ...viaRoom].sort((x, y) => (order.get(x) ?? 0) - (order.get(y) ?? 0))
       }
     }
     for (const a of candidates) if (seq > (a.state.armedSeq ?? 0)) yield a

@@ -3,6 +3,8 @@
 // JSON.stringify per message — a publish is a copy of a template with the packet id, sequence
 // number, timestamp and temperature digits overwritten.
 
+import { remainingLength } from '../../_support/raw-mqtt.js'
+
 /**
  * The ~200-byte reading every simulated device sends, on an open measurement (`env`) so that `seq`,
  * numbering each device's readings, can be a field: as a tag it would make every reading a new
@@ -14,16 +16,7 @@ const PAYLOAD =
   '"tags":{"room":"kitchen","fw":"1.4.2","site":"flat-3b"}}'
 const SEQ_DIGITS = 9
 
-function varint(n: number): number[] {
-  const out: number[] = []
-  do {
-    let b = n % 128
-    n = Math.floor(n / 128)
-    if (n > 0) b |= 0x80
-    out.push(b)
-  } while (n > 0)
-  return out
-}
+const varint = (n: number): number[] => [...remainingLength(n)]
 
 export interface PublishTemplate {
   readonly frame: Buffer
