@@ -1,6 +1,6 @@
 import type { FieldValue, Reading, Rejection } from '../core/reading.js'
 import { deviceIdFrom } from './device-ids.js'
-import { GENERIC_FIELDS, isKnownMeasurement, MEASUREMENT_SCHEMAS } from './measurements.js'
+import { fieldsSchema } from './measurements.js'
 import { type NormalizeLimits, resolveTimestamp } from './mqtt-reading.js'
 
 /**
@@ -118,8 +118,7 @@ export function mapHaState(
   if (!ts.ok) return reject(ts.detail, ts.reason)
   const readings: Reading[] = []
   for (const t of targets) {
-    const schema = isKnownMeasurement(t.measurement) ? MEASUREMENT_SCHEMAS[t.measurement] : GENERIC_FIELDS
-    const checked = schema.safeParse(t.fields)
+    const checked = fieldsSchema(t.measurement).safeParse(t.fields)
     if (!checked.success)
       return reject(`${t.measurement}: ${checked.error.issues[0]?.path.join('.')}: ${checked.error.issues[0]?.message}`, 'measurement_schema')
     readings.push({

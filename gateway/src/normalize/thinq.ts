@@ -1,6 +1,6 @@
 import type { FieldValue } from '../core/reading.js'
 import { deviceIdFrom } from './device-ids.js'
-import { GENERIC_FIELDS, isKnownMeasurement, MEASUREMENT_SCHEMAS } from './measurements.js'
+import { fieldsSchema } from './measurements.js'
 
 /**
  * LG ThinQ state documents → CareHub measurements (pure). Shapes from external-protocols §1a (HA's
@@ -173,7 +173,7 @@ export function mapThinqState(
   const targets: ThinqTarget[] = []
   const rejected: Array<{ measurement: string; reason: string }> = []
   for (const t of all) {
-    const checked = (isKnownMeasurement(t.measurement) ? MEASUREMENT_SCHEMAS[t.measurement] : GENERIC_FIELDS).safeParse(t.fields)
+    const checked = fieldsSchema(t.measurement).safeParse(t.fields)
     if (checked.success) targets.push(t)
     else
       rejected.push({

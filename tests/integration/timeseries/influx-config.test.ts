@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { before, describe, test } from 'node:test'
-import { MEASUREMENT_SCHEMAS } from '../../../gateway/src/normalize/measurements.js'
+import { fixedFieldNames } from '../../../gateway/src/normalize/measurements.js'
 import { type InfluxV1Server, influxRows, startInfluxV1, tsdbAvailable } from '../../_support/tsdb-servers.js'
 
 const read = (path: string) => readFileSync(new URL(`../../../config/${path}`, import.meta.url), 'utf8')
@@ -10,9 +10,9 @@ const STATEMENTS = SETUP.split('\n').filter((l) => l.trim() !== '' && !l.trimSta
 
 // What the gateway writes, from its own schemas: measurement → fields (`state` takes any field name).
 const FIELDS: Record<string, readonly string[]> = {
-  climate: Object.keys(MEASUREMENT_SCHEMAS.climate.shape),
-  power: Object.keys(MEASUREMENT_SCHEMAS.power.shape),
-  event: Object.keys(MEASUREMENT_SCHEMAS.event.shape),
+  climate: fixedFieldNames('climate'),
+  power: fixedFieldNames('power'),
+  event: fixedFieldNames('event'),
   state: [],
 }
 const TAGS = ['device', 'source']

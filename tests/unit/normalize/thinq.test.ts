@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
 import { DEVICE_ID_PATTERN } from '../../../gateway/src/config/schema.js'
 import type { FieldValue } from '../../../gateway/src/core/reading.js'
-import { GENERIC_FIELDS } from '../../../gateway/src/normalize/measurements.js'
+import { fieldsSchema } from '../../../gateway/src/normalize/measurements.js'
 import { genericFields, mapThinqState, thinqDeviceId } from '../../../gateway/src/normalize/thinq.js'
 import { keyedSnapshot } from '../../_support/keyed-snapshot.js'
 
@@ -108,7 +108,7 @@ describe('thinq: recorded state documents → what a caregiver sees', () => {
       const m = mapThinqState(f.deviceType, f.state)
       const appliance = byMeasurement(m).appliance
       assert.ok(appliance, `${type}: no appliance measurement`)
-      assert.ok(GENERIC_FIELDS.safeParse(appliance).success, `${type}: appliance fields are not valid generic fields`)
+      assert.ok(fieldsSchema('appliance').safeParse(appliance).success, `${type}: appliance fields are not valid generic fields`)
       assert.equal(measurements(m).at(-1), 'appliance', `${type}: the generic measurement comes last`)
     }
     const f = (type: string) => byMeasurement(mapThinqState(fixture(type).deviceType, fixture(type).state)).appliance ?? {}
