@@ -7,6 +7,7 @@ import type { Reading } from '../core/reading.js'
 import type { Service } from '../core/service.js'
 import type { DeadLetter, JournalWriter } from './journal.js'
 import type { Db } from './open.js'
+import { SlicedRelease } from './sliced-release.js'
 import { DurableAcks, type WalSync } from './wal-sync.js'
 
 type Item = { readonly reading: Reading; readonly deadLetter?: undefined } | { readonly reading?: undefined; readonly deadLetter: DeadLetter }
@@ -41,6 +42,8 @@ export interface CommitterOptions {
    * and are acknowledged after this sync. Absent: every commit fsyncs inline (synchronous=FULL).
    */
   readonly syncWal?: WalSync & { close?(): void }
+  /** Acknowledgements released per event-loop turn (sliced-release.ts). */
+  readonly acksPerTurn?: number
 }
 
 /**
@@ -66,9 +69,14 @@ export class JournalCommitter implements Service {
   readonly #refused: Counter
   readonly #lockWaits: Counter
   readonly #acks: DurableAcks | null
+  readonly #release: SlicedRelease
 
   constructor(options: CommitterOptions) {
     this.#o = options
+    // Bench W3 N=1000 (10,000 acknowledgements per sync): all at once held the loop ~0.5 s (API
+    // p99 2.1 s); 500 per turn gave API p99 0.2 s at 20k msg/s, 128 per turn 0.12 s but 15k msg/s
+    // (every extra turn reads every busy socket again).
+    this.#release = new SlicedRelease(options.acksPerTurn ?? 500)
     const registers = [options.registry]
     this.#commitSeconds = new Histogram({
       name: 'carehub_journal_commit_seconds',
@@ -243,7 +251,11 @@ export class JournalCommitter implements Service {
       if (readings.length) this.#committed.inc({ kind: 'reading' }, readings.length)
       if (deadLetters.length) this.#committed.inc({ kind: 'dead_letter' }, deadLetters.length)
       let r = 0
-      for (const p of batch) p.resolve(p.item.reading ? (seqs[r++] ?? null) : null)
+      // Called in order: r walks the readings' seqs alongside.
+      this.#release.add(batch.length, (i) => {
+        const p = batch[i] as Pending
+        p.resolve(p.item.reading ? (seqs[r++] ?? null) : null)
+      })
       for (const settle of settlements) settle()
       if (this.#o.onCommitted && readings.length > 0) {
         try {
@@ -280,6 +292,7 @@ export class JournalCommitter implements Service {
     // Waiting for the lock here (the last commits before the store closes) is fine.
     while (this.#queue.length > 0 || this.#writes.length > 0) this.#commitBatch(true)
     await this.#acks?.drain()
+    await this.#release.drained()
     this.#o.syncWal?.close?.()
   }
 }

@@ -35,7 +35,7 @@ const deadLetter = (reason: string, payload: Uint8Array | null): DeadLetter => (
   payload,
 })
 
-function setup(options: { maxBatch?: number; maxPending?: number } = {}) {
+function setup(options: { maxBatch?: number; maxPending?: number; acksPerTurn?: number } = {}) {
   const { log, lines } = captureLogger()
   const path = join(tempDir(), 'j.db')
   const db = openStore({ path, log, now: NOW, checkIntegrity: false })
@@ -62,6 +62,7 @@ function setup(options: { maxBatch?: number; maxPending?: number } = {}) {
     registry,
     maxBatch: options.maxBatch ?? 1000,
     maxPending: options.maxPending ?? 10_000,
+    ...(options.acksPerTurn ? { acksPerTurn: options.acksPerTurn } : {}),
   })
   const count = (table = 'readings') => reader.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number
   const metric = async (name: string) => {
@@ -108,6 +109,39 @@ describe('journal committer: acknowledged means stored', () => {
     assert.equal(batch?.buckets?.['50'], '1')
     await committer.submit({ reading: reading(99) })
     assert.equal(state.commits, 2)
+  })
+
+  test('a large batch is acknowledged a slice per event-loop turn, in order, with other work served in between', async () => {
+    const { committer, state } = setup({ acksPerTurn: 10 })
+    const order: number[] = []
+    const all = Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        committer.submit({ reading: reading(i) }).then((seq) => {
+          order.push(seq as number)
+        }),
+      ),
+    )
+    // A stand-in for an HTTP request: each turn it notes how many acknowledgements it has seen.
+    const seen: number[] = []
+    const ticker = (): void => {
+      setImmediate(() => {
+        if (order.length === 50) return
+        seen.push(order.length)
+        ticker()
+      })
+    }
+    ticker()
+    await all
+    assert.equal(state.commits, 1, 'one transaction')
+    assert.deepEqual(
+      order,
+      Array.from({ length: 50 }, (_, i) => (order[0] as number) + i),
+      'acknowledged in seq order',
+    )
+    assert.ok(
+      seen.some((n) => n > 0 && n < 50),
+      `other callbacks ran while the batch was part-acknowledged (seen: ${seen.join(',')})`,
+    )
   })
 
   test('maxBatch splits a burst into ordered transactions', async () => {
