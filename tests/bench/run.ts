@@ -79,8 +79,8 @@ const mosquittoServer: Server = {
 }
 const alerts = new AlertStream()
 await alerts.open(httpPort, gateway.ca, gateway.token)
+// Started by each cell that measures the API (measureCell), stopped after it.
 const api = new ApiLoad({ call: (method, path) => gateway.call(method, path) }, gateway.deviceId(0))
-api.start()
 const ctx: BenchContext = {
   options,
   gateway,

@@ -32,6 +32,7 @@ export class ApiLoad {
   }
 
   start(): void {
+    clearInterval(this.#timer)
     this.#timer = setInterval(() => this.#fire(), 1000 / this.rate)
   }
 
