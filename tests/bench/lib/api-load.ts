@@ -11,6 +11,8 @@ export class ApiLoad {
   readonly #paths: readonly string[]
   readonly #caller: ApiCaller
   #latencies: number[] = []
+  /** The same latencies by endpoint, to say which one is slow. */
+  #byPath = new Map<string, number[]>()
   #errors = 0
   /** What went wrong, by answer ("404 GET /api/…", "timeout …"), for the cell's notes. */
   #errorKinds = new Map<string, number>()
@@ -41,8 +43,14 @@ export class ApiLoad {
     const t0 = performance.now()
     const p = this.#caller.call('GET', path).then(
       (r) => {
-        if (r.status === 200) this.#latencies.push(performance.now() - t0)
-        else this.#error(`${r.status} ${path.split('?')[0]}: ${r.text.slice(0, 120)}`)
+        if (r.status === 200) {
+          const ms = performance.now() - t0
+          this.#latencies.push(ms)
+          const endpoint = path.split('?')[0] as string
+          const list = this.#byPath.get(endpoint) ?? []
+          list.push(ms)
+          this.#byPath.set(endpoint, list)
+        } else this.#error(`${r.status} ${path.split('?')[0]}: ${r.text.slice(0, 120)}`)
       },
       (err: Error) => this.#error(`${path.split('?')[0]}: ${err.message}`),
     )
@@ -56,10 +64,12 @@ export class ApiLoad {
   }
 
   /** Take the window's figures and start a new window (the load keeps running). */
-  take(): Percentiles & { errors: number; rate: number; errorKinds: string[] } {
+  take(): Percentiles & { errors: number; rate: number; errorKinds: string[]; p99ByEndpoint: string[] } {
     const errorKinds = [...this.#errorKinds].map(([kind, n]) => `${n}× ${kind}`)
-    const out = { ...percentiles(this.#latencies), errors: this.#errors, rate: this.rate, errorKinds }
+    const p99ByEndpoint = [...this.#byPath].map(([endpoint, ms]) => `${endpoint} ${Math.round(percentiles(ms).p99 ?? 0)} ms`)
+    const out = { ...percentiles(this.#latencies), errors: this.#errors, rate: this.rate, errorKinds, p99ByEndpoint }
     this.#latencies = []
+    this.#byPath = new Map()
     this.#errors = 0
     this.#errorKinds = new Map()
     return out

@@ -100,6 +100,7 @@ export async function measureCell(spec: CellSpec): Promise<Cell> {
   const notes = [...(spec.notes ?? [])]
   if (unacked > 0) notes.push(`${unacked} messages were still unacknowledged 5 s after the load stopped`)
   if (taken && taken.errors > 0) notes.push(`API errors: ${taken.errorKinds.join('; ')}`)
+  if (taken && taken.n > 0) notes.push(`API p99 by endpoint: ${taken.p99ByEndpoint.join(', ')}`)
   if (w.generatorCpuPct > GENERATOR_BOTTLENECK_PCT) notes.push(`the generator used ${w.generatorCpuPct} % of a core: figures may be its limit`)
   return {
     workload: spec.workload,
