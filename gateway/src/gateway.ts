@@ -133,7 +133,10 @@ export class Gateway {
       registry,
       maxBatch: config.ingest.journalMaxBatch,
       maxPending: config.ingest.journalMaxPending,
-      onCommitted: (entries) => this.rules.engine.onCommitted(entries),
+      onCommitted: (entries) => {
+        this.rules.engine.onCommitted(entries)
+        this.history.journalTail?.append(entries)
+      },
       // The fsync of each group commit runs on libuv's pool, not on the event loop (store/wal-sync.ts).
       syncWal: walSyncer(join(dataDir, STORE_FILE)),
     })

@@ -5,6 +5,8 @@ import type { Reading } from './reading.js'
 export interface CommittedReading {
   readonly seq: number
   readonly reading: Reading
+  /** Fields flagged as anomalous when it was stored (empty when none). */
+  readonly anomalies: readonly string[]
 }
 
 /** The gateway's events, in one typed map (committed readings reach the rules engine directly: JournalCommitter.onCommitted). */

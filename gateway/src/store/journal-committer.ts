@@ -246,7 +246,7 @@ export class JournalCommitter implements Service {
       this.#o.log.warn({ ms: Math.round(ms), items: batch.length }, 'slow journal commit: the storage stalled on fsync')
     }
     if (batch.length > 0) this.#batchSize.observe(batch.length)
-    const settlements = this.#o.writer().takeSettlements()
+    const { settle: settlements, flags } = this.#o.writer().takeOutcome()
     const durable = () => {
       if (readings.length) this.#committed.inc({ kind: 'reading' }, readings.length)
       if (deadLetters.length) this.#committed.inc({ kind: 'dead_letter' }, deadLetters.length)
@@ -259,7 +259,7 @@ export class JournalCommitter implements Service {
       for (const settle of settlements) settle()
       if (this.#o.onCommitted && readings.length > 0) {
         try {
-          this.#o.onCommitted(readings.map((reading, i) => ({ seq: seqs[i] as number, reading })))
+          this.#o.onCommitted(readings.map((reading, i) => ({ seq: seqs[i] as number, reading, anomalies: flags[i] ?? [] })))
         } catch (err) {
           this.#o.log.error({ err }, 'a journal listener failed')
         }

@@ -21,9 +21,17 @@ export interface RideAlong {
   reject(err: Error): void
 }
 
+/** What the last commit did beside its seqs: ride-along outcomes to tell, anomaly flags per reading. */
+export interface CommitOutcome {
+  readonly settle: ReadonlyArray<() => void>
+  readonly flags: ReadonlyArray<readonly string[]>
+}
+
+const NO_OUTCOME: CommitOutcome = { settle: [], flags: [] }
+
 export class JournalWriter {
   readonly #db: Db
-  #settle: Array<() => void> = []
+  #outcome: CommitOutcome = NO_OUTCOME
   readonly #insertReading
   readonly #insertDeadLetter
   readonly #touchDevice
@@ -88,10 +96,12 @@ export class JournalWriter {
 
   #append(readings: readonly Reading[], deadLetters: readonly DeadLetter[], writes: readonly RideAlong[]): number[] {
     const seqs: number[] = []
+    const flags: Array<readonly string[]> = []
     const lastSeen = new Map<string, number>()
     const latest = new Map<string, { deviceId: string; measurement: string; seq: number }>()
     for (const r of readings) {
-      const flagged = this.#anomalies?.(r.deviceId, r.measurement, r.fields)
+      const flagged = this.#anomalies?.(r.deviceId, r.measurement, r.fields) ?? NO_FLAGS
+      flags.push(flagged.length ? flagged : NO_FLAGS)
       const info = this.#insertReading.run(
         r.deviceId,
         r.measurement,
@@ -101,7 +111,7 @@ export class JournalWriter {
         r.tsFromReceipt ? 1 : 0,
         r.receivedAt,
         r.source,
-        flagged?.length ? JSON.stringify(flagged) : null,
+        flagged.length ? JSON.stringify(flagged) : null,
       )
       const seq = Number(info.lastInsertRowid)
       seqs.push(seq)
@@ -123,20 +133,15 @@ export class JournalWriter {
         settle.push(() => w.reject(err as Error))
       }
     }
-    this.#settle = settle
+    this.#outcome = { settle, flags }
     return seqs
   }
 
-  /** Tell the ride-along writes of the last commit how they went (after it committed). */
-  settleWrites(): void {
-    for (const s of this.takeSettlements()) s()
-  }
-
-  /** The ride-along outcomes of the last commit, to tell later (once it is durable). */
-  takeSettlements(): Array<() => void> {
-    const settle = this.#settle
-    this.#settle = []
-    return settle
+  /** The last commit's ride-along outcomes (to tell once it is durable) and anomaly flags. */
+  takeOutcome(): CommitOutcome {
+    const outcome = this.#outcome
+    this.#outcome = NO_OUTCOME
+    return outcome
   }
 }
 

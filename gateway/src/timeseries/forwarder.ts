@@ -4,6 +4,7 @@ import { backoffDelay, Sleeper } from '../core/backoff.js'
 import type { Clock } from '../core/clock.js'
 import type { HealthCheck, Service, ServiceHealth } from '../core/service.js'
 import { type JournalEntry, readAfter } from '../store/journal.js'
+import type { JournalTail } from '../store/journal-tail.js'
 import type { Db } from '../store/open.js'
 import { ForwarderMetrics } from './forwarder-metrics.js'
 import { ForwarderStore } from './forwarder-store.js'
@@ -22,6 +23,8 @@ export interface ForwarderOptions {
   readonly backoffMaxMs: number
   /** [0, 1); injectable so backoff jitter is testable. */
   readonly random?: () => number
+  /** The newest durable entries in memory (journal-tail.ts): read from there when it holds them. */
+  readonly tail?: JournalTail
 }
 
 const READ_SLICE = 250
@@ -157,6 +160,7 @@ export class Forwarder implements Service {
       this.#o.clock.now(),
     )
     this.#cursor = last
+    this.#o.tail?.release(last)
     this.#metrics.written(items.length - refused.length, refused.length, (performance.now() - started) / 1000, this.#o.clock.now())
     if (refused.length > 0) {
       this.#o.log.warn(
@@ -179,17 +183,26 @@ export class Forwarder implements Service {
     const items: Item[] = []
     let after = from
     while (entries.length < this.#o.batchSize) {
-      const slice = readAfter(this.#o.db(), after, Math.min(READ_SLICE, this.#o.batchSize - entries.length))
+      const want = Math.min(READ_SLICE, this.#o.batchSize - entries.length)
+      const fromTail = this.#o.tail?.after(after, want) ?? null
+      const limit = fromTail ? want : this.#fromJournal(after, want)
+      const slice = fromTail ?? readAfter(this.#o.db(), after, limit)
       for (const entry of slice) {
         entries.push(entry)
         const line = toLine(entry)
         if (line !== null) items.push({ entry, line })
       }
-      if (slice.length < READ_SLICE || this.#stopped) break
+      if (slice.length < limit || this.#stopped) break
       after = (slice.at(-1) as JournalEntry).seq
       await new Promise((resolve) => setImmediate(resolve))
     }
     return { entries, items }
+  }
+
+  /** How many to read from the journal after `after`: up to where the tail takes over, if it is ahead. */
+  #fromJournal(after: number, want: number): number {
+    const oldest = this.#o.tail?.oldest ?? null
+    return oldest !== null && oldest > after + 1 ? Math.min(want, oldest - after - 1) : want
   }
 
   async #deliver(items: readonly Item[], refused: Refused[]): Promise<void> {

@@ -4,6 +4,7 @@ import type { HistoryConfig, InfluxConfig } from '../config/history-schema.js'
 import type { Clock } from '../core/clock.js'
 import type { HealthCheck, Service } from '../core/service.js'
 import { recentFields } from '../store/journal.js'
+import { JournalTail } from '../store/journal-tail.js'
 import type { Db } from '../store/open.js'
 import { AnomalyDetector } from './anomaly-detector.js'
 import { Forwarder } from './forwarder.js'
@@ -31,6 +32,8 @@ export interface HistoryParts {
   readonly detector: AnomalyDetector
   readonly rollups: RollupService
   readonly forwarder: Forwarder | undefined
+  /** Fed by the journal committer with durable readings; the forwarder reads them from here. */
+  readonly journalTail: JournalTail | undefined
   readonly janitor: HistoryJanitor
   /** In start order. */
   readonly services: readonly Service[]
@@ -48,6 +51,8 @@ export function buildHistory(d: HistoryDeps): HistoryParts {
     recentFields(d.db(), deviceId, measurement, d.history.anomaly.window),
   )
   const rollups = new RollupService({ db: d.db, clock: d.clock, log: d.log('rollups'), registry: d.registry, flushMs: d.history.rollupFlushMs })
+  // Four batches: at 20k readings/s about a second, the forwarder's usual distance from the head.
+  const journalTail = d.influx && new JournalTail(4 * d.influx.batchSize)
   const forwarder =
     d.influx &&
     new Forwarder({
@@ -60,6 +65,7 @@ export function buildHistory(d: HistoryDeps): HistoryParts {
       pollMs: d.influx.pollMs,
       backoffMinMs: d.influx.backoffMinMs,
       backoffMaxMs: d.influx.backoffMaxMs,
+      ...(journalTail ? { tail: journalTail } : {}),
     })
   const janitor = new HistoryJanitor({
     db: d.db,
@@ -74,6 +80,7 @@ export function buildHistory(d: HistoryDeps): HistoryParts {
     detector,
     rollups,
     forwarder,
+    journalTail,
     janitor,
     services: forwarder ? [rollups, forwarder, janitor] : [rollups, janitor],
     healthChecks: forwarder ? [forwarder.healthCheck] : [],

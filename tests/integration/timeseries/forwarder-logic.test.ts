@@ -2,9 +2,13 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { Registry } from 'prom-client'
-import { JournalWriter } from '../../../gateway/src/store/journal.js'
+import type { Reading } from '../../../gateway/src/core/reading.js'
+import { JournalWriter, readAfter } from '../../../gateway/src/store/journal.js'
+import { JournalTail } from '../../../gateway/src/store/journal-tail.js'
+import type { Db } from '../../../gateway/src/store/open.js'
 import { openStore } from '../../../gateway/src/store/open.js'
 import { Forwarder } from '../../../gateway/src/timeseries/forwarder.js'
+import { toLine } from '../../../gateway/src/timeseries/line-protocol.js'
 import { SinkError, type TimeSeriesSink } from '../../../gateway/src/timeseries/sink.js'
 import { reading, waitFor } from '../../_support/history-data.js'
 import { captureLogger } from '../../_support/log-capture.js'
@@ -28,12 +32,33 @@ class ScriptedSink implements TimeSeriesSink {
   async close(): Promise<void> {}
 }
 
-function setup(sink: TimeSeriesSink, options: { batchSize?: number; random?: () => number } = {}) {
+function setup(sink: TimeSeriesSink, options: { batchSize?: number; random?: () => number; tail?: JournalTail } = {}) {
   const { log, lines } = captureLogger('debug')
   const db = openStore({ path: join(tempDir(), 'f.db'), log, now: Date.now(), checkIntegrity: false })
-  const writer = new JournalWriter(db)
+  const writer = new JournalWriter(db, (_d, _m, fields) => ('flagme' in fields ? ['flagme'] : []))
+  // Counts the rows the forwarder reads back from the journal (readAfter's statement).
+  const journalRows = { n: 0 }
+  const counted = new Proxy(db, {
+    get(target, key) {
+      if (key === 'prepare')
+        return (sql: string) => {
+          const statement = target.prepare(sql)
+          if (!sql.startsWith('SELECT * FROM readings WHERE seq > ?')) return statement
+          return {
+            all: (...args: unknown[]) => {
+              const rows = statement.all(...args)
+              journalRows.n += rows.length
+              return rows
+            },
+          }
+        }
+      const value = Reflect.get(target, key, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
   const forwarder = new Forwarder({
-    db: () => db,
+    db: () => counted as Db,
+    ...(options.tail ? { tail: options.tail } : {}),
     sink,
     clock: { now: () => Date.now() },
     log,
@@ -44,10 +69,39 @@ function setup(sink: TimeSeriesSink, options: { batchSize?: number; random?: () 
     backoffMaxMs: 160,
     random: options.random ?? (() => 1),
   })
-  return { db, writer, forwarder, lines }
+  return { db, writer, forwarder, lines, journalRows }
 }
 
 describe('Forwarder decisions (scripted sink, real SQLite)', () => {
+  test('with the journal tail it sends exactly the lines of the journal, once and in order, reading the journal only across a gap', async () => {
+    const sink = new ScriptedSink(() => undefined)
+    const tail = new JournalTail(1000)
+    const { db, writer, forwarder, journalRows } = setup(sink, { batchSize: 30, tail })
+    // As the committer does: commit, then hand the durable readings (seqs, flags) to the tail.
+    const commit = (readings: Reading[], toTail: boolean) => {
+      const seqs = writer.commit(readings, [])
+      const { flags } = writer.takeOutcome()
+      if (toTail) tail.append(readings.map((reading, i) => ({ seq: seqs[i] as number, reading, anomalies: flags[i] ?? [] })))
+      return seqs
+    }
+    const batch = (from: number, n: number) =>
+      Array.from({ length: n }, (_, i) =>
+        reading(`d${i % 3}`, 'state', i % 10 === 0 ? { flagme: from + i, mode: 'on' } : { level: from + i }, 1_790_000_000_000 + from + i),
+      )
+    commit(batch(0, 50), true)
+    await forwarder.start()
+    await waitFor('the first run', () => forwarder.cursor === 50)
+    commit(batch(50, 10), false) // written by something that does not feed the tail
+    const last = commit(batch(60, 40), true).at(-1)
+    await waitFor('everything forwarded', () => forwarder.cursor === last)
+    await forwarder.stop()
+    const expected = readAfter(db, 0, 1000).map((e) => toLine(e))
+    assert.equal(expected.length, 100)
+    assert.deepEqual(sink.accepted, expected, 'the same lines, anomaly flags included, in seq order, once')
+    assert.equal(journalRows.n, 10, 'only the gap (seqs 51-60) was read back from the journal')
+    assert.equal(tail.size, 0, 'what was forwarded is released')
+  })
+
   test('a refused point is isolated by halving (about 2·log2(n) requests), dead-lettered once, and the rest delivered in order', async () => {
     const sink = new ScriptedSink((lines) =>
       lines.some((l) => l.includes('poison')) ? new SinkError('rejected', 400, 'HTTP 400: bad point') : undefined,
