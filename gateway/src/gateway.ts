@@ -123,6 +123,7 @@ export class Gateway {
       secret,
       // Raw readings the rules engine has not evaluated yet are not purged by retention.
       rulesCursor: () => this.rules.engine.cursor,
+      write: (fn) => this.journal.write(fn),
     })
     const detector = this.history.detector
     let writer: JournalWriter | undefined

@@ -37,12 +37,13 @@ export class ForwarderStore {
 
   /** Move the cursor past a written batch and keep what the server refused — together or not at all. */
   advance(seq: number, refused: readonly SinkDeadLetter[], now: number): void {
-    this.#db
-      .transaction(() => {
-        for (const r of refused) this.#deadLetter.run(now, `${r.sink} seq ${r.seq}`, r.reason, Buffer.from(r.line))
-        this.#putCursor.run(this.#consumer, seq, now)
-      })
-      .immediate()
+    this.#db.transaction(() => this.record(seq, refused, now)).immediate()
+  }
+
+  /** advance()'s writes, for a caller that runs them inside a transaction of its own (a savepoint). */
+  record(seq: number, refused: readonly SinkDeadLetter[], now: number): void {
+    for (const r of refused) this.#deadLetter.run(now, `${r.sink} seq ${r.seq}`, r.reason, Buffer.from(r.line))
+    this.#putCursor.run(this.#consumer, seq, now)
   }
 
   /**

@@ -25,6 +25,14 @@ export interface ForwarderOptions {
   readonly random?: () => number
   /** The newest durable entries in memory (journal-tail.ts): read from there when it holds them. */
   readonly tail?: JournalTail
+  /**
+   * Runs a write inside the journal's next group commit (JournalCommitter.write). The cursor then
+   * moves with the journal's own WAL sync, off the event loop and never waiting there for the
+   * write lock; on its own it was a transaction and an fsync on the loop per batch, ten a second
+   * during a catch-up, while the rollup worker folding the same backlog held the lock (bench W5:
+   * API p99 92 ms against 18 ms). Absent: the cursor is written on its own.
+   */
+  readonly write?: (fn: (db: Db) => void) => Promise<void>
 }
 
 const READ_SLICE = 250
@@ -154,11 +162,10 @@ export class Forwarder implements Service {
       throw err
     }
     if (this.#stopped) return 0
-    store.advance(
-      last,
-      refused.map((r) => ({ seq: r.item.entry.seq, line: r.item.line, reason: r.reason, sink: this.#o.sink.name })),
-      this.#o.clock.now(),
-    )
+    const deadLetters = refused.map((r) => ({ seq: r.item.entry.seq, line: r.item.line, reason: r.reason, sink: this.#o.sink.name }))
+    const now = this.#o.clock.now()
+    if (this.#o.write) await this.#o.write(() => store.record(last, deadLetters, now))
+    else store.advance(last, deadLetters, now)
     this.#cursor = last
     this.#o.tail?.release(last)
     this.#metrics.written(items.length - refused.length, refused.length, (performance.now() - started) / 1000, this.#o.clock.now())

@@ -25,6 +25,8 @@ export interface HistoryDeps {
   readonly secret: (name: string) => Promise<string | undefined>
   /** The rules engine's cursor: readings after it are still to be evaluated. */
   readonly rulesCursor?: () => number
+  /** A write inside the journal's next group commit (JournalCommitter.write): the forwarder's cursor rides there. */
+  readonly write?: (fn: (db: Db) => void) => Promise<void>
 }
 
 /** The time-series parts, built together because they share cursors: rollups, forwarder, janitor, anomaly flags. */
@@ -66,6 +68,7 @@ export function buildHistory(d: HistoryDeps): HistoryParts {
       backoffMinMs: d.influx.backoffMinMs,
       backoffMaxMs: d.influx.backoffMaxMs,
       ...(journalTail ? { tail: journalTail } : {}),
+      ...(d.write ? { write: d.write } : {}),
     })
   const janitor = new HistoryJanitor({
     db: d.db,

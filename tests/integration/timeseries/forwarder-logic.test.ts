@@ -4,6 +4,7 @@ import { describe, test } from 'node:test'
 import { Registry } from 'prom-client'
 import type { Reading } from '../../../gateway/src/core/reading.js'
 import { JournalWriter, readAfter } from '../../../gateway/src/store/journal.js'
+import { JournalCommitter } from '../../../gateway/src/store/journal-committer.js'
 import { JournalTail } from '../../../gateway/src/store/journal-tail.js'
 import type { Db } from '../../../gateway/src/store/open.js'
 import { openStore } from '../../../gateway/src/store/open.js'
@@ -32,7 +33,10 @@ class ScriptedSink implements TimeSeriesSink {
   async close(): Promise<void> {}
 }
 
-function setup(sink: TimeSeriesSink, options: { batchSize?: number; random?: () => number; tail?: JournalTail } = {}) {
+function setup(
+  sink: TimeSeriesSink,
+  options: { batchSize?: number; random?: () => number; tail?: JournalTail; write?: (fn: (db: Db) => void) => Promise<void> } = {},
+) {
   const { log, lines } = captureLogger('debug')
   const db = openStore({ path: join(tempDir(), 'f.db'), log, now: Date.now(), checkIntegrity: false })
   const writer = new JournalWriter(db, (_d, _m, fields) => ('flagme' in fields ? ['flagme'] : []))
@@ -59,6 +63,7 @@ function setup(sink: TimeSeriesSink, options: { batchSize?: number; random?: () 
   const forwarder = new Forwarder({
     db: () => counted as Db,
     ...(options.tail ? { tail: options.tail } : {}),
+    ...(options.write ? { write: options.write } : {}),
     sink,
     clock: { now: () => Date.now() },
     log,
@@ -175,6 +180,43 @@ describe('Forwarder decisions (scripted sink, real SQLite)', () => {
     for (const [i, expected] of [10, 20, 40].entries()) {
       assert.ok((gaps[i] as number) >= expected - 2 && (gaps[i] as number) < expected + 150, `gap ${i}: ${gaps[i]} ms, expected ≈ ${expected}`)
     }
+  })
+
+  test('given the journal, the cursor and dead letters ride in its group commit and move only once that is durable', async () => {
+    const sink = new ScriptedSink((lines) =>
+      lines.some((l) => l.includes('poison')) ? new SinkError('rejected', 400, 'HTTP 400: bad point') : undefined,
+    )
+    // The journal's WAL sync, held until the test lets it go.
+    const syncs: Array<(err: Error | null) => void> = []
+    const ride = { committer: undefined as JournalCommitter | undefined }
+    const { db, writer, forwarder } = setup(sink, { write: (fn) => (ride.committer as JournalCommitter).write(fn) })
+    ride.committer = new JournalCommitter({
+      writer: () => writer,
+      clock: { now: () => Date.now() },
+      log: captureLogger('silent').log,
+      registry: new Registry(),
+      maxBatch: 100,
+      maxPending: 100,
+      syncWal: (done) => syncs.push(done),
+    })
+    const seqs = writer.commit(
+      Array.from({ length: 20 }, (_, i) => reading('d', 'state', i === 7 ? { note: 'poison' } : { level: i }, 1_790_000_000_000 + i)),
+      [],
+    )
+    const stored = () => db.prepare("SELECT seq FROM cursors WHERE consumer = 'timeseries:scripted'").pluck().get() as number | undefined
+    await forwarder.start()
+    await waitFor('the batch written and its cursor committed', () => sink.accepted.length === 19 && syncs.length === 1)
+    assert.equal(forwarder.cursor, 0, 'not moved before the commit is durable')
+    assert.equal(stored(), seqs.at(-1), 'committed in the journal transaction (in the -wal file, not yet synced)')
+    ;(syncs.shift() as (err: Error | null) => void)(null)
+    await waitFor('the cursor moved', () => forwarder.cursor === seqs.at(-1))
+    await forwarder.stop()
+    await ride.committer.stop()
+    assert.equal(
+      db.prepare("SELECT count(*) FROM dead_letters WHERE source = 'timeseries'").pluck().get(),
+      1,
+      'the refused point, in the same commit',
+    )
   })
 
   test('restart resumes after the cursor: nothing acknowledged is sent again', async () => {
