@@ -164,8 +164,17 @@ export class Forwarder implements Service {
     if (this.#stopped) return 0
     const deadLetters = refused.map((r) => ({ seq: r.item.entry.seq, line: r.item.line, reason: r.reason, sink: this.#o.sink.name }))
     const now = this.#o.clock.now()
-    if (this.#o.write) await this.#o.write(() => store.record(last, deadLetters, now))
-    else store.advance(last, deadLetters, now)
+    if (!this.#o.write) store.advance(last, deadLetters, now)
+    else {
+      try {
+        await this.#o.write(() => store.record(last, deadLetters, now))
+      } catch (err) {
+        // The journal refused (stopping, full or failing; it logs why): the batch was delivered but
+        // the cursor did not move, so it is sent again later and overwrites itself. Not the sink's fault.
+        this.#o.log.error({ err: (err as Error).message }, 'could not record the time-series cursor; the batch will be sent again')
+        return this.#o.backoffMaxMs
+      }
+    }
     this.#cursor = last
     this.#o.tail?.release(last)
     this.#metrics.written(items.length - refused.length, refused.length, (performance.now() - started) / 1000, this.#o.clock.now())

@@ -219,6 +219,30 @@ describe('Forwarder decisions (scripted sink, real SQLite)', () => {
     )
   })
 
+  test('a cursor the journal refuses to record is not a sink failure: the batch is sent again, nothing is lost', async () => {
+    const sink = new ScriptedSink(() => undefined)
+    const refusals = { left: 1 }
+    const { db, writer, forwarder, lines } = setup(sink, {
+      write: async (fn) => {
+        if (refusals.left-- > 0) throw new Error('journal queue full (3 waiting)')
+        db.transaction(() => fn(db))()
+      },
+    })
+    const seqs = writer.commit(
+      Array.from({ length: 5 }, (_, i) => reading('d', 'state', { level: i }, 1_790_000_000_000 + i)),
+      [],
+    )
+    await forwarder.start()
+    await waitFor('delivered and recorded', () => forwarder.cursor === seqs.at(-1), 10_000)
+    await forwarder.stop()
+    assert.equal(sink.accepted.length, 10, 'the batch twice: the first write was not recorded, so it was sent again')
+    assert.equal(new Set(sink.accepted).size, 5)
+    assert.equal(lines().filter((l) => l.msg === 'cannot write to the time-series server; readings are kept and retried').length, 0)
+    const refused = lines().filter((l) => l.msg === 'could not record the time-series cursor; the batch will be sent again')
+    assert.equal(refused.length, 1)
+    assert.match(String(refused[0]?.err), /journal queue full/)
+  })
+
   test('restart resumes after the cursor: nothing acknowledged is sent again', async () => {
     const sink = new ScriptedSink(() => undefined)
     const { writer, forwarder, db } = setup(sink, { batchSize: 10 })
