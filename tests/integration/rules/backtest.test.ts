@@ -17,7 +17,9 @@ const SEED = 20_261_127
 const END = Math.floor(Date.now() / MIN) * MIN - 5 * MIN
 const FROM = END - 24 * HOUR
 
-const h = await startGateway({ gateway: { timezone: 'UTC' } })
+// Many backtests in a row for one user: a machine fast enough outruns the default per-user API
+// budget (120 at once, 20/s; failed once in CI with a 429). The budget has its own test (api/auth).
+const h = await startGateway({ gateway: { timezone: 'UTC' }, auth: { apiBurst: 10_000, apiPerSecond: 10_000 } })
 await h.addUser('ada', 'admin')
 await h.addUser('anna', 'caregiver')
 await h.addUser('victor', 'viewer')
