@@ -9,7 +9,7 @@ import { cpus, release, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { AlertStream } from './lib/alert-stream.js'
-import { ApiLoad } from './lib/api-load.js'
+import { ApiLoadThread } from './lib/api-load-thread.js'
 import type { Server } from './lib/cell.js'
 import type { BenchContext, BenchOptions } from './lib/context.js'
 import { Recorder, SimDevice } from './lib/fleet.js'
@@ -79,8 +79,8 @@ const mosquittoServer: Server = {
 }
 const alerts = new AlertStream()
 await alerts.open(httpPort, gateway.ca, gateway.token)
-// Started by each cell that measures the API (measureCell), stopped after it.
-const api = new ApiLoad({ call: (method, path) => gateway.call(method, path) }, gateway.deviceId(0))
+// On a thread of its own; started by each cell that measures the API (measureCell), stopped after it.
+const api = new ApiLoadThread({ port: httpPort, caPem: gateway.ca.toString(), token: () => gateway.token, sampleDevice: gateway.deviceId(0) })
 const ctx: BenchContext = {
   options,
   gateway,
@@ -129,7 +129,8 @@ const result: BenchResult = {
   targets: checkTargets(ctx.cells),
 }
 
-api.stop()
+await api.stop()
+await api.close()
 alerts.close()
 for (const d of [...ctx.gatewayFleet, ...ctx.mosquittoFleet]) d.close()
 await gateway.stop()

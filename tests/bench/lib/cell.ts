@@ -1,7 +1,8 @@
 // One measured cell: a workload shape against one server (the gateway or Mosquitto), with a
 // warm-up that is not counted, then a window whose figures become a `Cell` of the result.
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { AlertStream } from './alert-stream.js'
-import type { ApiLoad } from './api-load.js'
+import type { ApiLoadThread } from './api-load-thread.js'
 import { drain, Recorder, type SimDevice } from './fleet.js'
 import type { GatewayTarget } from './gateway-target.js'
 import { histogramQuantile, parseScrape, type Scrape, sum } from './prometheus-text.js'
@@ -24,7 +25,7 @@ export interface CellSpec {
   readonly warmupSeconds: number
   /** Starts the load; returns what stops it. */
   readonly drive: () => () => void
-  readonly api?: ApiLoad | null
+  readonly api?: ApiLoadThread | null
   readonly alerts?: AlertStream | null
   readonly hotEvery?: number
   /** Runs during the window (after warm-up), e.g. a reconnect storm; its result goes to `extra`. */
@@ -57,7 +58,7 @@ export async function measureCell(spec: CellSpec): Promise<Cell> {
   }
   // The API load runs only in the cells that ask for it: its CPU must not count against the others'
   // messages (W1's CPU ratio to Mosquitto is about MQTT alone).
-  spec.api?.start()
+  await spec.api?.start()
   const stop = spec.drive()
   await sleep(spec.warmupSeconds * 1000)
   // The window starts: fresh recorder, a metrics scrape (which also resets the gateway's event-loop
@@ -68,18 +69,24 @@ export async function measureCell(spec: CellSpec): Promise<Cell> {
     spec.alerts.recorder = recorder
     spec.alerts.latencies = []
   }
-  spec.api?.take()
+  await spec.api?.take()
   const before = await scrape(server)
   const watch = new Stopwatch(server.pid)
+  // The generator's own event loop: PUBACKs are timed there, so its delay bounds how much of a
+  // PUBACK figure may be the generator's (the API client has a thread of its own: api-load-thread).
+  const generatorLoop = monitorEventLoopDelay({ resolution: 10 })
+  generatorLoop.enable()
   const [extra] = await Promise.all([spec.during?.() ?? Promise.resolve({}), sleep(spec.shape.seconds * 1000)])
   stop()
   const unacked = await drain(devices, 5000)
   const w = watch.read()
+  generatorLoop.disable()
+  const generatorLoopP99Ms = Math.round(generatorLoop.percentile(99) / 1e4) / 100
   await sleep(spec.alerts ? 300 : 0) // the last alerts on the live stream
   const rss = rssMiB(server.pid)
   const after = await scrape(server)
   await spec.api?.stop()
-  const taken = spec.api ? spec.api.take() : null
+  const taken = spec.api ? await spec.api.take() : null
   const api = taken && {
     n: taken.n,
     p50: taken.p50,
@@ -125,6 +132,7 @@ export async function measureCell(spec: CellSpec): Promise<Cell> {
     extra: {
       ...extra,
       ...(journal ? { journalEntries: journal.entries } : {}),
+      generatorLoopP99Ms,
       ...(before && after
         ? {
             walSyncP99Ms: bound('carehub_journal_sync_seconds'),

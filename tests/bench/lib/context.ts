@@ -2,7 +2,7 @@
 // the API load and the alert stream, and where its cells go.
 import type { ServerProcess } from '../../_support/server-process.js'
 import type { AlertStream } from './alert-stream.js'
-import type { ApiLoad } from './api-load.js'
+import type { ApiLoadThread } from './api-load-thread.js'
 import type { Server } from './cell.js'
 import { type Credentials, connectAll, type SimDevice } from './fleet.js'
 import type { GatewayTarget } from './gateway-target.js'
@@ -29,7 +29,7 @@ export interface BenchContext {
   /** The fleet's certificates (index i = device i). */
   readonly credentials: readonly Credentials[]
   readonly vm: ServerProcess
-  readonly api: ApiLoad
+  readonly api: ApiLoadThread
   readonly alerts: AlertStream
   readonly cells: Cell[]
   log(line: string): void
