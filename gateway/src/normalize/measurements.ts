@@ -12,7 +12,7 @@ import type { FieldValue } from '../core/reading.js'
  * "valid, here are the fields" or "ask zod". At saturation zod's parse was ~9 % of the main
  * thread; readings that are fine — nearly all of them — no longer pay for it.
  */
-export type FieldRule =
+type FieldRule =
   | { readonly type: 'number'; readonly min: number; readonly max: number }
   | { readonly type: 'boolean' }
   | { readonly type: 'string'; readonly maxLength: number }

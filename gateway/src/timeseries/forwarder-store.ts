@@ -9,7 +9,6 @@ export interface SinkDeadLetter {
 
 /** The forwarder's cursor and dead letters; statements prepared once. */
 export class ForwarderStore {
-  readonly #db: Db
   readonly #consumer: string
   readonly #getCursor
   readonly #putCursor
@@ -18,7 +17,6 @@ export class ForwarderStore {
   readonly #oldest
 
   constructor(db: Db, consumer: string) {
-    this.#db = db
     this.#consumer = consumer
     this.#getCursor = db.prepare('SELECT seq FROM cursors WHERE consumer = ?').pluck()
     this.#putCursor = db.prepare(
@@ -35,13 +33,11 @@ export class ForwarderStore {
     return (this.#getCursor.get(this.#consumer) as number | undefined) ?? 0
   }
 
-  /** Move the cursor past a written batch and keep what the server refused — together or not at all. */
+  /**
+   * Move the cursor past a written batch and keep what the server refused. The caller runs this in
+   * a transaction (or a savepoint of the journal's group commit), so both happen or neither.
+   */
   advance(seq: number, refused: readonly SinkDeadLetter[], now: number): void {
-    this.#db.transaction(() => this.record(seq, refused, now)).immediate()
-  }
-
-  /** advance()'s writes, for a caller that runs them inside a transaction of its own (a savepoint). */
-  record(seq: number, refused: readonly SinkDeadLetter[], now: number): void {
     for (const r of refused) this.#deadLetter.run(now, `${r.sink} seq ${r.seq}`, r.reason, Buffer.from(r.line))
     this.#putCursor.run(this.#consumer, seq, now)
   }

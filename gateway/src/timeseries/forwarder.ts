@@ -72,8 +72,17 @@ export class Forwarder implements Service {
   /** The next batch, being read and encoded while the current one is written (catch-up only). */
   #ahead: { after: number; batch: Promise<{ entries: JournalEntry[]; items: Item[] }> } | undefined
 
+  /** The journal's group commit when given (ForwarderOptions.write), else a transaction of its own. */
+  readonly #write: (fn: (db: Db) => void) => Promise<void>
+
   constructor(options: ForwarderOptions) {
     this.#o = options
+    this.#write =
+      options.write ??
+      (async (fn) => {
+        const db = options.db()
+        db.transaction(() => fn(db)).immediate()
+      })
     this.name = `forwarder:${options.sink.name}`
     this.#metrics = new ForwarderMetrics(options.registry, options.sink.name, {
       depth: () => this.#store?.depth(this.#cursor) ?? 0,
@@ -164,16 +173,13 @@ export class Forwarder implements Service {
     if (this.#stopped) return 0
     const deadLetters = refused.map((r) => ({ seq: r.item.entry.seq, line: r.item.line, reason: r.reason, sink: this.#o.sink.name }))
     const now = this.#o.clock.now()
-    if (!this.#o.write) store.advance(last, deadLetters, now)
-    else {
-      try {
-        await this.#o.write(() => store.record(last, deadLetters, now))
-      } catch (err) {
-        // The journal refused (stopping, full or failing; it logs why): the batch was delivered but
-        // the cursor did not move, so it is sent again later and overwrites itself. Not the sink's fault.
-        this.#o.log.error({ err: (err as Error).message }, 'could not record the time-series cursor; the batch will be sent again')
-        return this.#o.backoffMaxMs
-      }
+    try {
+      await this.#write(() => store.advance(last, deadLetters, now))
+    } catch (err) {
+      // The store refused (the journal stopping, full or failing; it logs why): the batch was
+      // delivered but the cursor did not move, so it is sent again later and overwrites itself.
+      this.#o.log.error({ err: (err as Error).message }, 'could not record the time-series cursor; the batch will be sent again')
+      return this.#o.backoffMaxMs
     }
     this.#cursor = last
     this.#o.tail?.release(last)
