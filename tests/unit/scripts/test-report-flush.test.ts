@@ -16,7 +16,10 @@ function runnerFlags(): string[] {
     .find((l) => l.startsWith('exec timeout'))
   assert.ok(line, 'scripts/test.sh has its exec line')
   const args = line.split(/\s+/)
-  return args.slice(args.indexOf('node') + 1, args.indexOf('"${files[@]}"'))
+  return args.slice(
+    args.indexOf('node') + 1,
+    args.findIndex((a) => a.includes('files[@]')),
+  )
 }
 
 // nodejs/node#64833: with --test-force-exit and concurrency, a file's last verdicts could be lost
