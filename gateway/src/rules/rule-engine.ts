@@ -117,7 +117,11 @@ export class RuleEngine implements Service {
     while (this.#recording) await this.#recording
   }
 
-  /** The live feed (journal committer → bus). Out-of-order or while catching up: read from the journal instead. */
+  /**
+   * The live feed: readings as their group commit commits (JournalCommitter.onWritten), before the
+   * WAL sync, since what this engine records rides in a later commit. Out of order or while catching
+   * up: read from the journal instead.
+   */
   onCommitted(entries: readonly CommittedReading[]): void {
     if (this.#stopped) return
     const last = this.#live.at(-1)?.seq ?? this.#cursor

@@ -137,7 +137,7 @@ export function buildRules(d: RuleDeps): RuleParts {
           return notices
         }),
     announce,
-    watermark: () => (d.journal.oldestPendingReceivedAt() ?? Number.POSITIVE_INFINITY) - 1,
+    watermark: () => (d.journal.oldestUnwrittenReceivedAt() ?? Number.POSITIVE_INFINITY) - 1,
     checkpointMs: config.automations.checkpointMs,
     traceRetentionDays: config.automations.traceRetentionDays,
     tracesPerRule: config.automations.tracesPerRule,

@@ -35,8 +35,16 @@ export interface CommitterOptions {
   readonly maxBatch: number
   /** Items waiting at most; beyond it submit() refuses (the caller withholds its acknowledgement). */
   readonly maxPending: number
-  /** Told of every committed reading, in seq order, once its transaction is durable (the rules engine's feed). */
+  /** Told of every committed reading, in seq order, once its transaction is durable (the time-series forwarder's feed). */
   readonly onCommitted?: (entries: readonly CommittedReading[]) => void
+  /**
+   * Told of every reading, in seq order, as soon as its transaction commits, before the WAL sync
+   * (the rules engine's feed). Only for a listener whose effects are written through write(): they
+   * land in a later transaction, so the WAL's order makes them durable only after these readings
+   * (sqlite.org wal.html §2: a commit is the frames appended after every earlier one), and
+   * write() resolves only then. It saves the listener one whole sync of waiting.
+   */
+  readonly onWritten?: (entries: readonly CommittedReading[]) => void
   /**
    * Sync the -wal file off the event loop (wal-sync.ts): transactions then commit without an fsync
    * and are acknowledged after this sync. Absent: every commit fsyncs inline (synchronous=FULL).
@@ -143,10 +151,8 @@ export class JournalCommitter implements Service {
     return this.#queue.length
   }
 
-  /** The receive time of the oldest reading waiting for a commit (null: none waiting). */
-  oldestPendingReceivedAt(): number | null {
-    const syncing = this.#acks?.oldestReceivedAt() ?? null
-    if (syncing !== null) return syncing
+  /** The receive time of the oldest reading not yet told to onWritten (null: none). */
+  oldestUnwrittenReceivedAt(): number | null {
     for (const p of this.#queue) if (p.item.reading) return p.item.reading.receivedAt
     return null
   }
@@ -247,6 +253,8 @@ export class JournalCommitter implements Service {
     }
     if (batch.length > 0) this.#batchSize.observe(batch.length)
     const { settle: settlements, flags } = this.#o.writer().takeOutcome()
+    const entries = readings.map((reading, i): CommittedReading => ({ seq: seqs[i] as number, reading, anomalies: flags[i] ?? [] }))
+    if (entries.length > 0) this.#tell(this.#o.onWritten, entries)
     const durable = () => {
       if (readings.length) this.#committed.inc({ kind: 'reading' }, readings.length)
       if (deadLetters.length) this.#committed.inc({ kind: 'dead_letter' }, deadLetters.length)
@@ -257,20 +265,13 @@ export class JournalCommitter implements Service {
         p.resolve(p.item.reading ? (seqs[r++] ?? null) : null)
       })
       for (const settle of settlements) settle()
-      if (this.#o.onCommitted && readings.length > 0) {
-        try {
-          this.#o.onCommitted(readings.map((reading, i) => ({ seq: seqs[i] as number, reading, anomalies: flags[i] ?? [] })))
-        } catch (err) {
-          this.#o.log.error({ err }, 'a journal listener failed')
-        }
-      }
+      if (entries.length > 0) this.#tell(this.#o.onCommitted, entries)
     }
     if (!this.#acks) {
       durable()
       return
     }
     this.#acks.add({
-      readings,
       durable,
       // Committed but maybe not on disk: nothing is acknowledged, devices resend (a duplicate at worst).
       failed: (err) => {
@@ -279,6 +280,14 @@ export class JournalCommitter implements Service {
         for (const p of [...batch, ...writes]) p.reject(error)
       },
     })
+  }
+
+  #tell(listener: ((entries: readonly CommittedReading[]) => void) | undefined, entries: readonly CommittedReading[]): void {
+    try {
+      listener?.(entries)
+    } catch (err) {
+      this.#o.log.error({ err }, 'a journal listener failed')
+    }
   }
 
   async start(): Promise<void> {

@@ -1,5 +1,4 @@
 import { closeSync, fdatasync, openSync } from 'node:fs'
-import type { Reading } from '../core/reading.js'
 
 /** fdatasync of the journal's -wal file; calls back when it is on disk. */
 export type WalSync = (done: (err: Error | null) => void) => void
@@ -31,7 +30,6 @@ export function walSyncer(dbPath: string): WalSync & { close(): void } {
 }
 
 interface Group {
-  readonly readings: readonly Reading[]
   readonly durable: () => void
   readonly failed: (err: Error) => void
 }
@@ -50,7 +48,6 @@ export class DurableAcks {
   readonly #sync: WalSync
   readonly #onSynced: (ms: number, failed: Error | null) => void
   #waiting: Group[] = []
-  #inFlight: Group[] = []
   #running = false
   #idle: Array<() => void> = []
   #afterSync: Array<() => void> = []
@@ -63,12 +60,6 @@ export class DurableAcks {
   add(group: Group): void {
     this.#waiting.push(group)
     this.#start()
-  }
-
-  /** Receive time of the oldest reading committed but not yet durable (null: none). */
-  oldestReceivedAt(): number | null {
-    for (const g of [...this.#inFlight, ...this.#waiting]) if (g.readings.length > 0) return (g.readings[0] as Reading).receivedAt
-    return null
   }
 
   get syncing(): boolean {
@@ -91,11 +82,9 @@ export class DurableAcks {
     this.#running = true
     const groups = this.#waiting
     this.#waiting = []
-    this.#inFlight = groups
     const started = performance.now()
     this.#sync((err) => {
       this.#running = false
-      this.#inFlight = []
       this.#onSynced(performance.now() - started, err)
       for (const g of groups) {
         if (err) g.failed(err)

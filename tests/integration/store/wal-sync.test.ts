@@ -50,6 +50,7 @@ function setup(real = false) {
     )
   const syncWal = real ? walSyncer(path) : (done: (err: Error | null) => void) => void held.push(done)
   const committed: number[] = []
+  const written: number[] = []
   const committer = new JournalCommitter({
     writer: () => writer,
     clock: { now: () => Date.now() },
@@ -58,32 +59,34 @@ function setup(real = false) {
     maxBatch: 1000,
     maxPending: 10_000,
     onCommitted: (entries) => committed.push(...entries.map((e) => e.seq)),
+    onWritten: (entries) => written.push(...entries.map((e) => e.seq)),
     syncWal,
   })
   const count = () => reader.prepare('SELECT count(*) FROM readings').pluck().get() as number
-  return { db, path, committer, held, modes, committed, count, lines }
+  return { db, path, committer, held, modes, committed, written, count, lines }
 }
 
 describe('journal: the fsync runs off the event loop, acknowledgements wait for it', () => {
-  test('a committed reading is acknowledged (and told to the rules engine) only after the WAL sync', async () => {
-    const { committer, held, committed, count, modes, db } = setup()
+  test('a committed reading is acknowledged (and told to the forwarder) only after the WAL sync; the rules hear of it at commit', async () => {
+    const { committer, held, committed, written, count, modes, db } = setup()
     let acked: number | null = null
     void committer.submit({ reading: reading(1) }).then((seq) => {
       acked = seq
     })
+    assert.equal(committer.oldestUnwrittenReceivedAt(), NOW + 1, 'queued: the rules must not run timers past it yet')
     await tick()
     assert.equal(count(), 1, 'the transaction committed')
+    assert.deepEqual(written, [1], 'the rules engine is told at once (its alerts commit later, so are durable only after this sync)')
+    assert.equal(committer.oldestUnwrittenReceivedAt(), null)
     assert.deepEqual(modes, [1], 'inside the group commit synchronous is NORMAL: no inline fsync')
     assert.equal(db.pragma('synchronous', { simple: true }), 2, 'and FULL again for every other writer')
     await tick()
     assert.equal(acked, null, 'not acknowledged before the sync')
     assert.deepEqual(committed, [])
-    assert.ok(committer.oldestPendingReceivedAt() !== null, 'the rules engine must not run timers past it yet')
     held.shift()?.(null)
     await tick()
     assert.equal(acked, 1)
     assert.deepEqual(committed, [1])
-    assert.equal(committer.oldestPendingReceivedAt(), null)
   })
 
   test('what arrives during a sync is committed in one transaction when it ends, and acknowledged by the next sync', async () => {
@@ -105,6 +108,35 @@ describe('journal: the fsync runs off the event loop, acknowledgements wait for 
     held.shift()?.(null)
     await tick()
     assert.deepEqual(acks, [1, 2, 3, 4])
+  })
+
+  test('what the rules write when told at commit (an alert) resolves only after the reading’s sync and then its own', async () => {
+    const { committer, held, written, count } = setup()
+    let acked = false
+    let alertStored = false
+    void committer.submit({ reading: reading(1) }).then(() => {
+      acked = true
+    })
+    await tick()
+    assert.deepEqual(written, [1])
+    // As the rules engine does on its feed: the alert goes through write(), into a later commit.
+    void committer
+      .write((db) => db.prepare(`INSERT INTO settings (key, value, updated_at) VALUES ('alert', '"raised"', 0)`).run())
+      .then(() => {
+        alertStored = true
+      })
+    await tick()
+    await tick()
+    assert.equal(held.length, 1, 'the alert waits for the reading’s sync: no commit while it runs')
+    held.shift()?.(null)
+    await tick()
+    assert.equal(acked, true)
+    assert.equal(held.length, 1, 'the alert committed after the reading, and its own sync started')
+    assert.equal(alertStored, false, 'not durable yet, so not announced')
+    held.shift()?.(null)
+    await tick()
+    assert.equal(alertStored, true)
+    assert.equal(count(), 1)
   })
 
   test('a failed sync acknowledges nothing and says why', async () => {
