@@ -49,13 +49,26 @@ export function getDevice(db: Db, id: string): Device | undefined {
   return row ? toDevice(row) : undefined
 }
 
-export function listDevices(db: Db, filter: { source?: string; type?: string; room?: string } = {}): Device[] {
+/** One page of a listing: devices with an id after `after`, in id order, `limit` of them at most. */
+export interface DevicePage {
+  readonly limit: number
+  readonly after?: string | undefined
+}
+
+/** Devices matching the filter, in id order: all of them, or one page. */
+export function listDevices(db: Db, filter: { source?: string; type?: string; room?: string } = {}, page?: DevicePage): Device[] {
   const rows = db
     .prepare(
       `SELECT * FROM devices WHERE (@source IS NULL OR source = @source) AND (@type IS NULL OR type = @type)
-       AND (@room IS NULL OR room = @room) ORDER BY id`,
+       AND (@room IS NULL OR room = @room) AND (@after IS NULL OR id > @after) ORDER BY id LIMIT @limit`,
     )
-    .all({ source: filter.source ?? null, type: filter.type ?? null, room: filter.room ?? null }) as DeviceRow[]
+    .all({
+      source: filter.source ?? null,
+      type: filter.type ?? null,
+      room: filter.room ?? null,
+      after: page?.after ?? null,
+      limit: page?.limit ?? -1,
+    }) as DeviceRow[]
   return rows.map(toDevice)
 }
 

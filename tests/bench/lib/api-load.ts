@@ -28,7 +28,7 @@ export class ApiLoad {
     this.#paths = [
       '/api/telemetry/query?preset=latest',
       `/api/devices/${sampleDevice}/series?measurement=env&field=temp_c&range=1h&step=1m`,
-      '/api/devices',
+      '/api/devices', // its first page (100 devices), as a panel asks for the list
       '/api/alerts?limit=50',
     ]
   }

