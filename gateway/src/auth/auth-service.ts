@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomBytes, randomUUID, webcrypto } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { jwtVerify, SignJWT } from 'jose'
 import type { Logger } from 'pino'
@@ -71,7 +71,7 @@ export class AuthService implements Service {
   readonly #throttle = new LoginThrottle({ freeFailures: 5, freeFailuresPerUser: 20, maxDelayMs: 15 * 60_000 })
   /** Successors handed out within the grace window, by the consumed token's row id (memory only). */
   readonly #recent = new Map<number, { pair: Promise<TokenPair>; until: number }>()
-  #key: Uint8Array | undefined
+  #key: webcrypto.CryptoKey | undefined
   readonly #hashing = new HashGate(2, 16)
   readonly #inFlight = new Set<string>()
   /** A real argon2id hash to verify against when the user does not exist: the same work, so timing does not reveal usernames. */
@@ -84,8 +84,11 @@ export class AuthService implements Service {
   async start(): Promise<void> {
     const { keyPath, secrets } = this.#d
     if (!existsSync(keyPath)) createFileExclusive(keyPath, await secrets().encrypt(randomBytes(32).toString('base64')), 0o600)
-    this.#key = Buffer.from(await secrets().readFile(keyPath), 'base64')
-    if (this.#key.length !== 32) throw new CarehubError('CAREHUB_ERR_SECRETS', `${keyPath} does not hold a 256-bit signing key`)
+    const raw = Buffer.from(await secrets().readFile(keyPath), 'base64')
+    if (raw.length !== 32) throw new CarehubError('CAREHUB_ERR_SECRETS', `${keyPath} does not hold a 256-bit signing key`)
+    // Imported once: given raw bytes, jose imports a key on every sign and verify (~45 us of CPU per
+    // API request here, a third of the verify).
+    this.#key = await webcrypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify'])
   }
 
   async stop(): Promise<void> {
@@ -303,7 +306,7 @@ export class AuthService implements Service {
     return { userId: user.id, username: user.username, role: user.role, sessionId: claims.sid }
   }
 
-  #signingKey(): Uint8Array {
+  #signingKey(): webcrypto.CryptoKey {
     if (!this.#key) throw new CarehubError('CAREHUB_ERR_SECRETS', 'auth is not started')
     return this.#key
   }
