@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID, webcrypto } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { jwtVerify, SignJWT } from 'jose'
+import { SignJWT } from 'jose'
 import type { Logger } from 'pino'
 import type { Clock } from '../core/clock.js'
 import { CarehubError } from '../core/errors.js'
@@ -12,6 +12,7 @@ import type { Db } from '../store/open.js'
 import { familyActive, revokeFamily, revokeOtherFamilies, rotateRefreshToken, startFamily } from '../store/refresh-tokens.js'
 import { findUserByUsername, type Role, userAuthState } from '../store/users.js'
 import { createFileExclusive } from '../system/atomic-file.js'
+import { verifyAccessToken } from './access-token.js'
 import { HashGate } from './hash-gate.js'
 import { LoginThrottle } from './login-throttle.js'
 import { hashPassword, verifyPassword } from './password.js'
@@ -72,6 +73,7 @@ export class AuthService implements Service {
   /** Successors handed out within the grace window, by the consumed token's row id (memory only). */
   readonly #recent = new Map<number, { pair: Promise<TokenPair>; until: number }>()
   #key: webcrypto.CryptoKey | undefined
+  #rawKey: Buffer | undefined
   readonly #hashing = new HashGate(2, 16)
   readonly #inFlight = new Set<string>()
   /** A real argon2id hash to verify against when the user does not exist: the same work, so timing does not reveal usernames. */
@@ -86,9 +88,9 @@ export class AuthService implements Service {
     if (!existsSync(keyPath)) createFileExclusive(keyPath, await secrets().encrypt(randomBytes(32).toString('base64')), 0o600)
     const raw = Buffer.from(await secrets().readFile(keyPath), 'base64')
     if (raw.length !== 32) throw new CarehubError('CAREHUB_ERR_SECRETS', `${keyPath} does not hold a 256-bit signing key`)
-    // Imported once: given raw bytes, jose imports a key on every sign and verify (~45 us of CPU per
-    // API request here, a third of the verify).
-    this.#key = await webcrypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify'])
+    this.#rawKey = raw
+    // For signing with jose (sign-in, refresh), imported once: given raw bytes it imports a key each time.
+    this.#key = await webcrypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
   }
 
   async stop(): Promise<void> {
@@ -288,16 +290,11 @@ export class AuthService implements Service {
   /** Verify an access token and the live state behind it; throws CAREHUB_ERR_UNAUTHENTICATED. */
   async authenticate(accessToken: string): Promise<Principal> {
     const deny = (why: string) => new CarehubError('CAREHUB_ERR_UNAUTHENTICATED', why)
-    let claims: { sub?: string; sid?: unknown; iat?: number }
-    try {
-      ;({ payload: claims } = await jwtVerify(accessToken, this.#signingKey(), {
-        algorithms: ['HS256'],
-        issuer: this.#d.issuer(),
-        currentDate: new Date(this.#d.clock.now()),
-      }))
-    } catch (err) {
-      throw deny((err as { code?: string }).code === 'ERR_JWT_EXPIRED' ? 'the access token expired; refresh it' : 'invalid access token')
-    }
+    if (!this.#rawKey) throw new CarehubError('CAREHUB_ERR_SECRETS', 'auth is not started')
+    // Synchronous (access-token.ts): an API request is answered in the event-loop turn it arrives in.
+    const check = verifyAccessToken(accessToken, this.#rawKey, { issuer: this.#d.issuer(), now: this.#d.clock.now() })
+    if (!check.ok) throw deny(check.expired ? 'the access token expired; refresh it' : 'invalid access token')
+    const claims = check.claims as { sub?: unknown; sid?: unknown; iat?: number }
     const db = this.#d.db()
     const user = userAuthState(db, Number(claims.sub))
     if (!user || user.disabled) throw deny('the account is disabled')
