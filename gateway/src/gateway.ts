@@ -280,7 +280,7 @@ export class Gateway {
         () => this.#lock?.release(),
       ),
       store,
-      new WalCheckpointer({ path: join(dataDir, STORE_FILE), intervalMs: 1000, log: child('store') }),
+      new WalCheckpointer({ path: join(dataDir, STORE_FILE), intervalMs: 1000, log: child('store'), registry }),
       defineService('identity', async () => {
         this.#gatewayId = gatewayIdentity(db(), config.gateway.id, clock.now())
         this.#secrets = await SecretBox.open(join(dataDir, SECRETS_DIR))

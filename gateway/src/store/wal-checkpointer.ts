@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
 import type { Logger } from 'pino'
+import { Gauge, Histogram, type Registry } from 'prom-client'
 import type { Service } from '../core/service.js'
 import { BACKGROUND_WORKER_LIMITS } from '../system/module-worker.js'
 
@@ -31,14 +32,41 @@ const timer = setInterval(() => {
 parentPort.on('message', (m) => { if (m === 'stop') { clearInterval(timer); db.close(); parentPort.close() } })
 `
 
+export interface WalCheckpointerDeps {
+  readonly path: string
+  readonly intervalMs: number
+  readonly log: Logger
+  readonly registry: Registry
+}
+
 export class WalCheckpointer implements Service {
   readonly name = 'wal-checkpointer'
-  readonly #d: { path: string; intervalMs: number; log: Logger }
+  readonly #d: WalCheckpointerDeps
   #worker: Worker | undefined
   #lastError = ''
+  readonly #frames: Histogram
+  #pinned = 0
 
-  constructor(deps: { path: string; intervalMs: number; log: Logger }) {
+  constructor(deps: WalCheckpointerDeps) {
     this.#d = deps
+    const registers = [deps.registry]
+    // The WAL is a buffer too (DESIGN invariant 3): should checkpoints fall behind (readers pinning
+    // old snapshots), it grows towards the safety net, whose checkpoint then runs on the event loop.
+    this.#frames = new Histogram({
+      name: 'carehub_store_wal_frames',
+      help: 'Frames in the store WAL, sampled at each background checkpoint (the safety net checkpoints on the event loop at 20,000)',
+      buckets: [100, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000],
+      registers,
+    })
+    const pinned = () => this.#pinned
+    new Gauge({
+      name: 'carehub_store_wal_unbackfilled_frames',
+      help: 'WAL frames the last background checkpoint could not copy into the database (held by readers)',
+      registers,
+      collect() {
+        this.set(pinned())
+      },
+    })
   }
 
   async start(): Promise<void> {
@@ -48,7 +76,12 @@ export class WalCheckpointer implements Service {
       workerData: { path: this.#d.path, module, intervalMs: this.#d.intervalMs },
       resourceLimits: BACKGROUND_WORKER_LIMITS,
     })
-    worker.on('message', (m: { ok: boolean; error?: string }) => {
+    worker.on('message', (m: { ok: boolean; error?: string; log?: number; checkpointed?: number }) => {
+      // log is -1 when the store is not in WAL mode (never here: open.ts asserts it).
+      if (m.ok && typeof m.log === 'number' && m.log >= 0) {
+        this.#frames.observe(m.log)
+        this.#pinned = Math.max(0, m.log - (m.checkpointed ?? 0))
+      }
       if (m.ok || m.error === this.#lastError) return
       this.#lastError = m.error ?? ''
       this.#d.log.warn({ err: m.error }, 'WAL checkpoint failed (the automatic checkpoint still bounds the WAL)')

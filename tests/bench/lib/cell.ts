@@ -137,6 +137,8 @@ export async function measureCell(spec: CellSpec): Promise<Cell> {
         ? {
             walSyncP99Ms: bound('carehub_journal_sync_seconds'),
             journalLockBusy: counterDelta(before, after, 'carehub_journal_lock_busy_total'),
+            // The WAL's largest size in the window (upper bucket bound): at 20,000 frames SQLite's safety-net checkpoint runs on the event loop.
+            walFramesMax: histogramQuantile(before, after, 'carehub_store_wal_frames', 1),
             // Readings and dead letters per journal transaction: what each commit's fixed cost is spread over.
             itemsPerCommit: ratio(
               counterDelta(before, after, 'carehub_journal_batch_size_sum'),
