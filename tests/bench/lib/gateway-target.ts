@@ -2,7 +2,7 @@
 // exactly as production starts it, with a throw-away data folder, N enrolled devices, a signed-in
 // admin for the API load, one threshold rule per W1 device and VictoriaMetrics as its sink.
 import { type ChildProcess, spawn } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { openSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
@@ -116,7 +116,8 @@ export class GatewayTarget {
         CAREHUB_MDNS: 'off',
         CAREHUB_LOG_LEVEL: 'warn',
       },
-      stdio: ['ignore', 'ignore', 'inherit'],
+      // BENCH_GATEWAY_LOG=<file>: keep the gateway's log (warnings and up: slow commits, stalls) for a run worth explaining.
+      stdio: ['ignore', process.env.BENCH_GATEWAY_LOG ? openSync(process.env.BENCH_GATEWAY_LOG, 'a') : 'ignore', 'inherit'],
     })
     const proc = this.#proc
     process.on('exit', () => proc.kill('SIGKILL'))
