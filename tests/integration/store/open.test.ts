@@ -54,24 +54,6 @@ describe('store: durability settings', () => {
   })
 })
 
-describe('store: the WAL file', () => {
-  test('a WAL grown past the size limit is cut back to it once checkpointed and started over', () => {
-    const path = join(tempDir(), 'wal.db')
-    const db = openStore({ path, log: captureLogger().log, now: NOW, checkIntegrity: false, walSizeLimitBytes: 512 * 1024 })
-    db.exec('CREATE TABLE blob_test (b BLOB)')
-    const insert = db.prepare('INSERT INTO blob_test VALUES (randomblob(4000))')
-    for (let i = 0; i < 800; i++) insert.run() // ~3.2 MB of frames, far below the safety-net checkpoint
-    const grown = statSync(`${path}-wal`).size
-    assert.ok(grown > 3_000_000, `the WAL grew (${grown} bytes)`)
-    const checkpointer = new Database(path)
-    checkpointer.pragma('wal_checkpoint(PASSIVE)') // as the background checkpointer does
-    checkpointer.close()
-    insert.run() // the next write starts the WAL over, and cuts the file back
-    assert.ok(statSync(`${path}-wal`).size <= 512 * 1024, `cut back to ${statSync(`${path}-wal`).size} bytes`)
-    db.close()
-  })
-})
-
 describe('store: migrations', () => {
   test('an empty database gets every migration, recorded once', () => {
     const db = open(join(tempDir(), 'empty.db'))
