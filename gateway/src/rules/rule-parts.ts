@@ -121,19 +121,16 @@ export function buildRules(d: RuleDeps): RuleParts {
     // the runners look for what it queued (a rule may queue a command without raising an alert).
     persist: (batch) =>
       d.journal
-        .write(
-          (tx) =>
-            recordBatch(
-              tx,
-              {
-                gatewayId: d.gatewayId(),
-                emailFor: (severity) => emailWanted(email, severity),
-                fallbackConfigured: config.automations.criticalFallback.length > 0,
-              },
-              batch,
-            ),
-          // A firing is an alert someone waits for: it does not queue behind the sync in flight.
-          { urgent: batch.firings.length > 0 },
+        .write((tx) =>
+          recordBatch(
+            tx,
+            {
+              gatewayId: d.gatewayId(),
+              emailFor: (severity) => emailWanted(email, severity),
+              fallbackConfigured: config.automations.criticalFallback.length > 0,
+            },
+            batch,
+          ),
         )
         .then((notices) => {
           actions.wake()

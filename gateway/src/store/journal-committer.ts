@@ -22,8 +22,6 @@ interface Pending {
 /** Other writes that ride along in the next group commit (sharing its fsync). */
 interface PendingWrite {
   readonly fn: (db: Db) => unknown
-  /** Committed and synced at once, without waiting for the sync in flight (alerts). */
-  readonly urgent: boolean
   resolve(value: unknown): void
   reject(err: Error): void
 }
@@ -68,9 +66,7 @@ export class JournalCommitter implements Service {
   readonly #o: CommitterOptions
   #queue: Pending[] = []
   #writes: PendingWrite[] = []
-  /** A run is pending: an immediate, the lock-busy retry timer, or parked until the syncs in flight end. */
   #scheduled = false
-  #parked = false
   #retry: NodeJS.Timeout | undefined
   #stopped = false
   #failing = false
@@ -180,16 +176,12 @@ export class JournalCommitter implements Service {
    * halved the event loop's time spent waiting on the disk). Resolves once committed. `fn` runs in
    * a savepoint of its own: if it throws, only its writes are undone and only its caller hears.
    * Never refused for a full queue: what rides here (alerts) is never dropped.
-   * Urgent (an alert someone waits for): committed at once even while a sync runs, with a sync of its
-   * own beside it, instead of after it; it saves the alert up to a whole sync.
    */
-  write<T>(fn: (db: Db) => T, options: { readonly urgent?: boolean } = {}): Promise<T> {
+  write<T>(fn: (db: Db) => T): Promise<T> {
     if (this.#stopped) return Promise.reject(new CarehubError('CAREHUB_ERR_STORE_UNAVAILABLE', 'the journal is stopping'))
-    const urgent = options.urgent === true
     return new Promise<T>((resolve, reject) => {
-      this.#writes.push({ fn, urgent, resolve: resolve as (v: unknown) => void, reject })
-      if (urgent && this.#parked) setImmediate(() => this.#run())
-      else this.#schedule()
+      this.#writes.push({ fn, resolve: resolve as (v: unknown) => void, reject })
+      this.#schedule()
     })
   }
 
@@ -205,15 +197,8 @@ export class JournalCommitter implements Service {
     // While a WAL sync runs, what is queued could not be acknowledged before the NEXT sync anyway,
     // and that one starts only when this one ends: committing now would buy no latency, only more
     // and smaller transactions (CPU per reading). So wait for it, then commit everything in one.
-    // Unless an urgent write waits: that one pays for a sync of its own.
-    if (this.#acks?.syncing && !this.#writes.some((w) => w.urgent)) {
-      if (!this.#parked) {
-        this.#parked = true
-        this.#acks.whenSynced(() => {
-          this.#parked = false
-          this.#run()
-        })
-      }
+    if (this.#acks?.syncing) {
+      this.#acks.whenSynced(() => this.#run())
       return
     }
     this.#scheduled = false
@@ -286,18 +271,15 @@ export class JournalCommitter implements Service {
       durable()
       return
     }
-    this.#acks.add(
-      {
-        durable,
-        // Committed but maybe not on disk: nothing is acknowledged, devices resend (a duplicate at worst).
-        failed: (err) => {
-          this.#refused.inc(batch.length)
-          const error = new CarehubError('CAREHUB_ERR_STORE_UNAVAILABLE', `journal sync failed: ${err.message}`, { cause: err })
-          for (const p of [...batch, ...writes]) p.reject(error)
-        },
+    this.#acks.add({
+      durable,
+      // Committed but maybe not on disk: nothing is acknowledged, devices resend (a duplicate at worst).
+      failed: (err) => {
+        this.#refused.inc(batch.length)
+        const error = new CarehubError('CAREHUB_ERR_STORE_UNAVAILABLE', `journal sync failed: ${err.message}`, { cause: err })
+        for (const p of [...batch, ...writes]) p.reject(error)
       },
-      writes.some((w) => w.urgent),
-    )
+    })
   }
 
   #tell(listener: ((entries: readonly CommittedReading[]) => void) | undefined, entries: readonly CommittedReading[]): void {

@@ -37,23 +37,18 @@ interface Group {
 /**
  * Acknowledge committed transactions only once they are durable (DESIGN invariant 1): a group
  * committed with synchronous=NORMAL is in the -wal file but maybe not on disk; it is told "durable"
- * after an fdatasync of that file which STARTED after its commit. Normally one sync runs at a time;
- * what arrives meanwhile is committed in one transaction when it ends and shares the next sync
- * (group commit sized by the disk's own sync time: JournalCommitter waits via whenSynced). An
- * urgent group (an alert) starts a sync of its own at once, beside the one running: whichever sync
- * ends first tells every group committed before it started, in commit order.
- * Why this is as durable as FULL: FULL is exactly "sync the WAL after each commit"
- * (sqlite.org pragma.html#pragma_synchronous; wal.html §2.3); WAL mode with NORMAL is never
- * corrupted by a power loss, it can only lose transactions not yet synced — and those were never
- * acknowledged.
+ * after an fdatasync of that file which STARTED after its commit. One sync runs at a time; what
+ * arrives meanwhile is committed in one transaction when it ends and shares the next sync (group
+ * commit sized by the disk's own sync time: JournalCommitter waits via whenSynced). Why this is as durable as FULL: FULL is exactly "sync the WAL
+ * after each commit" (sqlite.org pragma.html#pragma_synchronous; wal.html §2.3); WAL mode with
+ * NORMAL is never corrupted by a power loss, it can only lose transactions not yet synced — and
+ * those were never acknowledged.
  */
 export class DurableAcks {
   readonly #sync: WalSync
   readonly #onSynced: (ms: number, failed: Error | null) => void
-  /** Committed groups not yet told, in commit order, numbered. */
-  #groups: Array<{ readonly n: number; readonly group: Group }> = []
-  #added = 0
-  #running = 0
+  #waiting: Group[] = []
+  #running = false
   #idle: Array<() => void> = []
   #afterSync: Array<() => void> = []
 
@@ -62,45 +57,43 @@ export class DurableAcks {
     this.#onSynced = onSynced
   }
 
-  /** A group just committed. Urgent: sync now even while another sync runs (else it waits for the next). */
-  add(group: Group, urgent = false): void {
-    this.#groups.push({ n: ++this.#added, group })
-    if (urgent || this.#running === 0) this.#start()
+  add(group: Group): void {
+    this.#waiting.push(group)
+    this.#start()
   }
 
   get syncing(): boolean {
-    return this.#running > 0
+    return this.#running
   }
 
-  /** Run `fn` once the syncs in flight have ended (their groups told), before the next one starts. */
+  /** Run `fn` once the sync in flight has ended (its groups told), before the next one starts. */
   whenSynced(fn: () => void): void {
     this.#afterSync.push(fn)
   }
 
   /** Resolves once every group added so far is durable (or failed). */
   drain(): Promise<void> {
-    if (this.#running === 0 && this.#groups.length === 0) return Promise.resolve()
+    if (!this.#running && this.#waiting.length === 0) return Promise.resolve()
     return new Promise((resolve) => this.#idle.push(resolve))
   }
 
   #start(): void {
-    this.#running++
-    // Every group added so far committed before this sync starts: it covers them all.
-    const covers = this.#added
+    if (this.#running || this.#waiting.length === 0) return
+    this.#running = true
+    const groups = this.#waiting
+    this.#waiting = []
     const started = performance.now()
     this.#sync((err) => {
-      this.#running--
+      this.#running = false
       this.#onSynced(performance.now() - started, err)
-      while ((this.#groups[0]?.n ?? Number.POSITIVE_INFINITY) <= covers) {
-        const { group } = this.#groups.shift() as { group: Group }
-        if (err) group.failed(err)
-        else group.durable()
+      for (const g of groups) {
+        if (err) g.failed(err)
+        else g.durable()
       }
-      if (this.#running > 0) return
       // The committer's held-back batch commits here, so the next sync covers it.
       for (const fn of this.#afterSync.splice(0)) fn()
-      if (this.#running === 0 && this.#groups.length > 0) this.#start()
-      if (this.#running === 0) for (const resolve of this.#idle.splice(0)) resolve()
+      if (this.#waiting.length > 0) this.#start()
+      if (!this.#running) for (const resolve of this.#idle.splice(0)) resolve()
     })
   }
 }

@@ -139,52 +139,6 @@ describe('journal: the fsync runs off the event loop, acknowledgements wait for 
     assert.equal(count(), 1)
   })
 
-  test('an urgent write (an alert) commits during a sync with a sync of its own; whichever sync ends first tells all it covers, in order', async () => {
-    const { committer, held, count, modes } = setup()
-    const told: string[] = []
-    void committer.submit({ reading: reading(1) }).then(() => told.push('reading 1'))
-    await tick()
-    assert.equal(held.length, 1, 'the reading’s sync runs')
-    void committer.submit({ reading: reading(2) }).then(() => told.push('reading 2'))
-    void committer
-      .write((db) => db.prepare(`INSERT INTO settings (key, value, updated_at) VALUES ('alert', '"raised"', 0)`).run(), { urgent: true })
-      .then(() => told.push('alert'))
-    await tick()
-    await tick()
-    assert.equal(count(), 2, 'committed without waiting for the sync in flight, reading 2 with it')
-    assert.equal(modes.length, 2)
-    assert.equal(held.length, 2, 'its own sync started beside the first')
-    held[1]?.(null) // the second sync ends first: it started after both commits, so it covers both
-    await tick()
-    assert.deepEqual(told, ['reading 1', 'reading 2', 'alert'], 'in commit order')
-    held[0]?.(null) // the first ends later: nothing left to tell
-    await tick()
-    assert.deepEqual(told, ['reading 1', 'reading 2', 'alert'])
-    void committer.submit({ reading: reading(3) }).then(() => told.push('reading 3'))
-    await tick()
-    assert.equal(held.length, 3, 'back to one sync at a time')
-    held[2]?.(null)
-    await tick()
-    assert.deepEqual(told.at(-1), 'reading 3')
-  })
-
-  test('when the first sync ends first, it tells only what it covers; the urgent write waits for its own', async () => {
-    const { committer, held } = setup()
-    const told: string[] = []
-    void committer.submit({ reading: reading(1) }).then(() => told.push('reading 1'))
-    await tick()
-    void committer.write(() => 'x', { urgent: true }).then(() => told.push('alert'))
-    await tick()
-    await tick()
-    assert.equal(held.length, 2)
-    held[0]?.(null)
-    await tick()
-    assert.deepEqual(told, ['reading 1'], 'the first sync started before the alert’s commit')
-    held[1]?.(null)
-    await tick()
-    assert.deepEqual(told, ['reading 1', 'alert'])
-  })
-
   test('a failed sync acknowledges nothing and says why', async () => {
     const { committer, held, lines } = setup()
     const outcome = committer.submit({ reading: reading(1) }).then(
