@@ -20,6 +20,8 @@ const INVALID: AccessTokenCheck = { ok: false, expired: false }
  *   future (RFC 7519 §4.1.4-5, whole seconds, no leeway: as jose was configured).
  */
 export function verifyAccessToken(token: string, key: Buffer, expected: { readonly issuer: string; readonly now: number }): AccessTokenCheck {
+  // A clock that is not a number must not make every token look unexpired.
+  if (!Number.isFinite(expected.now)) return INVALID
   const parts = token.split('.')
   if (parts.length !== 3) return INVALID
   const [header, payload, signature] = parts as [string, string, string]
@@ -39,9 +41,17 @@ export function verifyAccessToken(token: string, key: Buffer, expected: { readon
   return { ok: true, claims }
 }
 
+/**
+ * Fatal, as jose's: ill-formed UTF-8 is refused, not replaced by U+FFFD (RFC 7515 §5.2 step 3,
+ * RFC 7519 §7.2 step 10). A byte-order mark is kept, so JSON.parse refuses it (jose strips it).
+ */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
 function parseObject(segment: string): Record<string, unknown> | null {
+  // A length of 4k+1 is not base64url (RFC 4648 §5): Buffer would drop the last character silently.
+  if (segment.length % 4 === 1) return null
   try {
-    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'))
+    const value: unknown = JSON.parse(UTF8.decode(Buffer.from(segment, 'base64url')))
     return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null
   } catch {
     return null

@@ -70,6 +70,70 @@ describe('access tokens are verified synchronously, as strictly as jose was conf
     assert.equal(check(`${notObject}.${createHmac('sha256', KEY).update(notObject).digest('base64url')}`).ok, false, 'a header that is not an object')
   })
 
+  test('what Buffer would quietly accept is refused: ill-formed UTF-8, a 4k+1-character segment, a clock that is not a number', () => {
+    const sign = (header: Buffer, payload: Buffer) => {
+      const input = `${header.toString('base64url')}.${payload.toString('base64url')}`
+      return `${input}.${createHmac('sha256', KEY).update(input).digest('base64url')}`
+    }
+    const json = (v: unknown) => Buffer.from(JSON.stringify(v))
+    const badUtf8 = Buffer.concat([
+      Buffer.from(`{"sub":"7","iss":"${ISSUER}","exp":${iat + 900},"sid":"s`),
+      Buffer.from([0xc0, 0xaf]),
+      Buffer.from('"}'),
+    ])
+    assert.equal(check(sign(json({ alg: 'HS256' }), badUtf8)).ok, false, 'payload')
+    assert.equal(
+      check(sign(Buffer.concat([Buffer.from('{"alg":"HS256","x":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]), json(claims))).ok,
+      false,
+      'header',
+    )
+    assert.equal(check(sign(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), json({ alg: 'HS256' })]), json(claims))).ok, false, 'a byte-order mark')
+    const header = json({ alg: 'HS256', typ: 'JWT' }).toString('base64url')
+    const input = `${header}A.${json(claims).toString('base64url')}`
+    assert.equal(header.length % 4, 0)
+    assert.equal(check(`${input}.${createHmac('sha256', KEY).update(input).digest('base64url')}`).ok, false, '4k+1 characters')
+    assert.equal(verifyAccessToken(forge({ alg: 'HS256' }, claims), KEY, { issuer: ISSUER, now: Number.NaN }).ok, false, 'NaN now')
+  })
+
+  test('agrees with jose on 2,000 correctly signed tokens with varied headers and claims', async () => {
+    const headers = [
+      { alg: 'HS256' },
+      { alg: 'HS256', typ: 'JWT' },
+      { alg: 'HS256', kid: 'k' },
+      { alg: 'HS256', b64: false },
+      { alg: 'HS384' },
+      { alg: 'none' },
+      { typ: 'JWT' },
+    ]
+    const values = [undefined, null, 'x', iat - 1, iat, iat + 1, iat + 900, [iat + 900], '1e400', 1.5]
+    const issuers = [ISSUER, undefined, 'other', [ISSUER]]
+    let agreed = 0
+    for (let i = 0; i < 2000; i++) {
+      const pick = <T>(list: readonly T[], salt: number) => list[(i * salt + (i >> 3)) % list.length] as T
+      const payload: Record<string, unknown> = { sub: '7' }
+      for (const [name, salt] of [
+        ['exp', 7],
+        ['nbf', 11],
+        ['iat', 13],
+      ] as const) {
+        const v = pick(values, salt)
+        if (v !== undefined) payload[name] = v
+      }
+      const iss = pick(issuers, 5)
+      if (iss !== undefined) payload.iss = iss
+      if (payload.exp === undefined) payload.exp = iat + 900 // ours requires exp (stricter than jose as configured)
+      const token = forge(pick(headers, 3), payload)
+      const ours = check(token).ok
+      const theirs = await jwtVerify(token, KEY, { algorithms: ['HS256'], issuer: ISSUER, currentDate: new Date(NOW) }).then(
+        () => true,
+        () => false,
+      )
+      assert.equal(ours, theirs, `${token}: ours ${ours}, jose ${theirs}`)
+      if (ours) agreed++
+    }
+    assert.ok(agreed > 0, 'some were valid')
+  })
+
   test('algorithms (RFC 8725 §3.1): only HS256; "none", HS512 with our key and an unknown crit extension are refused', async () => {
     const none = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.`
     assert.equal(check(none).ok, false)
