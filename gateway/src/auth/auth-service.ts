@@ -296,6 +296,8 @@ export class AuthService implements Service {
     if (!check.ok) throw deny(check.expired ? 'the access token expired; refresh it' : 'invalid access token')
     const claims = check.claims as { sub?: unknown; sid?: unknown; iat?: number }
     const db = this.#d.db()
+    // We issue sub as a user id in decimal; anything else is not one of our tokens.
+    if (typeof claims.sub !== 'string' || !/^[1-9]\d*$/.test(claims.sub)) throw deny('invalid access token')
     const user = userAuthState(db, Number(claims.sub))
     if (!user || user.disabled) throw deny('the account is disabled')
     if (typeof claims.sid !== 'string' || !familyActive(db, claims.sid, this.#d.clock.now())) throw deny('the session has ended; sign in again')

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict'
+import { createHmac } from 'node:crypto'
+import { join } from 'node:path'
 import { describe, test } from 'node:test'
+import { SecretBox } from '../../../gateway/src/secrets/secret-box.js'
 import { verifyAuditChain } from '../../../gateway/src/store/audit.js'
+import { SECRETS_DIR } from '../../../gateway/src/system/data-layout.js'
 import { api } from '../../_support/api-client.js'
 import { startGateway } from '../../_support/gateway-harness.js'
 
@@ -43,6 +47,22 @@ describe('sign-in', () => {
     assert.equal(none.headers['www-authenticate'], 'Bearer')
     assert.equal((await api(h, 'GET', '/api/devices', undefined, `${accessToken.slice(0, -3)}AAA`)).status, 401)
     assert.equal((await api(h, 'GET', '/api/devices', undefined, accessToken)).status, 401, 'signed by another box key')
+  })
+
+  test('a token under the box key whose subject is not a user id in decimal is refused (only ours carry one)', async () => {
+    const h = await startGateway()
+    const id = await h.addUser('alice', 'admin')
+    const { accessToken } = await h.login('alice')
+    const box = await SecretBox.open(join(h.dataDir, SECRETS_DIR))
+    const key = Buffer.from(await box.readFile(join(h.dataDir, SECRETS_DIR, 'jwt-signing.key.age')), 'base64')
+    const claims = JSON.parse(Buffer.from(accessToken.split('.')[1] as string, 'base64url').toString()) as Record<string, unknown>
+    const resign = (sub: unknown) => {
+      const input = `${accessToken.split('.')[0]}.${Buffer.from(JSON.stringify({ ...claims, sub })).toString('base64url')}`
+      return `${input}.${createHmac('sha256', key).update(input).digest('base64url')}`
+    }
+    assert.equal((await api(h, 'GET', '/api/devices', undefined, resign(String(id)))).status, 200, 'the same claims re-signed pass')
+    for (const sub of [`${id}.0`, ` ${id}`, `0x${id.toString(16)}`, id, `0${id}`])
+      assert.equal((await api(h, 'GET', '/api/devices', undefined, resign(sub))).status, 401, JSON.stringify(sub))
   })
 
   test('repeated failures back off with 429 and Retry-After; the right password waits too; other users are unaffected', async () => {
