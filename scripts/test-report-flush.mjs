@@ -4,5 +4,5 @@
 // parent, so the parent silently reports fewer tests than ran, still exiting 0 (nodejs/node#64833,
 // open; fixes proposed in #64857 / #64875). On this machine 30 files x 40 tests lost 26-43 verdicts
 // per run. A blocking stdout makes every report write complete before exit can run.
-// tests/unit/scripts/test-report-flush.test.ts checks the whole set is reported.
+// tests/integration/scripts/test-report-flush.test.ts checks the whole set is reported.
 process.stdout._handle?.setBlocking?.(true)

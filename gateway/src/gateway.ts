@@ -136,7 +136,7 @@ export class Gateway {
       maxPending: config.ingest.journalMaxPending,
       // The rules evaluate a reading once committed; their alerts ride in a later commit, so are
       // durable, and announced, only after it. The forwarder sends only what is durable.
-      onWritten: (entries) => this.rules.engine.onCommitted(entries),
+      onWritten: (entries) => this.rules.engine.onWritten(entries),
       onCommitted: (entries) => this.history.journalTail?.append(entries),
       // The fsync of each group commit runs on libuv's pool, not on the event loop (store/wal-sync.ts).
       syncWal: walSyncer(join(dataDir, STORE_FILE)),

@@ -27,8 +27,8 @@ const COMMAND_ATTEMPTS = 3
 const RUNNING_AT_ONCE = 4
 
 /**
- * Runs the commands and webhooks rules queued (rule_actions), after the firing that queued them is
- * durable. Each outcome is recorded on its row and as a rule trace ("action"), so a trace shows not
+ * Runs the commands and webhooks rules queued (rule_actions): woken once the firing that queued
+ * them is durable (its poll may also find a row committed a moment before its sync ends). Each outcome is recorded on its row and as a rule trace ("action"), so a trace shows not
  * only that a rule fired but what its siren or webhook did. A replayed firing finds its row already
  * there (same idempotency key) and nothing runs twice.
  */

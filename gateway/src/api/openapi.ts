@@ -162,10 +162,14 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
   {
     method: 'get',
     path: '/api/devices',
-    summary: 'Devices, filtered',
+    summary: 'Devices, filtered, one page at a time',
     access: 'devices:read',
     query: DeviceQuery,
-    ok: { status: 200, description: 'devices', schema: z.array(DeviceListItemSchema) },
+    ok: {
+      status: 200,
+      description: 'devices in id order, `limit` at most; when more follow, a Link header (RFC 8288, rel="next") gives the next page',
+      schema: z.array(DeviceListItemSchema),
+    },
   },
   {
     method: 'post',

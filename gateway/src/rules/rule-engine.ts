@@ -27,9 +27,10 @@ export interface RuleEngineOptions {
   readonly traceRetentionDays: number
   readonly tracesPerRule: number
   /**
-   * The receive time before which every reading is committed (the oldest still queued, else now):
-   * timers run up to it, so a reading that arrived before a deadline but commits after it still
-   * counts — as it does in a replay.
+   * The receive time before which every reading has been handed to this engine (the oldest still
+   * queued for a commit, else now): timers run up to it, and readings handed over but not yet
+   * evaluated are evaluated first, so a reading that arrived before a deadline but commits after it
+   * still counts — as it does in a replay.
    */
   readonly watermark: () => number
 }
@@ -57,6 +58,8 @@ export class RuleEngine implements Service {
   #catchingUp: Promise<void> | undefined
   #scheduled = false
   #timer: NodeJS.Timeout | undefined
+  /** The catch-up retry after a failure, while it is pending. */
+  #retry: NodeJS.Timeout | undefined
   #stopped = true
   #lastCheckpoint = 0
   #lastMaintenance = 0
@@ -122,13 +125,15 @@ export class RuleEngine implements Service {
    * WAL sync, since what this engine records rides in a later commit. Out of order or while catching
    * up: read from the journal instead.
    */
-  onCommitted(entries: readonly CommittedReading[]): void {
+  onWritten(entries: readonly CommittedReading[]): void {
     if (this.#stopped) return
     const last = this.#live.at(-1)?.seq ?? this.#cursor
     if (!this.#caughtUp || entries[0]?.seq !== last + 1) {
       this.#caughtUp = false
       this.#live = []
-      this.#catchUp()
+      // After a failure the retry timer catches up, after its pause (a disk that will not sync
+      // would otherwise have every commit start the catch-up again at once).
+      if (this.#retry === undefined) this.#catchUp()
       return
     }
     this.#live.push(...entries)
@@ -148,12 +153,22 @@ export class RuleEngine implements Service {
 
   #drainLive(): void {
     if (this.#stopped || !this.#caughtUp) return
-    const batch = this.#live
-    this.#live = []
-    const env = this.#o.env()
-    for (const e of batch) this.#evaluate(e.seq, e.reading, env)
+    this.#evaluateLive(this.#o.env())
     this.#flush(false)
     this.#arm()
+  }
+
+  #retryCatchUp(): void {
+    this.#retry ??= setTimeout(() => {
+      this.#retry = undefined
+      this.#catchUp()
+    }, 1000).unref()
+  }
+
+  #evaluateLive(env: EvalEnv): void {
+    const batch = this.#live
+    this.#live = []
+    for (const e of batch) this.#evaluate(e.seq, e.reading, env)
   }
 
   #catchUp(): void {
@@ -165,7 +180,7 @@ export class RuleEngine implements Service {
           const env = this.#o.env()
           for (const e of entries) this.#evaluate(e.seq, e, env)
           this.#flush(false)
-          // Same synchronous block as the last read: every later commit reaches onCommitted in order.
+          // Same synchronous block as the last read: every later commit reaches onWritten in order.
           if (entries.length < SLICE) {
             this.#caughtUp = true
             return
@@ -175,7 +190,7 @@ export class RuleEngine implements Service {
       } catch (err) {
         if (!this.#failing) this.#o.log.error({ err }, 'rules engine could not read the journal; retrying')
         this.#failing = true
-        setTimeout(() => this.#catchUp(), 1000).unref()
+        this.#retryCatchUp()
       }
     })().finally(() => {
       this.#catchingUp = undefined
@@ -200,6 +215,9 @@ export class RuleEngine implements Service {
     const now = Math.min(wall, this.#o.watermark())
     if (this.#caughtUp) {
       const env = this.#o.env()
+      // Handed over but not evaluated yet (their immediate runs after this timer): they come first,
+      // or a deadline could pass a reading that arrived before it.
+      this.#evaluateLive(env)
       for (const active of this.rules.due(now)) this.rules.record(active, step(active.compiled, active.state, { at: now }, env), now, null)
     }
     this.#flush(false)
@@ -235,7 +253,7 @@ export class RuleEngine implements Service {
           this.#live = []
           this.#reload(true)
           this.#cursor = rulesCursor(this.#o.db())
-          if (!this.#stopped) setTimeout(() => this.#catchUp(), 1000).unref()
+          if (!this.#stopped) this.#retryCatchUp()
         },
       )
       .finally(() => {

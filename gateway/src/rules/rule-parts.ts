@@ -117,8 +117,9 @@ export function buildRules(d: RuleDeps): RuleParts {
     log: d.log('rules'),
     registry: d.registry,
     env: () => directory.env(clock.now()),
-    // Recorded in the journal's next group commit: one fsync for readings and their alerts. Then
-    // the runners look for what it queued (a rule may queue a command without raising an alert).
+    // Recorded in a later group commit than the readings (the rules hear of them at commit), so
+    // durable only after them; it shares its fsync with the readings committed beside it. Then the
+    // runners look for what it queued (a rule may queue a command without raising an alert).
     persist: (batch) =>
       d.journal
         .write((tx) =>

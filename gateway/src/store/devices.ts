@@ -60,7 +60,7 @@ export function listDevices(db: Db, filter: { source?: string; type?: string; ro
   const rows = db
     .prepare(
       `SELECT * FROM devices WHERE (@source IS NULL OR source = @source) AND (@type IS NULL OR type = @type)
-       AND (@room IS NULL OR room = @room) AND (@after IS NULL OR id > @after) ORDER BY id LIMIT @limit`,
+       AND (@room IS NULL OR room = @room) AND id > coalesce(@after, '') ORDER BY id LIMIT @limit`, // ids are never empty: '' starts at the first
     )
     .all({
       source: filter.source ?? null,

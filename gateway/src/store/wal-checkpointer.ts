@@ -55,7 +55,7 @@ export class WalCheckpointer implements Service {
     this.#frames = new Histogram({
       name: 'carehub_store_wal_frames',
       help: 'Frames in the store WAL, sampled at each background checkpoint (the safety net checkpoints on the event loop at 20,000)',
-      buckets: [100, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000],
+      buckets: [100, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000, 250_000],
       registers,
     })
     const pinned = () => this.#pinned
@@ -77,7 +77,7 @@ export class WalCheckpointer implements Service {
       resourceLimits: BACKGROUND_WORKER_LIMITS,
     })
     worker.on('message', (m: { ok: boolean; error?: string; log?: number; checkpointed?: number }) => {
-      // log is -1 when the store is not in WAL mode (never here: open.ts asserts it).
+      // log is -1 when the checkpoint could not run (busy) or the store is not in WAL mode.
       if (m.ok && typeof m.log === 'number' && m.log >= 0) {
         this.#frames.observe(m.log)
         this.#pinned = Math.max(0, m.log - (m.checkpointed ?? 0))

@@ -2,7 +2,7 @@
 // exactly as production starts it, with a throw-away data folder, N enrolled devices, a signed-in
 // admin for the API load, one threshold rule per W1 device and VictoriaMetrics as its sink.
 import { type ChildProcess, spawn } from 'node:child_process'
-import { openSync, readFileSync, writeFileSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
@@ -105,6 +105,7 @@ export class GatewayTarget {
   async start(): Promise<void> {
     // BENCH_GATEWAY_NODE_ARGS: extra node flags for a profiling run (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
     const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean)
+    const logFd = process.env.BENCH_GATEWAY_LOG ? openSync(process.env.BENCH_GATEWAY_LOG, 'a') : null
     this.#proc = spawn(process.execPath, [...nodeArgs, ENTRY], {
       env: {
         PATH: process.env.PATH,
@@ -117,8 +118,9 @@ export class GatewayTarget {
         CAREHUB_LOG_LEVEL: 'warn',
       },
       // BENCH_GATEWAY_LOG=<file>: keep the gateway's log (warnings and up: slow commits, stalls) for a run worth explaining.
-      stdio: ['ignore', process.env.BENCH_GATEWAY_LOG ? openSync(process.env.BENCH_GATEWAY_LOG, 'a') : 'ignore', 'inherit'],
+      stdio: ['ignore', logFd ?? 'ignore', 'inherit'],
     })
+    if (logFd !== null) closeSync(logFd) // the child has its own copy
     const proc = this.#proc
     process.on('exit', () => proc.kill('SIGKILL'))
     for (let i = 0; ; i++) {

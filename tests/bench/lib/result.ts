@@ -53,7 +53,7 @@ export interface Cell {
   readonly cpuPct: number
   /** Server resident memory at the end of the window, MiB. */
   readonly rssMiB: number
-  /** Gateway event-loop delay p99 (ms) from its /metrics, null for Mosquitto. */
+  /** Gateway event-loop delay p99 (ms) from its /metrics, beyond the 10 ms sampling interval; null for Mosquitto. */
   readonly eventLoopP99Ms: number | null
   /** Journal commit time p99 (ms, histogram bound) from /metrics, null for Mosquitto. */
   readonly commitP99Ms: number | null

@@ -85,6 +85,14 @@ describe('GET /api/devices (signed in)', () => {
       Array.from({ length: 250 }, (_, i) => `ha_${String(i).padStart(3, '0')}`),
       'each once, in id order',
     )
+    let pages = 0
+    let count = 0
+    for (let url: string | null = '/api/devices?room=hall&limit=40'; url !== null; pages++) {
+      const res = await httpsGet(`${base}${url}`, h.gateway.pki.ca.certPem, auth)
+      count += (JSON.parse(res.body) as unknown[]).length
+      url = (res.headers.link as string | undefined)?.match(/^<([^>]+)>/)?.[1] ?? null
+    }
+    assert.deepEqual([pages, count], [7, 250], 'the Link keeps the page size too')
 
     const exact = await httpsGet(`${base}/api/devices?source=virtual&limit=5`, h.gateway.pki.ca.certPem, auth)
     assert.equal((JSON.parse(exact.body) as unknown[]).length, 5)

@@ -38,12 +38,12 @@ export interface DeviceRouteDeps {
   readonly clock: Clock
 }
 
-/** GET /api/devices?source&type&room and GET /api/devices/:id (with latest readings and certificates). */
+/** GET /api/devices?source&type&room&limit&after (page by page) and GET /api/devices/:id (with latest readings and certificates). */
 export function deviceRoutes(app: H3, deps: DeviceRouteDeps): void {
   app.get('/api/devices', (event) => {
     requirePermission(event, 'devices:read')
     const query = DeviceQuery.safeParse(getQuery(event))
-    if (!query.success) throw new HTTPError({ status: 400, message: 'invalid filter', data: { issues: query.error.issues } })
+    if (!query.success) throw new HTTPError({ status: 400, message: 'invalid filter or page', data: { issues: query.error.issues } })
     const { limit, after, ...filter } = query.data
     // One more than asked: whether a next page exists, without a count over the whole table.
     const devices = listDevices(deps.db(), filter, { limit: limit + 1, after })
