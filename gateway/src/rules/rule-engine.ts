@@ -225,16 +225,19 @@ export class RuleEngine implements Service {
   }
 
   #flush(force: boolean): void {
-    if (this.#recording) return
+    // After a failure the retry catch-up records again; until then timers must not keep trying.
+    if (this.#recording || (this.#retry !== undefined && !force)) return
     const now = this.#o.clock.now()
     // A moved cursor is recorded too (no rules, or none listening): retention waits for it.
     const quietChange = this.rules.hasDirty() || this.#cursor !== this.#recordedCursor
     if (!this.rules.hasEffects() && !(quietChange && (force || now - this.#lastCheckpoint >= this.#o.checkpointMs))) return
     const batch = this.rules.take(this.#cursor, now)
+    let recorded = false
     this.#recording = this.#o
       .persist(batch)
       .then(
         (notices) => {
+          recorded = true
           this.#failing = false
           this.#recordedCursor = batch.cursor
           this.#lastCheckpoint = now
@@ -258,8 +261,9 @@ export class RuleEngine implements Service {
       )
       .finally(() => {
         this.#recording = undefined
-        // What was evaluated meanwhile goes next (at stop: once; a store that keeps failing must not loop).
-        if (!this.#stopped) this.#flush(force)
+        // What was evaluated meanwhile goes next. Not after a failure: the retry catch-up evaluates
+        // again and records then; flushing at once made a store that keeps failing a busy loop.
+        if (recorded && !this.#stopped) this.#flush(force)
       })
   }
 

@@ -97,3 +97,58 @@ test('a reading handed to the rules before a deadline counts, even when the time
     db.close()
   }
 })
+
+test('while recording fails, new readings do not restart the catch-up at once: it waits for its retry', async () => {
+  const db = openStore({ path: join(tempDir(), 'carehub.db'), log: captureLogger().log, now: T0, checkIntegrity: false })
+  db.prepare(`INSERT INTO devices (id, source, created_at, updated_at) VALUES ('hall', 'virtual', 0, 0)`).run()
+  const rule = {
+    id: 'moved',
+    name: 'Moved',
+    when: { change: { device: 'hall', measurement: 'motion', field: 'on', to: true } },
+    actions: [{ alert: { severity: 'info', title: 'Moved' } }],
+  }
+  putRule(db, RuleSchema.parse(rule), 'api', T0)
+  const writer = new JournalWriter(db)
+  let engine: RuleEngine | undefined
+  const committer = new JournalCommitter({
+    writer: () => writer,
+    clock: { now: () => Date.now() },
+    log: quiet,
+    registry: new Registry(),
+    maxBatch: 1000,
+    maxPending: 10_000,
+    onWritten: (entries) => engine?.onWritten(entries),
+  })
+  let attempts = 0
+  engine = new RuleEngine({
+    db: () => db,
+    clock: { now: () => Date.now() },
+    log: quiet,
+    registry: new Registry(),
+    env: () => ({ timeZone: 'UTC', roomOf: () => null, devicesIn: () => [] }),
+    persist: async () => {
+      attempts++
+      throw new Error('disk I/O error')
+    },
+    announce: () => {},
+    checkpointMs: 1000,
+    traceRetentionDays: 1,
+    tracesPerRule: 10,
+    watermark: () => Number.POSITIVE_INFINITY,
+  })
+  await committer.start()
+  await engine.start()
+  try {
+    await committer.submit({ reading: { ...motion('hall', Date.now()), fields: { on: false } } })
+    for (let i = 0; i < 40; i++) {
+      await committer.submit({ reading: { ...motion('hall', Date.now()), fields: { on: i % 2 === 0 } } })
+      await sleep(5)
+    }
+    // 40 commits in ~300 ms, each a gap for an engine that fell back: one attempt, then the 1 s retry.
+    assert.ok(attempts >= 1 && attempts <= 2, `recording attempted ${attempts} times`)
+  } finally {
+    await engine.stop().catch(() => {})
+    await committer.stop()
+    db.close()
+  }
+})
