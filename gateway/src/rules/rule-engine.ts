@@ -232,12 +232,10 @@ export class RuleEngine implements Service {
     const quietChange = this.rules.hasDirty() || this.#cursor !== this.#recordedCursor
     if (!this.rules.hasEffects() && !(quietChange && (force || now - this.#lastCheckpoint >= this.#o.checkpointMs))) return
     const batch = this.rules.take(this.#cursor, now)
-    let recorded = false
     this.#recording = this.#o
       .persist(batch)
       .then(
         (notices) => {
-          recorded = true
           this.#failing = false
           this.#recordedCursor = batch.cursor
           this.#lastCheckpoint = now
@@ -261,9 +259,8 @@ export class RuleEngine implements Service {
       )
       .finally(() => {
         this.#recording = undefined
-        // What was evaluated meanwhile goes next. Not after a failure: the retry catch-up evaluates
-        // again and records then; flushing at once made a store that keeps failing a busy loop.
-        if (recorded && !this.#stopped) this.#flush(force)
+        // What was evaluated meanwhile goes next (after a failure #flush waits for the retry).
+        if (!this.#stopped) this.#flush(force)
       })
   }
 
