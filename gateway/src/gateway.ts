@@ -134,9 +134,10 @@ export class Gateway {
       registry,
       maxBatch: config.ingest.journalMaxBatch,
       maxPending: config.ingest.journalMaxPending,
-      // The rules evaluate a reading once committed; their alerts ride in a later commit, so are
-      // durable, and announced, only after it. The forwarder sends only what is durable.
-      onWritten: (entries) => this.rules.engine.onWritten(entries),
+      // The rules evaluate a reading inside the transaction that stores it and record what it
+      // fired there: the alert is durable, and announced, with its reading. The forwarder sends
+      // only what is durable.
+      participant: { inTransaction: (entries, tx) => this.rules.engine.inTransaction(entries, tx) },
       onCommitted: (entries) => this.history.journalTail?.append(entries),
       // The fsync of each group commit runs on libuv's pool, not on the event loop (store/wal-sync.ts).
       syncWal: walSyncer(join(dataDir, STORE_FILE)),

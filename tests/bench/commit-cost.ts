@@ -39,7 +39,7 @@ for (const size of [1, 2, 3, 5, 10, 100, 1000]) {
   const cpu = process.cpuUsage()
   const t0 = performance.now()
   for (let i = 0; i < commits; i++) {
-    writer.commit(Array.from({ length: size }, reading), [], [], false, false)
+    writer.commit(Array.from({ length: size }, reading), [], { wait: false, syncNow: false })
     wal ??= openSync(`${path}-wal`, 'r')
     fdatasyncSync(wal)
   }

@@ -5,6 +5,7 @@ import type { Clock } from '../core/clock.js'
 import type { CommittedReading } from '../core/events.js'
 import type { Service } from '../core/service.js'
 import { journalLag, readAfter } from '../store/journal.js'
+import type { CommitFollowUp, CommitParticipant } from '../store/journal-committer.js'
 import type { Db } from '../store/open.js'
 import { pruneFinished } from '../store/rule-actions.js'
 import { pruneTraces, rulesCursor } from '../store/rule-state.js'
@@ -19,18 +20,24 @@ export interface RuleEngineOptions {
   readonly log: Logger
   readonly registry: Registry
   readonly env: () => EvalEnv
-  /** Records a batch's effects, traces, states and cursor in one transaction; resolves with what to announce once committed. */
-  readonly persist: (batch: PendingBatch) => Promise<AlertNotice[]>
+  /**
+   * Records a batch's effects, traces, states and cursor, in a savepoint of the journal transaction
+   * `tx` it is called in; returns what to announce once that transaction is durable.
+   */
+  readonly record: (tx: Db, batch: PendingBatch) => AlertNotice[]
+  /** Asks the journal for a transaction soon (the engine records in it); resolves once it has ended. */
+  readonly requestCommit: () => Promise<void>
   readonly announce: (notice: AlertNotice) => void
+  /** A recorded batch is durable and announced (the runners look for what it queued). */
+  readonly recorded?: () => void
   /** Dirty states are written at least this often even when nothing fired. */
   readonly checkpointMs: number
   readonly traceRetentionDays: number
   readonly tracesPerRule: number
   /**
    * The receive time before which every reading has been handed to this engine (the oldest still
-   * queued for a commit, else now): timers run up to it, and readings handed over but not yet
-   * evaluated are evaluated first, so a reading that arrived before a deadline but commits after it
-   * still counts — as it does in a replay.
+   * queued for a commit, else now): timers run up to it, so a reading that arrived before a
+   * deadline but commits after it still counts — as it does in a replay.
    */
   readonly watermark: () => number
 }
@@ -39,38 +46,51 @@ export interface RuleEngineOptions {
 const SLICE = 1000
 
 /**
- * Runs the rules: each committed reading (live, straight from the journal committer, or read from
- * the journal by cursor after a restart or a lag) and every deadline a rule asked for (a precise
- * timer, not a polling tick). The evaluator is pure; this class does the I/O: it persists effects,
- * traces, states and the cursor together (effects at once, quiet state changes at least every
- * `checkpointMs`), then announces alerts. A crash replays from the cursor; idempotency keys make
- * the replayed firings land on the alerts and actions already recorded.
+ * Runs the rules: each reading inside the journal transaction that stores it (live, as a
+ * CommitParticipant of the journal committer, or read from the journal by cursor after a restart or
+ * a lag) and every deadline a rule asked for (a precise timer, not a polling tick). The evaluator is
+ * pure; this class does the I/O: it records effects, traces, states and the cursor together, in a
+ * journal transaction (effects in the very transaction of the reading that fired them, so an alert
+ * is stored exactly when its reading is, with one fsync; quiet state changes at least every
+ * `checkpointMs`), then announces alerts once that transaction is durable. A crash replays from the
+ * cursor; idempotency keys make the replayed firings land on the alerts and actions already recorded.
  */
-export class RuleEngine implements Service {
+export class RuleEngine implements Service, CommitParticipant {
   readonly name = 'rules'
   readonly #o: RuleEngineOptions
   readonly rules: RuleSet
   #cursor = 0
   /** The cursor as last recorded (retention may drop readings only up to here). */
   #recordedCursor = 0
-  #live: CommittedReading[] = []
   #caughtUp = false
   #catchingUp: Promise<void> | undefined
-  #scheduled = false
   #timer: NodeJS.Timeout | undefined
   /** The catch-up retry after a failure, while it is pending. */
   #retry: NodeJS.Timeout | undefined
+  /** A recording failed: the states in memory are not what is stored; the retry reloads them first. */
+  #stale = false
   #stopped = true
+  /** stop() asked for one last transaction: record in it whatever was evaluated. */
+  #closing = false
   #lastCheckpoint = 0
   #lastMaintenance = 0
   #lastPrune = 0
   #version = ''
   #failing = false
-  /** The batch being recorded: one at a time, so a failed one is never overtaken by a later cursor. */
-  #recording: Promise<void> | undefined
+  /**
+   * A batch is recorded in a transaction not yet durable: one at a time, so a failed one is never
+   * overtaken by a later cursor. (The journal ends a transaction before it runs the next, so in
+   * practice the next transaction always finds this settled.)
+   */
+  #recording = false
   readonly #evaluated: Counter
   readonly #fired: Counter<'rule'>
   readonly #latency: Histogram
+  /** The follow-up of a transaction in which readings were evaluated but nothing recorded. */
+  readonly #evaluatedOnly: CommitFollowUp = {
+    durable: () => {},
+    failed: (err) => this.#fail(err, 'the transaction with the evaluated readings failed'),
+  }
 
   constructor(o: RuleEngineOptions) {
     this.#o = o
@@ -103,6 +123,7 @@ export class RuleEngine implements Service {
   async start(): Promise<void> {
     const db = this.#o.db()
     this.#stopped = false
+    this.#stale = false
     this.#cursor = rulesCursor(db)
     this.#recordedCursor = this.#cursor
     this.#reload(true)
@@ -113,36 +134,69 @@ export class RuleEngine implements Service {
   async stop(): Promise<void> {
     this.#stopped = true
     clearTimeout(this.#timer)
+    clearTimeout(this.#retry)
+    this.#retry = undefined
     await this.#catchingUp
-    // Whatever was evaluated is recorded before the journal stops (it stops after this).
-    while (this.#recording) await this.#recording
-    this.#flush(true)
-    while (this.#recording) await this.#recording
+    // Whatever was evaluated is recorded before the journal stops (it stops after this), in one
+    // last transaction; one still settling settles first.
+    if (this.#recording || (!this.#stale && this.#due(true))) {
+      this.#closing = true
+      await this.#o.requestCommit().finally(() => {
+        this.#closing = false
+      })
+    }
   }
 
   /**
-   * The live feed: readings as their group commit commits (JournalCommitter.onWritten), before the
-   * WAL sync, since what this engine records rides in a later commit. Out of order or while catching
-   * up: read from the journal instead.
+   * Inside a journal transaction (JournalCommitter's participant): evaluate its readings, and record
+   * what is due in it. Out of order or while catching up, the readings are read from the journal
+   * instead, once this transaction has committed.
    */
-  onWritten(entries: readonly CommittedReading[]): void {
-    if (this.#stopped) return
-    const last = this.#live.at(-1)?.seq ?? this.#cursor
-    if (!this.#caughtUp || entries[0]?.seq !== last + 1) {
-      this.#caughtUp = false
-      this.#live = []
-      // After a failure the retry timer catches up, after its pause (a disk that will not sync
-      // would otherwise have every commit start the catch-up again at once).
-      if (this.#retry === undefined) this.#catchUp()
-      return
+  inTransaction(entries: readonly CommittedReading[], tx: Db): CommitFollowUp | undefined {
+    if (this.#stopped && !this.#closing) return undefined
+    let evaluated = false
+    try {
+      evaluated = !this.#closing && entries.length > 0 && this.#feed(entries)
+    } catch (err) {
+      // A rule that cannot be evaluated must not hold up the readings: they commit, the states go
+      // back to what is stored, and the journal is read again after a pause.
+      this.#fail(err, 'evaluating the rules failed')
+      return undefined
     }
-    this.#live.push(...entries)
-    if (!this.#scheduled) {
-      this.#scheduled = true
-      setImmediate(() => {
-        this.#scheduled = false
-        this.#drainLive()
-      })
+    if (this.#recording || this.#stale || (this.#retry !== undefined && !this.#closing) || !this.#due(this.#closing)) {
+      return evaluated ? this.#evaluatedOnly : undefined
+    }
+    const now = this.#o.clock.now()
+    const batch = this.rules.take(this.#cursor, now)
+    let notices: AlertNotice[]
+    try {
+      notices = this.#o.record(tx, batch)
+    } catch (err) {
+      // Its savepoint rolled back; the readings commit without it and are evaluated again.
+      this.#fail(err)
+      return undefined
+    }
+    this.#recording = true
+    return {
+      durable: () => {
+        this.#recording = false
+        this.#failing = false
+        this.#recordedCursor = batch.cursor
+        this.#lastCheckpoint = now
+        for (const f of batch.firings) this.#fired.inc({ rule: f })
+        const announced = this.#o.clock.now()
+        for (const n of notices) {
+          if (n.triggerReceivedAt !== null) this.#latency.observe(Math.max(0, announced - n.triggerReceivedAt) / 1000)
+          this.#o.announce(n)
+        }
+        this.#o.recorded?.()
+        // What timers or a catch-up evaluated while this settled.
+        this.#flush()
+      },
+      failed: (err) => {
+        this.#recording = false
+        this.#fail(err)
+      },
     }
   }
 
@@ -151,11 +205,28 @@ export class RuleEngine implements Service {
     this.#reload(false)
   }
 
-  #drainLive(): void {
-    if (this.#stopped || !this.#caughtUp) return
-    this.#evaluateLive(this.#o.env())
-    this.#flush(false)
+  /** Evaluates live readings if they follow on from the cursor; false (and a catch-up) if not. */
+  #feed(entries: readonly CommittedReading[]): boolean {
+    if (!this.#caughtUp || entries[0]?.seq !== this.#cursor + 1) {
+      this.#caughtUp = false
+      // Not inside this transaction; after a failure the retry catches up, after its pause (a disk
+      // that will not sync would otherwise have every commit start the catch-up again at once).
+      if (this.#retry === undefined && this.#catchingUp === undefined) setImmediate(() => this.#catchUp())
+      return false
+    }
+    const env = this.#o.env()
+    for (const e of entries) this.#evaluate(e.seq, e.reading, env)
     this.#arm()
+    return true
+  }
+
+  /** A recording failed: the states go back to what is stored and the entries are read again, after a pause. */
+  #fail(err: unknown, what = 'recording rule results failed'): void {
+    if (!this.#failing) this.#o.log.error({ err }, `${what}; re-evaluating from the journal`)
+    this.#failing = true
+    this.#caughtUp = false
+    this.#stale = true
+    if (!this.#stopped) this.#retryCatchUp()
   }
 
   #retryCatchUp(): void {
@@ -165,24 +236,25 @@ export class RuleEngine implements Service {
     }, 1000).unref()
   }
 
-  #evaluateLive(env: EvalEnv): void {
-    const batch = this.#live
-    this.#live = []
-    for (const e of batch) this.#evaluate(e.seq, e.reading, env)
-  }
-
   #catchUp(): void {
     this.#catchingUp ??= (async () => {
       try {
+        if (this.#stale) {
+          this.#reload(true)
+          this.#cursor = rulesCursor(this.#o.db())
+          this.#stale = false
+        }
         for (;;) {
-          if (this.#stopped) return
+          // A recording that failed meanwhile: its retry starts over from what is stored.
+          if (this.#stopped || this.#stale) return
           const entries = readAfter(this.#o.db(), this.#cursor, SLICE)
           const env = this.#o.env()
           for (const e of entries) this.#evaluate(e.seq, e, env)
-          this.#flush(false)
-          // Same synchronous block as the last read: every later commit reaches onWritten in order.
+          this.#flush()
+          // Same synchronous block as the last read: every later transaction reaches inTransaction in order.
           if (entries.length < SLICE) {
             this.#caughtUp = true
+            this.#arm()
             return
           }
           await new Promise((resolve) => setImmediate(resolve))
@@ -215,53 +287,23 @@ export class RuleEngine implements Service {
     const now = Math.min(wall, this.#o.watermark())
     if (this.#caughtUp) {
       const env = this.#o.env()
-      // Handed over but not evaluated yet (their immediate runs after this timer): they come first,
-      // or a deadline could pass a reading that arrived before it.
-      this.#evaluateLive(env)
       for (const active of this.rules.due(now)) this.rules.record(active, step(active.compiled, active.state, { at: now }, env), now, null)
     }
-    this.#flush(false)
+    this.#flush()
     this.#arm()
   }
 
-  #flush(force: boolean): void {
-    // After a failure the retry catch-up records again; until then timers must not keep trying.
-    if (this.#recording || (this.#retry !== undefined && !force)) return
-    const now = this.#o.clock.now()
+  /** Something to record outside a reading's transaction (a timer, a catch-up): ask for a transaction. */
+  #flush(): void {
+    if (this.#stopped || this.#recording || this.#stale || this.#retry !== undefined || !this.#due(false)) return
+    void this.#o.requestCommit()
+  }
+
+  #due(force: boolean): boolean {
+    if (this.rules.hasEffects()) return true
     // A moved cursor is recorded too (no rules, or none listening): retention waits for it.
     const quietChange = this.rules.hasDirty() || this.#cursor !== this.#recordedCursor
-    if (!this.rules.hasEffects() && !(quietChange && (force || now - this.#lastCheckpoint >= this.#o.checkpointMs))) return
-    const batch = this.rules.take(this.#cursor, now)
-    this.#recording = this.#o
-      .persist(batch)
-      .then(
-        (notices) => {
-          this.#failing = false
-          this.#recordedCursor = batch.cursor
-          this.#lastCheckpoint = now
-          for (const f of batch.firings) this.#fired.inc({ rule: f })
-          const announced = this.#o.clock.now()
-          for (const n of notices) {
-            if (n.triggerReceivedAt !== null) this.#latency.observe(Math.max(0, announced - n.triggerReceivedAt) / 1000)
-            this.#o.announce(n)
-          }
-        },
-        (err: unknown) => {
-          // Not recorded: the states go back to what is stored and the entries are read again.
-          if (!this.#failing) this.#o.log.error({ err }, 'recording rule results failed; re-evaluating from the journal')
-          this.#failing = true
-          this.#caughtUp = false
-          this.#live = []
-          this.#reload(true)
-          this.#cursor = rulesCursor(this.#o.db())
-          if (!this.#stopped) this.#retryCatchUp()
-        },
-      )
-      .finally(() => {
-        this.#recording = undefined
-        // What was evaluated meanwhile goes next (after a failure #flush waits for the retry).
-        if (!this.#stopped) this.#flush(force)
-      })
+    return quietChange && (force || this.#o.clock.now() - this.#lastCheckpoint >= this.#o.checkpointMs)
   }
 
   #maintain(now: number): void {
@@ -290,7 +332,10 @@ export class RuleEngine implements Service {
     if (this.#stopped) return
     clearTimeout(this.#timer)
     const now = this.#o.clock.now()
-    const next = delay ?? Math.min(1000, Math.max(0, this.rules.earliestDeadline(this.#o.env()) - now))
+    // Not caught up, no rule is stepped: a passed deadline would re-arm at 0 ms, a tick per loop
+    // turn doing nothing. The catch-up arms again when it is done.
+    const wait = this.#caughtUp ? this.rules.earliestDeadline(this.#o.env()) - now : 1000
+    const next = delay ?? Math.min(1000, Math.max(0, wait))
     this.#timer = setTimeout(() => this.#tick(), next)
   }
 

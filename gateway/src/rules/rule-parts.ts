@@ -117,26 +117,21 @@ export function buildRules(d: RuleDeps): RuleParts {
     log: d.log('rules'),
     registry: d.registry,
     env: () => directory.env(clock.now()),
-    // Recorded in a later group commit than the readings (the rules hear of them at commit), so
-    // durable only after them; it shares its fsync with the readings committed beside it. Then the
-    // runners look for what it queued (a rule may queue a command without raising an alert).
-    persist: (batch) =>
-      d.journal
-        .write((tx) =>
-          recordBatch(
-            tx,
-            {
-              gatewayId: d.gatewayId(),
-              emailFor: (severity) => emailWanted(email, severity),
-              fallbackConfigured: config.automations.criticalFallback.length > 0,
-            },
-            batch,
-          ),
-        )
-        .then((notices) => {
-          actions.wake()
-          return notices
-        }),
+    // Recorded inside a journal transaction (the one storing the readings that fired, or one the
+    // engine asks for after a timer), so durable with them; then the runners look for what it
+    // queued (a rule may queue a command without raising an alert).
+    record: (tx, batch) =>
+      recordBatch(
+        tx,
+        {
+          gatewayId: d.gatewayId(),
+          emailFor: (severity) => emailWanted(email, severity),
+          fallbackConfigured: config.automations.criticalFallback.length > 0,
+        },
+        batch,
+      ),
+    requestCommit: () => d.journal.requestCommit(),
+    recorded: () => actions.wake(),
     announce,
     watermark: () => (d.journal.oldestUnwrittenReceivedAt() ?? Number.POSITIVE_INFINITY) - 1,
     checkpointMs: config.automations.checkpointMs,

@@ -26,6 +26,23 @@ interface PendingWrite {
   reject(err: Error): void
 }
 
+/** What a participant wants to hear about the transaction it took part in. */
+export interface CommitFollowUp {
+  durable(): void
+  /** Rolled back, or committed but its sync failed: nothing it wrote may be announced as stored. */
+  failed(err: Error): void
+}
+
+export interface CommitParticipant {
+  /**
+   * Called inside the transaction (`tx` is the journal's connection, in it): a write here commits
+   * with the readings, and one that must fail alone goes in a savepoint (db.transaction nests as
+   * one). Called for every transaction, with no readings too (after requestCommit()). Must not
+   * throw: if it does, the error is logged and the transaction goes on without it.
+   */
+  inTransaction(entries: readonly CommittedReading[], tx: Db): CommitFollowUp | undefined
+}
+
 export interface CommitterOptions {
   readonly writer: () => JournalWriter
   readonly clock: Clock
@@ -38,13 +55,13 @@ export interface CommitterOptions {
   /** Told of every committed reading, in seq order, once its transaction is durable (the time-series forwarder's feed). */
   readonly onCommitted?: (entries: readonly CommittedReading[]) => void
   /**
-   * Told of every reading, in seq order, as soon as its transaction commits, before the WAL sync
-   * (the rules engine's feed). Only for a listener whose effects are written through write(): they
-   * land in a later transaction, so the WAL's order makes them durable only after these readings
-   * (sqlite.org wal.html §2: a commit is the frames appended after every earlier one), and
-   * write() resolves only then. It saves the listener one whole sync of waiting.
+   * Runs inside every transaction once its readings are appended, with those readings in seq order
+   * (the rules engine: it evaluates them and records what they fired in the same transaction, so
+   * an alert shares its reading's fsync and is durable exactly when the reading is). Returns what
+   * to call once that transaction is durable, or has failed (rolled back, or its sync failed).
+   * See CommitParticipant.
    */
-  readonly onWritten?: (entries: readonly CommittedReading[]) => void
+  readonly participant?: CommitParticipant
   /**
    * Sync the -wal file off the event loop (wal-sync.ts): transactions then commit without an fsync
    * and are acknowledged after this sync. Absent: every commit fsyncs inline (synchronous=FULL).
@@ -66,6 +83,8 @@ export class JournalCommitter implements Service {
   readonly #o: CommitterOptions
   #queue: Pending[] = []
   #writes: PendingWrite[] = []
+  /** Callers of requestCommit() waiting for the next transaction to end. */
+  #requests: Array<() => void> = []
   #scheduled = false
   #retry: NodeJS.Timeout | undefined
   #stopped = false
@@ -185,6 +204,18 @@ export class JournalCommitter implements Service {
     })
   }
 
+  /**
+   * Run a transaction soon even with nothing queued, so the participant can write in it (the rules
+   * engine after a timer fired). Resolves once that transaction has ended, durable or not.
+   */
+  requestCommit(): Promise<void> {
+    if (this.#stopped) return Promise.resolve()
+    return new Promise((resolve) => {
+      this.#requests.push(resolve)
+      this.#schedule()
+    })
+  }
+
   #schedule(): void {
     if (this.#scheduled) return
     this.#scheduled = true
@@ -208,29 +239,44 @@ export class JournalCommitter implements Service {
       this.#retry = setTimeout(() => this.#run(), 1)
       return
     }
-    if (this.#queue.length > 0 || this.#writes.length > 0) this.#schedule()
+    if (this.#hasWork()) this.#schedule()
+  }
+
+  #hasWork(): boolean {
+    return this.#queue.length > 0 || this.#writes.length > 0 || this.#requests.length > 0
   }
 
   #commitBatch(wait: boolean): 'busy' | undefined {
     const batch = this.#queue.splice(0, this.#o.maxBatch)
     const writes = this.#writes
     this.#writes = []
-    if (batch.length === 0 && writes.length === 0) return
+    const requests = this.#requests
+    this.#requests = []
+    if (batch.length === 0 && writes.length === 0 && requests.length === 0) return
     const readings: Reading[] = []
     const deadLetters: DeadLetter[] = []
     for (const p of batch) {
       if (p.item.reading) readings.push(p.item.reading)
       else deadLetters.push(p.item.deadLetter)
     }
+    let entries: CommittedReading[] = []
+    let followUp: CommitFollowUp | undefined
+    const during = (seqs: readonly number[], flags: ReadonlyArray<readonly string[]>, tx: Db) => {
+      entries = readings.map((reading, i): CommittedReading => ({ seq: seqs[i] as number, reading, anomalies: flags[i] ?? [] }))
+      followUp = this.#participate(entries, tx)
+    }
     const started = performance.now()
     let seqs: number[]
     try {
-      seqs = this.#o.writer().commit(readings, deadLetters, writes, wait, this.#acks === null)
+      seqs = this.#o.writer().commit(readings, deadLetters, { writes, wait, syncNow: this.#acks === null, during })
     } catch (err) {
+      // Rolled back: what the participant wrote is gone with the readings.
+      followUp?.failed(err as Error)
       if ((err as { code?: unknown }).code === 'SQLITE_BUSY' && !wait) {
         // Nothing was written: the batch goes back to the front, in order.
         this.#queue.unshift(...batch)
         this.#writes.unshift(...writes)
+        this.#requests.unshift(...requests)
         this.#lockWaits.inc()
         return 'busy'
       }
@@ -240,6 +286,7 @@ export class JournalCommitter implements Service {
       this.#failing = true
       const error = new CarehubError('CAREHUB_ERR_STORE_UNAVAILABLE', `journal commit failed: ${(err as Error).message}`, { cause: err })
       for (const p of [...batch, ...writes]) p.reject(error)
+      for (const resolve of requests) resolve()
       return
     }
     if (this.#failing) this.#o.log.info('journal commits succeed again')
@@ -252,9 +299,7 @@ export class JournalCommitter implements Service {
       this.#o.log.warn({ ms: Math.round(ms), items: batch.length }, 'slow journal commit: the storage stalled on fsync')
     }
     if (batch.length > 0) this.#batchSize.observe(batch.length)
-    const { settle: settlements, flags } = this.#o.writer().takeOutcome()
-    const entries = readings.map((reading, i): CommittedReading => ({ seq: seqs[i] as number, reading, anomalies: flags[i] ?? [] }))
-    if (entries.length > 0) this.#tell(this.#o.onWritten, entries)
+    const { settle: settlements } = this.#o.writer().takeOutcome()
     const durable = () => {
       if (readings.length) this.#committed.inc({ kind: 'reading' }, readings.length)
       if (deadLetters.length) this.#committed.inc({ kind: 'dead_letter' }, deadLetters.length)
@@ -265,7 +310,9 @@ export class JournalCommitter implements Service {
         p.resolve(p.item.reading ? (seqs[r++] ?? null) : null)
       })
       for (const settle of settlements) settle()
-      if (entries.length > 0) this.#tell(this.#o.onCommitted, entries)
+      followUp?.durable()
+      for (const resolve of requests) resolve()
+      if (entries.length > 0) this.#tell(entries)
     }
     if (!this.#acks) {
       durable()
@@ -278,13 +325,24 @@ export class JournalCommitter implements Service {
         this.#refused.inc(batch.length)
         const error = new CarehubError('CAREHUB_ERR_STORE_UNAVAILABLE', `journal sync failed: ${err.message}`, { cause: err })
         for (const p of [...batch, ...writes]) p.reject(error)
+        followUp?.failed(error)
+        for (const resolve of requests) resolve()
       },
     })
   }
 
-  #tell(listener: ((entries: readonly CommittedReading[]) => void) | undefined, entries: readonly CommittedReading[]): void {
+  #participate(entries: readonly CommittedReading[], tx: Db): CommitFollowUp | undefined {
     try {
-      listener?.(entries)
+      return this.#o.participant?.inTransaction(entries, tx)
+    } catch (err) {
+      this.#o.log.error({ err }, 'a journal participant failed')
+      return undefined
+    }
+  }
+
+  #tell(entries: readonly CommittedReading[]): void {
+    try {
+      this.#o.onCommitted?.(entries)
     } catch (err) {
       this.#o.log.error({ err }, 'a journal listener failed')
     }
@@ -299,7 +357,7 @@ export class JournalCommitter implements Service {
     this.#stopped = true
     clearTimeout(this.#retry)
     // Waiting for the lock here (the last commits before the store closes) is fine.
-    while (this.#queue.length > 0 || this.#writes.length > 0) this.#commitBatch(true)
+    while (this.#hasWork()) this.#commitBatch(true)
     await this.#acks?.drain()
     await this.#release.drained()
     this.#o.syncWal?.close?.()

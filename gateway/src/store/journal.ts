@@ -21,6 +21,22 @@ export interface RideAlong {
   reject(err: Error): void
 }
 
+export interface CommitOptions {
+  /** Writes that ride along, each in a savepoint of its own, after the readings. */
+  readonly writes?: readonly RideAlong[]
+  /** false: throw SQLITE_BUSY at once when another connection holds the write lock (see commit). */
+  readonly wait?: boolean
+  /** false: commit without an fsync (the caller syncs the -wal file off the event loop). */
+  readonly syncNow?: boolean
+  /**
+   * Runs inside the transaction once the readings are appended, with their seqs, anomaly flags and
+   * the connection,
+   * before the ride-along writes: what it writes commits (and is synced) with them. If it throws,
+   * the whole transaction rolls back.
+   */
+  readonly during?: (seqs: readonly number[], flags: ReadonlyArray<readonly string[]>, tx: Db) => void
+}
+
 /** What the last commit did beside its seqs: ride-along outcomes to tell, anomaly flags per reading. */
 export interface CommitOutcome {
   readonly settle: ReadonlyArray<() => void>
@@ -61,8 +77,9 @@ export class JournalWriter {
     this.#touchDevice = db.prepare(
       `UPDATE devices SET last_seen_at = max(coalesce(last_seen_at, 0), ?), updated_at = max(updated_at, ?) WHERE id = ?`,
     )
-    this.#transaction = db.transaction((readings: readonly Reading[], deadLetters: readonly DeadLetter[], writes: readonly RideAlong[]) =>
-      this.#append(readings, deadLetters, writes),
+    this.#transaction = db.transaction(
+      (readings: readonly Reading[], deadLetters: readonly DeadLetter[], writes: readonly RideAlong[], during: CommitOptions['during']) =>
+        this.#append(readings, deadLetters, writes, during),
     )
     this.#savepoint = db.transaction((fn: (db: Db) => unknown) => fn(db))
   }
@@ -79,8 +96,9 @@ export class JournalWriter {
    * again in a moment. Waiting inside SQLite's busy handler would sleep on the event loop — in steps
    * of 1, 2, 5, 10 ms — and stall every socket and HTTP request with it.
    */
-  commit(readings: readonly Reading[], deadLetters: readonly DeadLetter[], writes: readonly RideAlong[] = [], wait = true, syncNow = true): number[] {
-    if (wait && syncNow) return this.#transaction.immediate(readings, deadLetters, writes)
+  commit(readings: readonly Reading[], deadLetters: readonly DeadLetter[], o: CommitOptions = {}): number[] {
+    const { writes = [], wait = true, syncNow = true, during } = o
+    if (wait && syncNow) return this.#transaction.immediate(readings, deadLetters, writes, during)
     // Not prepared statements: SQLite applies these pragmas when it compiles them, not when they
     // run. `syncNow: false` (JournalCommitter with a WAL syncer): this commit does not fsync; the
     // caller fsyncs the -wal file off the event loop and acknowledges only after that.
@@ -88,13 +106,13 @@ export class JournalWriter {
     const after = [wait ? '' : `PRAGMA busy_timeout = ${this.#busyTimeout};`, syncNow ? '' : 'PRAGMA synchronous = FULL;'].join('')
     this.#db.exec(before)
     try {
-      return this.#transaction.immediate(readings, deadLetters, writes)
+      return this.#transaction.immediate(readings, deadLetters, writes, during)
     } finally {
       this.#db.exec(after)
     }
   }
 
-  #append(readings: readonly Reading[], deadLetters: readonly DeadLetter[], writes: readonly RideAlong[]): number[] {
+  #append(readings: readonly Reading[], deadLetters: readonly DeadLetter[], writes: readonly RideAlong[], during: CommitOptions['during']): number[] {
     const seqs: number[] = []
     const flags: Array<readonly string[]> = []
     const lastSeen = new Map<string, number>()
@@ -123,6 +141,7 @@ export class JournalWriter {
       this.#insertDeadLetter.run(d.receivedAt, d.source, d.origin, d.reasonCode, d.reason, d.payload === null ? null : Buffer.from(d.payload))
     }
     for (const [id, at] of lastSeen) this.#touchDevice.run(at, at, id)
+    during?.(seqs, flags, this.#db)
     // Other writes sharing this commit, each in a savepoint: one failing undoes only itself.
     const settle: Array<() => void> = []
     for (const w of writes) {

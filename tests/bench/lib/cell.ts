@@ -100,10 +100,8 @@ export async function measureCell(spec: CellSpec): Promise<Cell> {
   for (const d of devices) d.hotEvery = 0
   const journal = gw ? gw.checkJournal(afterSeq, recorder.acked) : null
   const committed = before && after ? sum(after, 'carehub_journal_committed_total') - sum(before, 'carehub_journal_committed_total') : null
-  const bound = (name: string) => {
-    const v = before && after ? histogramQuantile(before, after, name, 0.99) : null
-    return v === null ? null : v * 1000
-  }
+  const ms = (seconds: number | null) => (seconds === null ? null : seconds * 1000)
+  const bound = (name: string) => (before && after ? ms(histogramQuantile(before, after, name, 0.99)) : null)
   const notes = [...(spec.notes ?? [])]
   if (unacked > 0) notes.push(`${unacked} messages were still unacknowledged 5 s after the load stopped`)
   if (taken && taken.errors > 0) notes.push(`API errors: ${taken.errorKinds.join('; ')}`)
@@ -139,6 +137,14 @@ export async function measureCell(spec: CellSpec): Promise<Cell> {
             journalLockBusy: counterDelta(before, after, 'carehub_journal_lock_busy_total'),
             // The WAL's largest size in the window (upper bucket bound): at 20,000 frames SQLite's safety-net checkpoint runs on the event loop.
             walFramesMax: histogramQuantile(before, after, 'carehub_store_wal_frames', 1),
+            // Receive → alert stored and announced, inside the gateway (bucket bounds): the rest of
+            // publish → rule is the device's send, the panel stream's write and the client's read.
+            ...(spec.alerts
+              ? {
+                  alertAnnouncedP50Ms: ms(histogramQuantile(before, after, 'carehub_rules_alert_latency_seconds', 0.5)),
+                  alertAnnouncedP99Ms: bound('carehub_rules_alert_latency_seconds'),
+                }
+              : {}),
             // Readings and dead letters per journal transaction: what each commit's fixed cost is spread over.
             itemsPerCommit: ratio(
               counterDelta(before, after, 'carehub_journal_batch_size_sum'),

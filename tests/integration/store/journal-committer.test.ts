@@ -49,10 +49,10 @@ function setup(options: { maxBatch?: number; maxPending?: number; acksPerTurn?: 
   const writer = new JournalWriter(db)
   const realCommit = writer.commit.bind(writer)
   const state = { commits: 0, failWith: null as Error | null }
-  writer.commit = (readings, deadLetters, writes, wait, syncNow) => {
+  writer.commit = (readings, deadLetters, o) => {
     state.commits++
     if (state.failWith) throw state.failWith
-    return realCommit(readings, deadLetters, writes, wait, syncNow)
+    return realCommit(readings, deadLetters, o)
   }
   const registry = new Registry()
   const committer = new JournalCommitter({

@@ -6,8 +6,8 @@ import Database from 'better-sqlite3'
 import { Registry } from 'prom-client'
 import type { Reading } from '../../../gateway/src/core/reading.js'
 import { JournalWriter } from '../../../gateway/src/store/journal.js'
-import { JournalCommitter } from '../../../gateway/src/store/journal-committer.js'
-import { openStore } from '../../../gateway/src/store/open.js'
+import { type CommitParticipant, JournalCommitter } from '../../../gateway/src/store/journal-committer.js'
+import { type Db, openStore } from '../../../gateway/src/store/open.js'
 import { walSyncer } from '../../../gateway/src/store/wal-sync.js'
 import { captureLogger } from '../../_support/log-capture.js'
 import { tempDir } from '../../_support/temp.js'
@@ -40,17 +40,33 @@ function setup(real = false) {
   const modes: number[] = []
   const writer = new JournalWriter(db)
   const realCommit = writer.commit.bind(writer)
-  writer.commit = (readings, deadLetters, writes, wait, syncNow) =>
-    realCommit(
-      readings,
-      deadLetters,
-      [...(writes ?? []), { fn: (d) => modes.push(d.pragma('synchronous', { simple: true }) as number), resolve() {}, reject() {} }],
-      wait,
-      syncNow,
-    )
+  const faults = { afterParticipant: null as Error | null }
+  writer.commit = (readings, deadLetters, o = {}) =>
+    realCommit(readings, deadLetters, {
+      ...o,
+      writes: [...(o.writes ?? []), { fn: (d) => modes.push(d.pragma('synchronous', { simple: true }) as number), resolve() {}, reject() {} }],
+      during: (seqs, flags, tx) => {
+        o.during?.(seqs, flags, tx)
+        // The transaction fails after the participant wrote (as a COMMIT that fails would).
+        if (faults.afterParticipant) throw faults.afterParticipant
+      },
+    })
   const syncWal = real ? walSyncer(path) : (done: (err: Error | null) => void) => void held.push(done)
   const committed: number[] = []
   const written: number[] = []
+  // Stands in for the rules engine: hears each transaction's readings inside it, may write there.
+  const followUps: string[] = []
+  const participation = { write: null as null | ((tx: Db) => void) }
+  const participant: CommitParticipant = {
+    inTransaction(entries, tx) {
+      written.push(...entries.map((e) => e.seq))
+      const write = participation.write
+      if (!write) return undefined
+      participation.write = null
+      write(tx)
+      return { durable: () => followUps.push('durable'), failed: (err) => followUps.push(`failed: ${err.message}`) }
+    },
+  }
   const committer = new JournalCommitter({
     writer: () => writer,
     clock: { now: () => Date.now() },
@@ -59,15 +75,15 @@ function setup(real = false) {
     maxBatch: 1000,
     maxPending: 10_000,
     onCommitted: (entries) => committed.push(...entries.map((e) => e.seq)),
-    onWritten: (entries) => written.push(...entries.map((e) => e.seq)),
+    participant,
     syncWal,
   })
-  const count = () => reader.prepare('SELECT count(*) FROM readings').pluck().get() as number
-  return { db, path, committer, held, modes, committed, written, count, lines }
+  const count = (sql = 'SELECT count(*) FROM readings') => reader.prepare(sql).pluck().get() as number
+  return { db, path, committer, held, modes, committed, written, followUps, participation, faults, count, lines }
 }
 
 describe('journal: the fsync runs off the event loop, acknowledgements wait for it', () => {
-  test('a committed reading is acknowledged (and told to the forwarder) only after the WAL sync; the rules hear of it at commit', async () => {
+  test('a committed reading is acknowledged (and told to the forwarder) only after the WAL sync; the rules hear of it inside its transaction', async () => {
     const { committer, held, committed, written, count, modes, db } = setup()
     let acked: number | null = null
     void committer.submit({ reading: reading(1) }).then((seq) => {
@@ -76,7 +92,7 @@ describe('journal: the fsync runs off the event loop, acknowledgements wait for 
     assert.equal(committer.oldestUnwrittenReceivedAt(), NOW + 1, 'queued: the rules must not run timers past it yet')
     await tick()
     assert.equal(count(), 1, 'the transaction committed')
-    assert.deepEqual(written, [1], 'the rules engine is told at once (its alerts commit later, so are durable only after this sync)')
+    assert.deepEqual(written, [1], 'the rules engine is told inside the transaction')
     assert.equal(committer.oldestUnwrittenReceivedAt(), null)
     assert.deepEqual(modes, [1], 'inside the group commit synchronous is NORMAL: no inline fsync')
     assert.equal(db.pragma('synchronous', { simple: true }), 2, 'and FULL again for every other writer')
@@ -110,37 +126,46 @@ describe('journal: the fsync runs off the event loop, acknowledgements wait for 
     assert.deepEqual(acks, [1, 2, 3, 4])
   })
 
-  test('what the rules write when told at commit (an alert) resolves only after the reading’s sync and then its own', async () => {
-    const { committer, held, written, modes } = setup()
+  test('what the rules write in the reading’s transaction (an alert) is durable with it: one sync, told after it', async () => {
+    const { committer, held, written, modes, followUps, participation, count } = setup()
+    const alerts = "SELECT count(*) FROM settings WHERE key = 'alert'"
+    participation.write = (tx) => tx.prepare(`INSERT INTO settings (key, value, updated_at) VALUES ('alert', '"raised"', 0)`).run()
     let acked = false
-    let alertStored = false
     void committer.submit({ reading: reading(1) }).then(() => {
       acked = true
     })
     await tick()
     assert.deepEqual(written, [1])
-    // As the rules engine does on its feed: the alert goes through write(), into a later commit.
-    void committer
-      .write((db) => db.prepare(`INSERT INTO settings (key, value, updated_at) VALUES ('alert', '"raised"', 0)`).run())
-      .then(() => {
-        alertStored = true
-      })
-    await tick()
-    await tick()
-    assert.equal(modes.length, 1, 'the alert waits for the reading’s sync: no commit while it runs')
+    assert.equal(modes.length, 1, 'one transaction')
+    assert.equal(count(), 1, 'the reading committed')
+    assert.equal(count(alerts), 1, 'and the alert with it, in the same transaction')
+    assert.deepEqual(followUps, [], 'not durable yet, so not announced')
+    assert.equal(held.length, 1)
     held.shift()?.(null)
     await tick()
     assert.equal(acked, true)
-    assert.equal(modes.length, 2, 'the alert committed once the reading’s sync ended')
-    assert.equal(held.length, 1, 'and its own sync started')
-    assert.equal(alertStored, false, 'not durable yet, so not announced')
-    held.shift()?.(null)
-    await tick()
-    assert.equal(alertStored, true)
+    assert.deepEqual(followUps, ['durable'], 'told by the reading’s own sync')
+    assert.equal(held.length, 0, 'no second sync for the alert')
   })
 
-  test('a failed sync acknowledges nothing and says why', async () => {
-    const { committer, held, lines } = setup()
+  test('a participant whose transaction rolls back hears so, and nothing it wrote stays', async () => {
+    const { committer, held, followUps, participation, faults, count } = setup()
+    participation.write = (tx) => tx.prepare(`INSERT INTO settings (key, value, updated_at) VALUES ('alert', '"raised"', 0)`).run()
+    faults.afterParticipant = new Error('disk full')
+    const outcome = committer.submit({ reading: reading(1) }).then(
+      () => 'acked',
+      (err: Error) => err.message,
+    )
+    assert.match(await outcome, /journal commit failed: disk full/)
+    assert.deepEqual(followUps, ['failed: disk full'])
+    assert.equal(count(), 0, 'the reading was not stored')
+    assert.equal(count("SELECT count(*) FROM settings WHERE key = 'alert'"), 0, 'nor the alert')
+    assert.equal(held.length, 0, 'nothing to sync')
+  })
+
+  test('a failed sync acknowledges nothing, fails the participant’s follow-up, and says why', async () => {
+    const { committer, held, lines, followUps, participation } = setup()
+    participation.write = () => {}
     const outcome = committer.submit({ reading: reading(1) }).then(
       () => 'acked',
       (err: Error) => err.message,
@@ -148,6 +173,7 @@ describe('journal: the fsync runs off the event loop, acknowledgements wait for 
     await tick()
     held.shift()?.(new Error('EIO: i/o error, fdatasync'))
     assert.match(await outcome, /journal sync failed: EIO/)
+    assert.deepEqual(followUps, ['failed: journal sync failed: EIO: i/o error, fdatasync'])
     assert.ok(lines().some((l) => /syncing the journal to disk failed/.test(String(l.msg))))
   })
 

@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import Database from 'better-sqlite3'
+import { recordBatch } from '../../../gateway/src/rules/rule-recorder.js'
+import { ruleEngineRig, ruleReading } from '../../_support/rule-engine-rig.js'
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const tick = () => new Promise((r) => setImmediate(r))
+const hot = {
+  id: 'hot',
+  name: 'Too hot',
+  when: { threshold: { device: 'kitchen', measurement: 'climate', field: 'temp_c', op: '>', value: 30 } },
+  actions: [{ alert: { severity: 'warning', title: 'Too hot' } }],
+}
+const temp = (t: number, at = Date.now()) => ruleReading('kitchen', 'climate', { temp_c: t }, at)
+const count = (path: string, sql: string) => {
+  const reader = new Database(path, { readonly: true })
+  try {
+    return reader.prepare(sql).pluck().get() as number
+  } finally {
+    reader.close()
+  }
+}
+const ALERTS = "SELECT count(*) FROM alerts WHERE rule_id = 'hot'"
+
+describe('rules engine: what a reading fires is recorded in the reading’s own transaction', () => {
+  test('the alert commits with its reading and is announced once that transaction’s one sync ends', async () => {
+    const held: Array<(err: Error | null) => void> = []
+    const rig = ruleEngineRig({ devices: ['kitchen'], rules: [hot], syncWal: (done) => void held.push(done) })
+    await rig.start()
+    try {
+      await sleep(20) // the engine's start-up catch-up
+      for (const done of held.splice(0)) done(null)
+      const at = Date.now()
+      let acked = false
+      void rig.committer.submit({ reading: temp(31, at) }).then(() => {
+        acked = true
+      })
+      await tick()
+      await tick()
+      // While a sync is held the committer commits nothing else: what is visible now was in the reading's transaction.
+      assert.equal(held.length, 1, 'one transaction, its sync held')
+      assert.equal(count(rig.path, 'SELECT count(*) FROM readings'), 1)
+      assert.equal(count(rig.path, ALERTS), 1, 'the alert is in the same transaction')
+      assert.equal(rig.announced.length, 0, 'not durable yet, so not announced')
+      held.shift()?.(null)
+      await tick()
+      assert.equal(acked, true)
+      assert.deepEqual(
+        rig.announced.map((n) => [n.event, n.triggerReceivedAt]),
+        [['raised', at]],
+        'announced by the reading’s own sync',
+      )
+      assert.equal(held.length, 0, 'no second sync for the alert')
+    } finally {
+      for (const done of held.splice(0)) done(null)
+      await rig.stop()
+    }
+  })
+
+  test('an alert a timer raises is recorded in a transaction the engine asks for', async () => {
+    const quiet = {
+      id: 'quiet',
+      name: 'Quiet kitchen',
+      when: { inactivity: { device: 'kitchen', for: '1s' } },
+      actions: [{ alert: { severity: 'warning', title: 'Quiet' } }],
+    }
+    const rig = ruleEngineRig({ devices: ['kitchen'], rules: [quiet] })
+    await rig.start()
+    try {
+      await rig.committer.submit({ reading: temp(20) })
+      await sleep(1300)
+      assert.equal(count(rig.path, "SELECT count(*) FROM alerts WHERE rule_id = 'quiet'"), 1)
+      assert.deepEqual(
+        rig.announced.map((n) => [n.event, n.triggerReceivedAt]),
+        [['raised', null]],
+      )
+    } finally {
+      await rig.stop()
+    }
+  })
+
+  test('a recording that fails loses nothing: the reading is acknowledged, and the alert recorded on the retry', async () => {
+    let attempts = 0
+    const rig = ruleEngineRig({
+      devices: ['kitchen'],
+      rules: [hot],
+      record: (tx, batch) => {
+        if (++attempts === 1 && batch.firings.length > 0) throw new Error('disk I/O error')
+        return recordBatch(tx, { gatewayId: 'gw-test', emailFor: () => false, fallbackConfigured: false }, batch)
+      },
+    })
+    await rig.start()
+    try {
+      await sleep(20)
+      attempts = 0
+      const seq = await rig.committer.submit({ reading: temp(31) })
+      assert.equal(typeof seq, 'number', 'the reading is stored and acknowledged all the same')
+      assert.equal(count(rig.path, ALERTS), 0, 'the failed savepoint left nothing')
+      await sleep(1300)
+      assert.equal(count(rig.path, ALERTS), 1, 'recorded once, after the retry re-read the journal')
+      assert.deepEqual(
+        rig.announced.map((n) => n.event),
+        ['raised'],
+      )
+      assert.ok(rig.lines().some((l) => /recording rule results failed/.test(String(l.msg))))
+    } finally {
+      await rig.stop()
+    }
+  })
+
+  test('a transaction that rolls back after the engine evaluated it: the engine goes back to what is stored, and the resent reading fires once', async () => {
+    const rig = ruleEngineRig({ devices: ['kitchen'], rules: [hot] })
+    await rig.start()
+    try {
+      await rig.committer.submit({ reading: temp(20) })
+      rig.faults.afterEngine = new Error('disk full')
+      await assert.rejects(rig.committer.submit({ reading: temp(31) }), /journal commit failed: disk full/)
+      assert.equal(count(rig.path, ALERTS), 0)
+      // The device did not get its acknowledgement and sends the reading again. Had the engine kept
+      // the rolled-back evaluation (the kitchen already hot), this would be no crossing: no alert.
+      await rig.committer.submit({ reading: temp(31) })
+      await sleep(1300)
+      assert.equal(count(rig.path, ALERTS), 1)
+      assert.deepEqual(
+        rig.announced.map((n) => n.event),
+        ['raised'],
+      )
+    } finally {
+      await rig.stop()
+    }
+  })
+
+  test('a rolled-back transaction whose readings changed a state without firing: the state goes back too', async () => {
+    const avg = {
+      id: 'avg',
+      name: 'Warm on average',
+      when: { window: { device: 'kitchen', measurement: 'climate', field: 'temp_c', agg: 'avg', over: '10m', op: '>', value: 30 } },
+      actions: [{ alert: { severity: 'warning', title: 'Warm' } }],
+    }
+    const rig = ruleEngineRig({ devices: ['kitchen'], rules: [avg] })
+    const samples = () => {
+      const leaf = rig.engine.rules.get('avg')?.state.leaves[0] as { s: Array<[number, number]> } | undefined
+      return leaf?.s.map(([, v]) => v)
+    }
+    await rig.start()
+    try {
+      await rig.committer.submit({ reading: temp(20) })
+      rig.faults.afterEngine = new Error('disk full')
+      // Evaluated (its value joins the window; the average stays below 30, no transition and no
+      // trace, so nothing to record), then rolled back.
+      await assert.rejects(rig.committer.submit({ reading: temp(25) }), /journal commit failed: disk full/)
+      assert.deepEqual(samples(), [20, 25], 'evaluated inside the transaction')
+      await sleep(1300)
+      assert.deepEqual(samples(), [20], 'back to what the journal holds once the engine has re-read it')
+      assert.deepEqual(
+        rig.lines().map((l) => l.msg),
+        ['the transaction with the evaluated readings failed; re-evaluating from the journal'],
+      )
+      await rig.committer.submit({ reading: temp(21) })
+      assert.deepEqual(samples(), [20, 21], 'and following the journal again')
+    } finally {
+      await rig.stop()
+    }
+  })
+})
