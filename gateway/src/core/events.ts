@@ -9,7 +9,7 @@ export interface CommittedReading {
   readonly anomalies: readonly string[]
 }
 
-/** The gateway's events, in one typed map (committed readings reach the rules engine directly: JournalCommitter.onWritten). */
+/** The gateway's events, in one typed map (readings reach the rules engine directly, inside their journal transaction: JournalCommitter's participant). */
 export interface GatewayEvents {
   'service:started': { name: string }
   'service:stopped': { name: string }

@@ -1,11 +1,12 @@
 import type { Logger } from 'pino'
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+import type { Registry } from 'prom-client'
 import type { Clock } from '../core/clock.js'
 import { CarehubError } from '../core/errors.js'
 import type { CommittedReading } from '../core/events.js'
 import type { Reading } from '../core/reading.js'
 import type { Service } from '../core/service.js'
 import type { DeadLetter, JournalWriter } from './journal.js'
+import { type JournalMetrics, journalMetrics } from './journal-metrics.js'
 import type { Db } from './open.js'
 import { SlicedRelease } from './sliced-release.js'
 import { DurableAcks, type WalSync } from './wal-sync.js'
@@ -90,11 +91,7 @@ export class JournalCommitter implements Service {
   #stopped = false
   #failing = false
   #lastSlowLog = 0
-  readonly #commitSeconds: Histogram
-  readonly #batchSize: Histogram
-  readonly #committed: Counter<'kind'>
-  readonly #refused: Counter
-  readonly #lockWaits: Counter
+  readonly #m: JournalMetrics
   readonly #acks: DurableAcks | null
   readonly #release: SlicedRelease
 
@@ -104,73 +101,25 @@ export class JournalCommitter implements Service {
     // p99 2.1 s); 500 per turn gave API p99 0.2 s at 20k msg/s, 128 per turn 0.12 s but 15k msg/s
     // (every extra turn reads every busy socket again).
     this.#release = new SlicedRelease(options.acksPerTurn ?? 500)
-    const registers = [options.registry]
-    this.#commitSeconds = new Histogram({
-      name: 'carehub_journal_commit_seconds',
-      help: 'Duration of one journal transaction (group commit), fsync included',
-      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-      registers,
-    })
-    this.#batchSize = new Histogram({
-      name: 'carehub_journal_batch_size',
-      help: 'Items per journal transaction',
-      buckets: [1, 2, 5, 10, 50, 100, 500, 1000, 5000],
-      registers,
-    })
-    this.#committed = new Counter({
-      name: 'carehub_journal_committed_total',
-      help: 'Items committed to the journal',
-      labelNames: ['kind'],
-      registers,
-    })
-    this.#refused = new Counter({
-      name: 'carehub_journal_refused_total',
-      help: 'Items refused because the queue was full or the store failed',
-      registers,
-    })
-    this.#lockWaits = new Counter({
-      name: 'carehub_journal_lock_busy_total',
-      help: 'Group commits put off for a moment because another connection held the write lock',
-      registers,
-    })
-    const syncSeconds = new Histogram({
-      name: 'carehub_journal_sync_seconds',
-      help: 'Duration of one fdatasync of the journal WAL (acknowledgements wait for it)',
-      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-      registers,
-    })
+    const queue = () => this.#queue
+    this.#m = journalMetrics(
+      options.registry,
+      () => ({ depth: queue().length, oldestEnqueuedAt: queue()[0]?.enqueuedAt ?? null }),
+      () => options.clock.now(),
+    )
     this.#acks = options.syncWal
       ? new DurableAcks(options.syncWal, (ms, err) => {
-          syncSeconds.observe(ms / 1000)
+          this.#m.syncSeconds.observe(ms / 1000)
           if (err) options.log.error({ err }, 'syncing the journal to disk failed; the readings are not acknowledged')
         })
       : null
-    const queue = () => this.#queue
-    const now = () => options.clock.now()
-    new Gauge({
-      name: 'carehub_journal_queue_depth',
-      help: 'Items waiting for the next journal commit',
-      registers,
-      collect() {
-        this.set(queue().length)
-      },
-    })
-    new Gauge({
-      name: 'carehub_journal_queue_oldest_seconds',
-      help: 'Age of the oldest item waiting for a commit',
-      registers,
-      collect() {
-        const oldest = queue()[0]
-        this.set(oldest ? (now() - oldest.enqueuedAt) / 1000 : 0)
-      },
-    })
   }
 
   get depth(): number {
     return this.#queue.length
   }
 
-  /** The receive time of the oldest reading not yet told to onWritten (null: none). */
+  /** The receive time of the oldest reading not yet in a transaction (null: none). */
   oldestUnwrittenReceivedAt(): number | null {
     for (const p of this.#queue) if (p.item.reading) return p.item.reading.receivedAt
     return null
@@ -180,7 +129,7 @@ export class JournalCommitter implements Service {
   submit(item: Item): Promise<number | null> {
     if (this.#stopped) return Promise.reject(new CarehubError('CAREHUB_ERR_STORE_UNAVAILABLE', 'the journal is stopping'))
     if (this.#queue.length >= this.#o.maxPending) {
-      this.#refused.inc()
+      this.#m.refused.inc()
       return Promise.reject(new CarehubError('CAREHUB_ERR_STORE_UNAVAILABLE', `journal queue full (${this.#o.maxPending} waiting)`))
     }
     return new Promise((resolve, reject) => {
@@ -277,11 +226,11 @@ export class JournalCommitter implements Service {
         this.#queue.unshift(...batch)
         this.#writes.unshift(...writes)
         this.#requests.unshift(...requests)
-        this.#lockWaits.inc()
+        this.#m.lockWaits.inc()
         return 'busy'
       }
       // Nothing was acknowledged: the callers refuse their acknowledgement and devices retry.
-      this.#refused.inc(batch.length)
+      this.#m.refused.inc(batch.length)
       if (!this.#failing) this.#o.log.error({ err, items: batch.length }, 'journal commit failed')
       this.#failing = true
       const error = new CarehubError('CAREHUB_ERR_STORE_UNAVAILABLE', `journal commit failed: ${(err as Error).message}`, { cause: err })
@@ -292,17 +241,17 @@ export class JournalCommitter implements Service {
     if (this.#failing) this.#o.log.info('journal commits succeed again')
     this.#failing = false
     const ms = performance.now() - started
-    this.#commitSeconds.observe(ms / 1000)
+    this.#m.commitSeconds.observe(ms / 1000)
     // Storage that stalls on fsync (SD cards, busy VMs) shows up here first: say so, at most once a minute.
     if (ms > 200 && this.#o.clock.now() - this.#lastSlowLog > 60_000) {
       this.#lastSlowLog = this.#o.clock.now()
       this.#o.log.warn({ ms: Math.round(ms), items: batch.length }, 'slow journal commit: the storage stalled on fsync')
     }
-    if (batch.length > 0) this.#batchSize.observe(batch.length)
+    if (batch.length > 0) this.#m.batchSize.observe(batch.length)
     const { settle: settlements } = this.#o.writer().takeOutcome()
     const durable = () => {
-      if (readings.length) this.#committed.inc({ kind: 'reading' }, readings.length)
-      if (deadLetters.length) this.#committed.inc({ kind: 'dead_letter' }, deadLetters.length)
+      if (readings.length) this.#m.committed.inc({ kind: 'reading' }, readings.length)
+      if (deadLetters.length) this.#m.committed.inc({ kind: 'dead_letter' }, deadLetters.length)
       let r = 0
       // Called in order: r walks the readings' seqs alongside.
       this.#release.add(batch.length, (i) => {
@@ -322,7 +271,7 @@ export class JournalCommitter implements Service {
       durable,
       // Committed but maybe not on disk: nothing is acknowledged, devices resend (a duplicate at worst).
       failed: (err) => {
-        this.#refused.inc(batch.length)
+        this.#m.refused.inc(batch.length)
         const error = new CarehubError('CAREHUB_ERR_STORE_UNAVAILABLE', `journal sync failed: ${err.message}`, { cause: err })
         for (const p of [...batch, ...writes]) p.reject(error)
         followUp?.failed(error)
