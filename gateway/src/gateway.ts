@@ -135,10 +135,8 @@ export class Gateway {
       maxBatch: config.ingest.journalMaxBatch,
       maxPending: config.ingest.journalMaxPending,
       // The rules evaluate a reading inside the transaction that stores it and record what it
-      // fired there: the alert is durable, and announced, with its reading. The forwarder sends
-      // only what is durable.
+      // fired there: the alert is durable, and announced, with its reading.
       participant: { inTransaction: (entries, tx) => this.rules.engine.inTransaction(entries, tx) },
-      onCommitted: (entries) => this.history.journalTail?.append(entries),
       // The fsync of each group commit runs on libuv's pool, not on the event loop (store/wal-sync.ts).
       syncWal: walSyncer(join(dataDir, STORE_FILE)),
     })

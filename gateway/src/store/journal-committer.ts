@@ -53,8 +53,6 @@ export interface CommitterOptions {
   readonly maxBatch: number
   /** Items waiting at most; beyond it submit() refuses (the caller withholds its acknowledgement). */
   readonly maxPending: number
-  /** Told of every committed reading, in seq order, once its transaction is durable (the time-series forwarder's feed). */
-  readonly onCommitted?: (entries: readonly CommittedReading[]) => void
   /**
    * Runs inside every transaction once its readings are appended, with those readings in seq order
    * (the rules engine: it evaluates them and records what they fired in the same transaction, so
@@ -208,10 +206,9 @@ export class JournalCommitter implements Service {
       if (p.item.reading) readings.push(p.item.reading)
       else deadLetters.push(p.item.deadLetter)
     }
-    let entries: CommittedReading[] = []
     let followUp: CommitFollowUp | undefined
     const during = (seqs: readonly number[], flags: ReadonlyArray<readonly string[]>, tx: Db) => {
-      entries = readings.map((reading, i): CommittedReading => ({ seq: seqs[i] as number, reading, anomalies: flags[i] ?? [] }))
+      const entries = readings.map((reading, i): CommittedReading => ({ seq: seqs[i] as number, reading, anomalies: flags[i] ?? [] }))
       followUp = this.#participate(entries, tx)
     }
     const started = performance.now()
@@ -261,7 +258,6 @@ export class JournalCommitter implements Service {
       for (const settle of settlements) settle()
       followUp?.durable()
       for (const resolve of requests) resolve()
-      if (entries.length > 0) this.#tell(entries)
     }
     if (!this.#acks) {
       durable()
@@ -286,14 +282,6 @@ export class JournalCommitter implements Service {
     } catch (err) {
       this.#o.log.error({ err }, 'a journal participant failed')
       return undefined
-    }
-  }
-
-  #tell(entries: readonly CommittedReading[]): void {
-    try {
-      this.#o.onCommitted?.(entries)
-    } catch (err) {
-      this.#o.log.error({ err }, 'a journal listener failed')
     }
   }
 

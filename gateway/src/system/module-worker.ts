@@ -32,3 +32,13 @@ export function startModuleWorker(url: URL, data: unknown, resourceLimits: Resou
   const tsx = url.pathname.endsWith('.ts') ? import.meta.resolve('tsx/esm/api') : null
   return new Worker(BOOTSTRAP, { eval: true, workerData: { url: url.href, tsx, data }, resourceLimits })
 }
+
+/** Ask a worker to stop (it finishes what it must and exits), and end it after `graceMs` if it has not. */
+export async function stopWorker(worker: Worker, stop: unknown, graceMs = 5000): Promise<void> {
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
+  worker.postMessage(stop)
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([exited, new Promise<void>((r) => (timer = setTimeout(r, graceMs)))])
+  clearTimeout(timer)
+  await worker.terminate()
+}

@@ -1,38 +1,41 @@
 import type { Logger } from 'pino'
-import type { Registry } from 'prom-client'
 import { backoffDelay, Sleeper } from '../core/backoff.js'
 import type { Clock } from '../core/clock.js'
 import type { HealthCheck, Service, ServiceHealth } from '../core/service.js'
 import { type JournalEntry, readAfter } from '../store/journal.js'
-import type { JournalTail } from '../store/journal-tail.js'
 import type { Db } from '../store/open.js'
-import { ForwarderMetrics } from './forwarder-metrics.js'
-import { ForwarderStore } from './forwarder-store.js'
+import { ForwarderStore, type SinkDeadLetter } from './forwarder-store.js'
 import { toLine } from './line-protocol.js'
 import { SinkError, type SinkFailureKind, type TimeSeriesSink } from './sink.js'
+
+/** What the forwarder reports as it goes (ForwarderMetrics on /metrics; across threads, messages). */
+export interface ForwarderEvents {
+  written(accepted: number, refused: number, seconds: number, now: number): void
+  failure(kind: SinkFailureKind): void
+  /** The health check's answer changed (an outage began, changed kind, or ended). */
+  health?(health: ServiceHealth): void
+}
 
 export interface ForwarderOptions {
   readonly db: () => Db
   readonly sink: TimeSeriesSink
   readonly clock: Clock
   readonly log: Logger
-  readonly registry: Registry
+  readonly events?: ForwarderEvents
   readonly batchSize: number
   readonly pollMs: number
   readonly backoffMinMs: number
   readonly backoffMaxMs: number
   /** [0, 1); injectable so backoff jitter is testable. */
   readonly random?: () => number
-  /** The newest durable entries in memory (journal-tail.ts): read from there when it holds them. */
-  readonly tail?: JournalTail
   /**
-   * Runs a write inside the journal's next group commit (JournalCommitter.write). The cursor then
-   * moves with the journal's own WAL sync, off the event loop and never waiting there for the
-   * write lock; on its own it was a transaction and an fsync on the loop per batch, ten a second
-   * during a catch-up, while the rollup worker folding the same backlog held the lock (bench W5:
-   * API p99 92 ms against 18 ms). Absent: the cursor is written on its own.
+   * Moves the cursor past a delivered batch and keeps what the server refused, both or neither:
+   * in the gateway, inside the journal's next group commit (the forwarder runs in a worker thread,
+   * forwarder-host.ts), so the cursor moves with the journal's own WAL sync and never waits for the
+   * write lock; a transaction and an fsync of its own per batch, ten a second during a catch-up, had
+   * API p99 at 92 ms against 18 (bench W5). Absent: a transaction on `db`.
    */
-  readonly write?: (fn: (db: Db) => void) => Promise<void>
+  readonly advance?: (seq: number, refused: readonly SinkDeadLetter[], now: number) => Promise<void>
 }
 
 const READ_SLICE = 250
@@ -61,7 +64,6 @@ interface Refused {
 export class Forwarder implements Service {
   readonly name: string
   readonly #o: ForwarderOptions
-  readonly #metrics: ForwarderMetrics
   #store: ForwarderStore | undefined
   #cursor = 0
   #stopped = true
@@ -72,25 +74,9 @@ export class Forwarder implements Service {
   /** The next batch, being read and encoded while the current one is written (catch-up only). */
   #ahead: { after: number; batch: Promise<{ entries: JournalEntry[]; items: Item[] }> } | undefined
 
-  /** The journal's group commit when given (ForwarderOptions.write), else a transaction of its own. */
-  readonly #write: (fn: (db: Db) => void) => Promise<void>
-
   constructor(options: ForwarderOptions) {
     this.#o = options
-    this.#write =
-      options.write ??
-      (async (fn) => {
-        const db = options.db()
-        db.transaction(() => fn(db)).immediate()
-      })
     this.name = `forwarder:${options.sink.name}`
-    this.#metrics = new ForwarderMetrics(options.registry, options.sink.name, {
-      depth: () => this.#store?.depth(this.#cursor) ?? 0,
-      oldestAgeMs: () => {
-        const at = this.#store?.oldestReceivedAfter(this.#cursor)
-        return at === undefined ? 0 : Math.max(0, options.clock.now() - at)
-      },
-    })
   }
 
   get cursor(): number {
@@ -174,7 +160,12 @@ export class Forwarder implements Service {
     const deadLetters = refused.map((r) => ({ seq: r.item.entry.seq, line: r.item.line, reason: r.reason, sink: this.#o.sink.name }))
     const now = this.#o.clock.now()
     try {
-      await this.#write(() => store.advance(last, deadLetters, now))
+      if (this.#o.advance) await this.#o.advance(last, deadLetters, now)
+      else
+        this.#o
+          .db()
+          .transaction(() => store.advance(last, deadLetters, now))
+          .immediate()
     } catch (err) {
       // The store refused (the journal stopping, full or failing; it logs why): the batch was
       // delivered but the cursor did not move, so it is sent again later and overwrites itself.
@@ -182,8 +173,7 @@ export class Forwarder implements Service {
       return this.#o.backoffMaxMs
     }
     this.#cursor = last
-    this.#o.tail?.release(last)
-    this.#metrics.written(items.length - refused.length, refused.length, (performance.now() - started) / 1000, this.#o.clock.now())
+    this.#o.events?.written(items.length - refused.length, refused.length, (performance.now() - started) / 1000, this.#o.clock.now())
     if (refused.length > 0) {
       this.#o.log.warn(
         { refused: refused.length, first: refused[0]?.reason, seq: refused[0]?.item.entry.seq },
@@ -206,25 +196,17 @@ export class Forwarder implements Service {
     let after = from
     while (entries.length < this.#o.batchSize) {
       const want = Math.min(READ_SLICE, this.#o.batchSize - entries.length)
-      const fromTail = this.#o.tail?.after(after, want) ?? null
-      const limit = fromTail ? want : this.#fromJournal(after, want)
-      const slice = fromTail ?? readAfter(this.#o.db(), after, limit)
+      const slice = readAfter(this.#o.db(), after, want)
       for (const entry of slice) {
         entries.push(entry)
         const line = toLine(entry)
         if (line !== null) items.push({ entry, line })
       }
-      if (slice.length < limit || this.#stopped) break
+      if (slice.length < want || this.#stopped) break
       after = (slice.at(-1) as JournalEntry).seq
       await new Promise((resolve) => setImmediate(resolve))
     }
     return { entries, items }
-  }
-
-  /** How many to read from the journal after `after`: up to where the tail takes over, if it is ahead. */
-  #fromJournal(after: number, want: number): number {
-    const oldest = this.#o.tail?.oldest ?? null
-    return oldest !== null && oldest > after + 1 ? Math.min(want, oldest - after - 1) : want
   }
 
   async #deliver(items: readonly Item[], refused: Refused[]): Promise<void> {
@@ -247,7 +229,7 @@ export class Forwarder implements Service {
     const kind: SinkFailureKind = err instanceof SinkError ? err.kind : 'unavailable'
     const message = (err as Error).message
     this.#failures++
-    this.#metrics.failure(kind)
+    this.#o.events?.failure(kind)
     if (!this.#episode || this.#episode.kind !== kind) {
       const waiting = this.#store?.depth(this.#cursor) ?? 0
       this.#o.log.warn(
@@ -255,6 +237,7 @@ export class Forwarder implements Service {
         'cannot write to the time-series server; readings are kept and retried',
       )
       this.#episode = { kind, message, since: this.#episode?.since ?? this.#o.clock.now() }
+      this.#o.events?.health?.(this.healthCheck.check() as ServiceHealth)
     }
     return backoffDelay(this.#failures, this.#o.backoffMinMs, this.#o.backoffMaxMs, this.#o.random)
   }
@@ -266,6 +249,7 @@ export class Forwarder implements Service {
         'time-series server reachable again; catching up',
       )
     }
+    if (this.#episode) this.#o.events?.health?.({ status: 'ok' })
     this.#episode = undefined
     this.#failures = 0
   }

@@ -4,15 +4,11 @@ import type { HistoryConfig, InfluxConfig } from '../config/history-schema.js'
 import type { Clock } from '../core/clock.js'
 import type { HealthCheck, Service } from '../core/service.js'
 import { recentFields } from '../store/journal.js'
-import { JournalTail } from '../store/journal-tail.js'
 import type { Db } from '../store/open.js'
 import { AnomalyDetector } from './anomaly-detector.js'
-import { Forwarder } from './forwarder.js'
+import { ForwarderHost } from './forwarder-host.js'
 import { HistoryJanitor } from './history-janitor.js'
-import { InfluxV1Sink } from './influx-v1-sink.js'
-import { InfluxV2Sink } from './influx-v2-sink.js'
 import { RollupService } from './rollup-service.js'
-import type { TimeSeriesSink } from './sink.js'
 
 export interface HistoryDeps {
   readonly history: HistoryConfig
@@ -26,26 +22,18 @@ export interface HistoryDeps {
   /** The rules engine's cursor: readings after it are still to be evaluated. */
   readonly rulesCursor?: () => number
   /** A write inside the journal's next group commit (JournalCommitter.write): the forwarder's cursor rides there. */
-  readonly write?: (fn: (db: Db) => void) => Promise<void>
+  readonly write: (fn: (db: Db) => void) => Promise<void>
 }
 
 /** The time-series parts, built together because they share cursors: rollups, forwarder, janitor, anomaly flags. */
 export interface HistoryParts {
   readonly detector: AnomalyDetector
   readonly rollups: RollupService
-  readonly forwarder: Forwarder | undefined
-  /** Fed by the journal committer with durable readings; the forwarder reads them from here. */
-  readonly journalTail: JournalTail | undefined
+  readonly forwarder: ForwarderHost | undefined
   readonly janitor: HistoryJanitor
   /** In start order. */
   readonly services: readonly Service[]
   readonly healthChecks: readonly HealthCheck[]
-}
-
-export function createSink(influx: InfluxConfig, log: Logger, secret: (name: string) => Promise<string | undefined>): TimeSeriesSink {
-  return influx.version === 2
-    ? new InfluxV2Sink(influx, log, () => secret('influx.token'))
-    : new InfluxV1Sink(influx, () => secret('influx.password'))
 }
 
 export function buildHistory(d: HistoryDeps): HistoryParts {
@@ -53,22 +41,16 @@ export function buildHistory(d: HistoryDeps): HistoryParts {
     recentFields(d.db(), deviceId, measurement, d.history.anomaly.window),
   )
   const rollups = new RollupService({ db: d.db, clock: d.clock, log: d.log('rollups'), registry: d.registry, flushMs: d.history.rollupFlushMs })
-  // Four batches: at 20k readings/s about a second, the forwarder's usual distance from the head.
-  const journalTail = d.influx && new JournalTail(4 * d.influx.batchSize)
   const forwarder =
     d.influx &&
-    new Forwarder({
+    new ForwarderHost({
       db: d.db,
-      sink: createSink(d.influx, d.log('influx'), d.secret),
+      influx: d.influx,
       clock: d.clock,
       log: d.log('influx'),
       registry: d.registry,
-      batchSize: d.influx.batchSize,
-      pollMs: d.influx.pollMs,
-      backoffMinMs: d.influx.backoffMinMs,
-      backoffMaxMs: d.influx.backoffMaxMs,
-      ...(journalTail ? { tail: journalTail } : {}),
-      ...(d.write ? { write: d.write } : {}),
+      secret: d.secret,
+      write: d.write,
     })
   const janitor = new HistoryJanitor({
     db: d.db,
@@ -83,7 +65,6 @@ export function buildHistory(d: HistoryDeps): HistoryParts {
     detector,
     rollups,
     forwarder,
-    journalTail,
     janitor,
     services: forwarder ? [rollups, forwarder, janitor] : [rollups, janitor],
     healthChecks: forwarder ? [forwarder.healthCheck] : [],

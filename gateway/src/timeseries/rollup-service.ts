@@ -5,7 +5,7 @@ import type { Clock } from '../core/clock.js'
 import type { Service } from '../core/service.js'
 import { journalLag } from '../store/journal.js'
 import type { Db } from '../store/open.js'
-import { siblingModule, startModuleWorker } from '../system/module-worker.js'
+import { siblingModule, startModuleWorker, stopWorker } from '../system/module-worker.js'
 import type { FromRollupWorker, RollupWorkerData, ToRollupWorker } from './rollup-worker.js'
 
 /** Journal entries folded into one rollup transaction at most (a long backlog takes several). */
@@ -91,12 +91,7 @@ export class RollupService implements Service {
     if (!worker) return
     // The fold in progress ends after its current step; what is left waits for the next start
     // (the cursor says where), so a long backlog never holds up shutdown.
-    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
-    worker.postMessage({ type: 'stop' } satisfies ToRollupWorker)
-    let timer: NodeJS.Timeout | undefined
-    await Promise.race([exited, new Promise<void>((r) => (timer = setTimeout(r, 5000)))])
-    clearTimeout(timer)
-    await worker.terminate()
+    await stopWorker(worker, { type: 'stop' } satisfies ToRollupWorker)
   }
 
   #spawn(): Promise<void> {

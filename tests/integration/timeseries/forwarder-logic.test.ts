@@ -2,13 +2,12 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { Registry } from 'prom-client'
-import type { Reading } from '../../../gateway/src/core/reading.js'
 import { JournalWriter, readAfter } from '../../../gateway/src/store/journal.js'
 import { JournalCommitter } from '../../../gateway/src/store/journal-committer.js'
-import { JournalTail } from '../../../gateway/src/store/journal-tail.js'
 import type { Db } from '../../../gateway/src/store/open.js'
 import { openStore } from '../../../gateway/src/store/open.js'
-import { Forwarder } from '../../../gateway/src/timeseries/forwarder.js'
+import { Forwarder, type ForwarderOptions } from '../../../gateway/src/timeseries/forwarder.js'
+import { ForwarderStore } from '../../../gateway/src/timeseries/forwarder-store.js'
 import { toLine } from '../../../gateway/src/timeseries/line-protocol.js'
 import { SinkError, type TimeSeriesSink } from '../../../gateway/src/timeseries/sink.js'
 import { reading, waitFor } from '../../_support/history-data.js'
@@ -33,10 +32,7 @@ class ScriptedSink implements TimeSeriesSink {
   async close(): Promise<void> {}
 }
 
-function setup(
-  sink: TimeSeriesSink,
-  options: { batchSize?: number; random?: () => number; tail?: JournalTail; write?: (fn: (db: Db) => void) => Promise<void> } = {},
-) {
+function setup(sink: TimeSeriesSink, options: { batchSize?: number; random?: () => number; advance?: ForwarderOptions['advance'] } = {}) {
   const { log, lines } = captureLogger('debug')
   const db = openStore({ path: join(tempDir(), 'f.db'), log, now: Date.now(), checkIntegrity: false })
   const writer = new JournalWriter(db, (_d, _m, fields) => ('flagme' in fields ? ['flagme'] : []))
@@ -62,12 +58,10 @@ function setup(
   })
   const forwarder = new Forwarder({
     db: () => counted as Db,
-    ...(options.tail ? { tail: options.tail } : {}),
-    ...(options.write ? { write: options.write } : {}),
+    ...(options.advance ? { advance: options.advance } : {}),
     sink,
     clock: { now: () => Date.now() },
     log,
-    registry: new Registry(),
     batchSize: options.batchSize ?? 100,
     pollMs: 10,
     backoffMinMs: 20,
@@ -78,33 +72,24 @@ function setup(
 }
 
 describe('Forwarder decisions (scripted sink, real SQLite)', () => {
-  test('with the journal tail it sends exactly the lines of the journal, once and in order, reading the journal only across a gap', async () => {
+  test('it sends exactly the lines of the journal, anomaly flags included, once and in order, in batches', async () => {
     const sink = new ScriptedSink(() => undefined)
-    const tail = new JournalTail(1000)
-    const { db, writer, forwarder, journalRows } = setup(sink, { batchSize: 30, tail })
-    // As the committer does: commit, then hand the durable readings (seqs, flags) to the tail.
-    const commit = (readings: Reading[], toTail: boolean) => {
-      const seqs = writer.commit(readings, [])
-      const { flags } = writer.takeOutcome()
-      if (toTail) tail.append(readings.map((reading, i) => ({ seq: seqs[i] as number, reading, anomalies: flags[i] ?? [] })))
-      return seqs
-    }
+    const { db, writer, forwarder, journalRows } = setup(sink, { batchSize: 30 })
     const batch = (from: number, n: number) =>
       Array.from({ length: n }, (_, i) =>
         reading(`d${i % 3}`, 'state', i % 10 === 0 ? { flagme: from + i, mode: 'on' } : { level: from + i }, 1_790_000_000_000 + from + i),
       )
-    commit(batch(0, 50), true)
+    writer.commit(batch(0, 50), [])
     await forwarder.start()
     await waitFor('the first run', () => forwarder.cursor === 50)
-    commit(batch(50, 10), false) // written by something that does not feed the tail
-    const last = commit(batch(60, 40), true).at(-1)
+    const last = writer.commit(batch(50, 50), []).at(-1)
     await waitFor('everything forwarded', () => forwarder.cursor === last)
     await forwarder.stop()
     const expected = readAfter(db, 0, 1000).map((e) => toLine(e))
     assert.equal(expected.length, 100)
     assert.deepEqual(sink.accepted, expected, 'the same lines, anomaly flags included, in seq order, once')
-    assert.equal(journalRows.n, 10, 'only the gap (seqs 51-60) was read back from the journal')
-    assert.equal(tail.size, 0, 'what was forwarded is released')
+    assert.equal(journalRows.n, 100, 'each entry read back from the journal once')
+    assert.ok(sink.requests.every((r) => r.length <= 30))
   })
 
   test('a refused point is isolated by halving (about 2·log2(n) requests), dead-lettered once, and the rest delivered in order', async () => {
@@ -189,7 +174,10 @@ describe('Forwarder decisions (scripted sink, real SQLite)', () => {
     // The journal's WAL sync, held until the test lets it go.
     const syncs: Array<(err: Error | null) => void> = []
     const ride = { committer: undefined as JournalCommitter | undefined }
-    const { db, writer, forwarder } = setup(sink, { write: (fn) => (ride.committer as JournalCommitter).write(fn) })
+    const { db, writer, forwarder } = setup(sink, {
+      advance: (seq, refused, now) =>
+        (ride.committer as JournalCommitter).write((tx) => new ForwarderStore(tx, 'timeseries:scripted').advance(seq, refused, now)),
+    })
     ride.committer = new JournalCommitter({
       writer: () => writer,
       clock: { now: () => Date.now() },
@@ -223,9 +211,9 @@ describe('Forwarder decisions (scripted sink, real SQLite)', () => {
     const sink = new ScriptedSink(() => undefined)
     const refusals = { left: 1 }
     const { db, writer, forwarder, lines } = setup(sink, {
-      write: async (fn) => {
+      advance: async (seq, refused, now) => {
         if (refusals.left-- > 0) throw new Error('journal queue full (3 waiting)')
-        db.transaction(() => fn(db))()
+        db.transaction(() => new ForwarderStore(db, 'timeseries:scripted').advance(seq, refused, now))()
       },
     })
     const seqs = writer.commit(
@@ -259,7 +247,6 @@ describe('Forwarder decisions (scripted sink, real SQLite)', () => {
       sink,
       clock: { now: () => Date.now() },
       log: captureLogger('silent').log,
-      registry: new Registry(),
       batchSize: 10,
       pollMs: 10,
       backoffMinMs: 20,
