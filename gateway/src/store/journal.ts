@@ -2,7 +2,7 @@ import type { FieldValue, Reading } from '../core/reading.js'
 import type { Db } from './open.js'
 
 /** Flags anomalous numeric fields of a reading before it is stored (timeseries/anomaly-detector). */
-export type AnomalyCheck = (deviceId: string, measurement: string, fields: Readonly<Record<string, FieldValue>>) => string[]
+export type AnomalyCheck = (deviceId: string, measurement: string, fields: Readonly<Record<string, FieldValue>>) => readonly string[]
 
 export interface DeadLetter {
   readonly receivedAt: number
