@@ -186,9 +186,9 @@ export class Forwarder implements Service {
 
   /**
    * The next batch, read and encoded in slices of READ_SLICE entries with the event loop free between
-   * them: a whole 5,000-entry batch read at once held the loop for 15–35 ms, and encoding a second's
-   * readings in one go another 10–20 ms (bench W1 profile), which every API request and PUBACK
-   * waited behind.
+   * them. On the gateway's own loop a whole 5,000-entry batch read at once held it for 15–35 ms
+   * (bench W1 profile); in the forwarder's worker (forwarder-host.ts) the slices still let a stop,
+   * and the answers it waits for, in between.
    */
   async #read(from: number): Promise<{ entries: JournalEntry[]; items: Item[] }> {
     const entries: JournalEntry[] = []
