@@ -96,7 +96,9 @@ export function ruleEngineRig(o: RuleEngineRigOptions) {
       await committer.start()
       await started.start()
     },
+    /** Idempotent: a test may stop the rig to read what was recorded, and its finally stop it again. */
     async stop() {
+      if (!db.open) return
       await started.stop().catch(() => {})
       await committer.stop()
       db.close()

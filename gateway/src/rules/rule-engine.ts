@@ -260,9 +260,9 @@ export class RuleEngine implements Service, CommitParticipant {
           await new Promise((resolve) => setImmediate(resolve))
         }
       } catch (err) {
-        if (!this.#failing) this.#o.log.error({ err }, 'rules engine could not read the journal; retrying')
-        this.#failing = true
-        this.#retryCatchUp()
+        // A read that failed, or a rule that threw part-way through a slice: some rules may have
+        // stepped on entries the cursor is not past, so the states go back to what is stored too.
+        this.#fail(err, 'the rules engine could not catch up with the journal')
       }
     })().finally(() => {
       this.#catchingUp = undefined
@@ -286,8 +286,12 @@ export class RuleEngine implements Service, CommitParticipant {
     if (wall - this.#lastMaintenance > 5000) this.#maintain(wall)
     const now = Math.min(wall, this.#o.watermark())
     if (this.#caughtUp) {
-      const env = this.#o.env()
-      for (const active of this.rules.due(now)) this.rules.record(active, step(active.compiled, active.state, { at: now }, env), now, null)
+      try {
+        const env = this.#o.env()
+        for (const active of this.rules.due(now)) this.rules.record(active, step(active.compiled, active.state, { at: now }, env), now, null)
+      } catch (err) {
+        this.#fail(err, 'evaluating the rules failed')
+      }
     }
     this.#flush()
     this.#arm()

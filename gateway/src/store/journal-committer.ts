@@ -217,7 +217,7 @@ export class JournalCommitter implements Service {
       seqs = this.#o.writer().commit(readings, deadLetters, { writes, wait, syncNow: this.#acks === null, during })
     } catch (err) {
       // Rolled back: what the participant wrote is gone with the readings.
-      followUp?.failed(err as Error)
+      this.#followUp(() => followUp?.failed(err as Error))
       if ((err as { code?: unknown }).code === 'SQLITE_BUSY' && !wait) {
         // Nothing was written: the batch goes back to the front, in order.
         this.#queue.unshift(...batch)
@@ -256,7 +256,7 @@ export class JournalCommitter implements Service {
         p.resolve(p.item.reading ? (seqs[r++] ?? null) : null)
       })
       for (const settle of settlements) settle()
-      followUp?.durable()
+      this.#followUp(() => followUp?.durable())
       for (const resolve of requests) resolve()
     }
     if (!this.#acks) {
@@ -270,10 +270,19 @@ export class JournalCommitter implements Service {
         this.#m.refused.inc(batch.length)
         const error = new CarehubError('CAREHUB_ERR_STORE_UNAVAILABLE', `journal sync failed: ${err.message}`, { cause: err })
         for (const p of [...batch, ...writes]) p.reject(error)
-        followUp?.failed(error)
+        this.#followUp(() => followUp?.failed(error))
         for (const resolve of requests) resolve()
       },
     })
+  }
+
+  /** A participant's follow-up runs inside the sync's callback: if it threw, the journal would stall. */
+  #followUp(fn: () => void): void {
+    try {
+      fn()
+    } catch (err) {
+      this.#o.log.error({ err }, 'a journal participant failed')
+    }
   }
 
   #participate(entries: readonly CommittedReading[], tx: Db): CommitFollowUp | undefined {

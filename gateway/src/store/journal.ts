@@ -142,6 +142,7 @@ export class JournalWriter {
     }
     for (const [id, at] of lastSeen) this.#touchDevice.run(at, at, id)
     during?.(seqs, flags, this.#db)
+    this.#stillInTransaction()
     // Other writes sharing this commit, each in a savepoint: one failing undoes only itself.
     const settle: Array<() => void> = []
     for (const w of writes) {
@@ -149,11 +150,21 @@ export class JournalWriter {
         const value = this.#savepoint(w.fn)
         settle.push(() => w.resolve(value))
       } catch (err) {
+        this.#stillInTransaction(err)
         settle.push(() => w.reject(err as Error))
       }
     }
     this.#outcome = { settle, flags }
     return seqs
+  }
+
+  /**
+   * On some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM) SQLite rolls back the whole transaction,
+   * not just the savepoint that failed (sqlite.org lang_transaction.html, "Response To Errors Within
+   * A Transaction"): every later statement would then commit on its own. Throwing ends this one.
+   */
+  #stillInTransaction(cause?: unknown): void {
+    if (!this.#db.inTransaction) throw new Error('SQLite rolled back the journal transaction', { cause })
   }
 
   /** The last commit's ride-along outcomes (to tell once it is durable) and anomaly flags. */

@@ -91,12 +91,20 @@ export class ForwarderHost implements Service {
     const worker = startModuleWorker(this.#o.workerModule ?? siblingModule(import.meta.url, 'forwarder-worker'), data)
     this.#worker = worker
     worker.on('message', (m: FromForwarderWorker) => this.#receive(worker, m))
-    // Logged once until it delivers again: a worker that cannot start must not fill the log.
-    worker.on('error', (err) => this.#o.log[this.#deaths === 0 ? 'error' : 'debug']({ err }, 'the time-series forwarder failed; it is started again'))
-    worker.once('exit', () => {
+    let failure: Error | undefined
+    worker.on('error', (err) => {
+      failure = err
+    })
+    worker.once('exit', (code) => {
       if (this.#worker !== worker) return
       this.#worker = undefined
       if (this.#stopped) return
+      // Logged once until it delivers again: a worker that cannot start must not fill the log.
+      this.#o.log[this.#deaths === 0 ? 'error' : 'debug'](
+        { err: failure, code },
+        'the time-series forwarder stopped unexpectedly; it is started again',
+      )
+      this.#health = { status: 'degraded', detail: 'the time-series forwarder stopped unexpectedly and is being started again; readings are kept' }
       this.#deaths++
       this.#respawn = setTimeout(() => this.#stopped || this.#spawn(), backoffDelay(this.#deaths, RESPAWN_MIN_MS, RESPAWN_MAX_MS))
     })
@@ -111,7 +119,9 @@ export class ForwarderHost implements Service {
         )
         return
       case 'written':
+        // A batch delivered: whatever the last worker reported (an outage, a death) is over.
         this.#deaths = 0
+        this.#health = { status: 'ok' }
         this.#metrics?.written(m.accepted, m.refused, m.seconds, m.now)
         return
       case 'failure':

@@ -163,4 +163,39 @@ describe('rules engine: what a reading fires is recorded in the reading’s own 
       await rig.stop()
     }
   })
+
+  test('a rule that throws on a reading: the other rules are not stepped twice on it, and nothing is recorded past it', async () => {
+    const avg = (id: string) => ({
+      id,
+      name: id,
+      when: { window: { device: 'kitchen', measurement: 'climate', field: 'temp_c', agg: 'avg', over: '10m', op: '>', value: 300 } },
+      actions: [{ alert: { severity: 'warning', title: id } }],
+    })
+    const rig = ruleEngineRig({ devices: ['kitchen'], rules: [avg('a'), avg('b')] })
+    const samples = () => (rig.engine.rules.get('a')?.state.leaves[0] as { s: Array<[number, number]> } | undefined)?.s.map(([, v]) => v)
+    await rig.start()
+    try {
+      const first = (await rig.committer.submit({ reading: temp(20) })) as number
+      // An evaluator bug, as it would show: rule b throws on the next reading, live and in every catch-up.
+      const rules = rig.engine.rules as unknown as { record(a: { rule: { id: string } }, ...rest: unknown[]): void }
+      const record = rules.record.bind(rules)
+      rules.record = (a, ...rest) => {
+        if (a.rule.id === 'b' && rest[2] === first + 1) throw new Error('rule b cannot evaluate this reading')
+        record(a as never, ...rest)
+      }
+      await rig.committer.submit({ reading: temp(25) })
+      const seen: Array<number[] | undefined> = []
+      for (let i = 0; i < 6; i++) {
+        await sleep(500)
+        seen.push(samples())
+      }
+      // Each retry starts from the stored states ([20]) and steps a on 25 once before b throws.
+      for (const s of seen) assert.ok(s === undefined || s.length <= 2, `a's window was ${JSON.stringify(s)}`)
+      await rig.stop()
+      const cursor = count(rig.path, "SELECT seq FROM cursors WHERE consumer = 'rules'")
+      assert.ok(cursor <= first, `the rules' cursor (${cursor}) never passes the reading they could not evaluate`)
+    } finally {
+      await rig.stop()
+    }
+  })
 })

@@ -159,6 +159,35 @@ describe('journal: the fsync runs off the event loop, acknowledgements wait for 
     assert.equal(held.length, 0, 'nothing to sync')
   })
 
+  test('when SQLite rolls back the whole transaction inside a savepoint (disk full), nothing after it commits on its own', async () => {
+    const { committer, participation, count, held } = setup()
+    // What SQLite does on SQLITE_FULL or SQLITE_IOERR inside the rules' savepoint: it ends the whole
+    // transaction (sqlite.org lang_transaction.html); the rules catch their error and go on.
+    participation.write = (tx) => {
+      try {
+        tx.transaction(() => {
+          tx.exec('ROLLBACK')
+          throw new Error('database or disk is full')
+        })()
+      } catch {}
+    }
+    const reading1 = committer.submit({ reading: reading(1) }).then(
+      () => 'acked',
+      (err: Error) => err.message,
+    )
+    const rideAlong = committer
+      .write((db) => db.prepare(`INSERT INTO settings (key, value, updated_at) VALUES ('ride', '1', 0)`).run())
+      .then(
+        () => 'stored',
+        (err: Error) => err.message,
+      )
+    assert.match(await reading1, /journal commit failed: SQLite rolled back the journal transaction/)
+    assert.match(await rideAlong, /journal commit failed/)
+    assert.equal(count(), 0)
+    assert.equal(count("SELECT count(*) FROM settings WHERE key = 'ride'"), 0, 'the ride-along write did not commit on its own')
+    assert.equal(held.length, 0)
+  })
+
   test('a failed sync acknowledges nothing, fails the participant’s follow-up, and says why', async () => {
     const { committer, held, lines, followUps, participation } = setup()
     participation.write = () => {}

@@ -42,9 +42,9 @@ function setup(url: string, o: { holdSyncs?: boolean; workerModule?: URL } = {})
     ...(o.workerModule ? { workerModule: o.workerModule } : {}),
   })
   const t0 = Math.floor(Date.now() / 1000) * 1000 - HOUR
-  const seed = (n: number) =>
+  const seed = (n: number, from = 0) =>
     writer.commit(
-      Array.from({ length: n }, (_, i) => reading(`dev${i % 2}`, 'climate', { temp_c: i }, t0 + i * 1000)),
+      Array.from({ length: n }, (_, k) => reading(`dev${k % 2}`, 'climate', { temp_c: from + k }, t0 + (from + k) * 1000)),
       [],
     )
   const stored = () => db.prepare("SELECT seq FROM cursors WHERE consumer = 'timeseries:influx-v2'").pluck().get() as number | undefined
@@ -112,17 +112,33 @@ describe('the forwarder in its worker thread (real VictoriaMetrics)', { skip: !t
     }
   })
 
-  test('a worker that dies is started again, logs it once, and resumes from the stored cursor', async () => {
+  test('a worker that dies is started again with a backoff, logs once until it delivers, shows in health, and resumes from the stored cursor', async () => {
     const vm = await startVictoriaMetrics()
     const s = setup(vm.url, { workerModule: new URL('../../_support/flaky-forwarder-worker.ts', import.meta.url) })
+    const stoppedLines = () => s.lines().filter((l) => l.msg === 'the time-series forwarder stopped unexpectedly; it is started again')
     try {
-      const last = s.seed(20).at(-1) as number
+      const first = s.seed(20).at(-1) as number
       await s.journal.start()
       await s.host.start()
-      await waitFor('forwarded by the second worker', () => s.host.cursor === last, 10_000)
-      const failures = s.lines().filter((l) => l.msg === 'the time-series forwarder failed; it is started again')
-      assert.equal(failures.length, 1)
-      assert.equal(failures[0]?.level, 'error')
+      // Starts 1 and 2 die while loading: one error, then quiet until it delivers.
+      await waitFor('forwarded by the third worker', () => s.host.cursor === first, 15_000)
+      assert.deepEqual(
+        stoppedLines().map((l) => l.level),
+        ['error', 'debug'],
+      )
+      // The third exits after its delivery: a new episode, logged again; health says so until the next delivery.
+      await waitFor('the third worker gone', () => stoppedLines().length === 3, 10_000)
+      assert.equal(stoppedLines()[2]?.level, 'error')
+      assert.equal((s.host.healthCheck.check() as { status: string }).status, 'degraded')
+      const last = s.seed(20, 20).at(-1) as number
+      await waitFor('the rest forwarded by the fourth', () => s.host.cursor === last, 15_000)
+      assert.deepEqual(s.host.healthCheck.check(), { status: 'ok' })
+      const series = await vm.exportSeries('{__name__="climate_temp_c"}')
+      assert.equal(
+        series.reduce((n, x) => n + x.values.length, 0),
+        40,
+        'each point once: the fourth worker began at the stored cursor',
+      )
     } finally {
       await s.stop()
       await vm.stop()
