@@ -32,8 +32,11 @@ describe('forwarding the journal to InfluxDB v2 (VictoriaMetrics, real server)',
     assert.equal(warnings.length, 1, 'one warning per outage, not one per retry')
 
     await vm.start()
-    await waitFor('the backlog to be forwarded after the outage', () => forwarder.cursor >= last)
-    assert.equal((forwarder.healthCheck.check() as { status: string }).status, 'ok')
+    // The cursor moves when the journal has it; the forwarder's worker reports health and counts just after.
+    await waitFor(
+      'the backlog to be forwarded after the outage, and health ok',
+      () => forwarder.cursor >= last && (forwarder.healthCheck.check() as { status: string }).status === 'ok',
+    )
     assert.equal(await metricValue(h.gateway, 'carehub_timeseries_queue_depth', { sink: 'influx-v2' }), 0)
     assert.equal(await metricValue(h.gateway, 'carehub_timeseries_points_forwarded_total', { sink: 'influx-v2' }), 6000)
     assert.ok(h.lines().some((l) => l.msg === 'time-series server reachable again; catching up'))
@@ -73,6 +76,10 @@ describe('forwarding the journal to InfluxDB 1.x (real influxd)', { skip: !avail
     await h.gateway.journal.submit({ reading: reading('dev0', 'misc', { x: 'text' }, t0 + 1000) })
     const last = await submitClimate(h.gateway, t0, 1000, 2000)
     await waitFor('everything to be forwarded', () => forwarder.cursor >= last)
+    await waitFor(
+      'the worker to have counted it',
+      async () => (await metricValue(h.gateway, 'carehub_timeseries_points_forwarded_total', { sink: 'influx-v1' })) === 2001,
+    )
 
     const rows = influxRows(await influx.query('carehub', 'SELECT temp_c, humid_pct, device, source FROM climate ORDER BY time'))
     assert.equal(rows.length, 2000)
