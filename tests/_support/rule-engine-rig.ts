@@ -69,11 +69,12 @@ export function ruleEngineRig(o: RuleEngineRigOptions) {
     },
     ...(o.syncWal ? { syncWal: o.syncWal } : {}),
   })
+  const registry = new Registry()
   engine = new RuleEngine({
     db: () => db,
     clock,
     log,
-    registry: new Registry(),
+    registry,
     env: () => ({ timeZone: 'UTC', roomOf: () => null, devicesIn: () => [] }),
     record: o.record ?? ((tx, batch) => recordBatch(tx, { gatewayId: 'gw-test', emailFor: () => false, fallbackConfigured: false }, batch)),
     requestCommit: () => committer.requestCommit(),
@@ -91,6 +92,8 @@ export function ruleEngineRig(o: RuleEngineRigOptions) {
     engine: started,
     announced,
     faults,
+    /** The engine's metrics. */
+    registry,
     lines,
     async start() {
       await committer.start()

@@ -11,8 +11,8 @@ import { pruneFinished } from '../store/rule-actions.js'
 import { pruneTraces, rulesCursor } from '../store/rule-state.js'
 import { listRules, rulesVersion } from '../store/rules.js'
 import type { EvalEnv, RuleEvent } from './conditions.js'
-import { type RuleInputEvent, step } from './evaluator.js'
-import { type PendingBatch, RuleSet } from './rule-set.js'
+import { type RuleInputEvent, type StepResult, step } from './evaluator.js'
+import { type ActiveRule, type PendingBatch, RuleSet } from './rule-set.js'
 
 export interface RuleEngineOptions {
   readonly db: () => Db
@@ -86,6 +86,7 @@ export class RuleEngine implements Service, CommitParticipant {
   readonly #evaluated: Counter
   readonly #fired: Counter<'rule'>
   readonly #latency: Histogram
+  readonly #ruleErrors: Counter<'rule'>
   /** The follow-up of a transaction in which readings were evaluated but nothing recorded. */
   readonly #evaluatedOnly: CommitFollowUp = {
     durable: () => {},
@@ -98,6 +99,12 @@ export class RuleEngine implements Service, CommitParticipant {
     const registers = [o.registry]
     this.#evaluated = new Counter({ name: 'carehub_rules_readings_evaluated_total', help: 'Journal entries the rules engine evaluated', registers })
     this.#fired = new Counter({ name: 'carehub_rules_fired_total', help: 'Rule firings', labelNames: ['rule'], registers })
+    this.#ruleErrors = new Counter({
+      name: 'carehub_rules_evaluation_errors_total',
+      help: 'Rules stopped because evaluating them threw (until edited or restarted)',
+      labelNames: ['rule'],
+      registers,
+    })
     this.#latency = new Histogram({
       name: 'carehub_rules_alert_latency_seconds',
       help: 'From a reading reaching the box to the alert it raised being stored and announced',
@@ -272,11 +279,30 @@ export class RuleEngine implements Service, CommitParticipant {
   #evaluate(seq: number, r: Omit<RuleEvent, 'seq'> & { receivedAt: number }, env: EvalEnv): void {
     const event: RuleEvent = { seq, deviceId: r.deviceId, measurement: r.measurement, fields: r.fields }
     const input: RuleInputEvent = { at: r.receivedAt, event }
-    for (const active of this.rules.interestedIn(r.deviceId, seq, env)) {
-      this.rules.record(active, step(active.compiled, active.state, input, env), r.receivedAt, seq)
-    }
+    for (const active of this.rules.interestedIn(r.deviceId, seq, env)) this.#step(active, input, env, r.receivedAt, seq)
     this.#cursor = seq
     this.#evaluated.inc()
+  }
+
+  /**
+   * One rule, one input. The evaluator is pure and should not throw; if a rule's step does (a bug),
+   * that rule is stopped until it is edited or the gateway restarts, and the others go on: one
+   * rule must not silence every alert of a home, nor be retried every second with all the rest.
+   */
+  #step(active: ActiveRule, input: RuleInputEvent, env: EvalEnv, receivedAt: number, seq: number | null): void {
+    let result: StepResult
+    try {
+      result = step(active.compiled, active.state, input, env)
+    } catch (err) {
+      this.rules.drop(active.rule.id)
+      this.#ruleErrors.inc({ rule: active.rule.id })
+      this.#o.log.error(
+        { err, rule: active.rule.id, seq },
+        'a rule could not be evaluated and is stopped until it is edited or the gateway restarts; the other rules go on',
+      )
+      return
+    }
+    this.rules.record(active, result, receivedAt, seq)
   }
 
   /** Timers: every rule whose next deadline has come is stepped at that deadline. */
@@ -288,7 +314,7 @@ export class RuleEngine implements Service, CommitParticipant {
     if (this.#caughtUp) {
       try {
         const env = this.#o.env()
-        for (const active of this.rules.due(now)) this.rules.record(active, step(active.compiled, active.state, { at: now }, env), now, null)
+        for (const active of this.rules.due(now)) this.#step(active, { at: now }, env, now, null)
       } catch (err) {
         this.#fail(err, 'evaluating the rules failed')
       }

@@ -152,6 +152,25 @@ export class RuleSet {
     return this.#dirty.size > 0
   }
 
+  /**
+   * Stop evaluating a rule whose step threw, until the rules are loaded again (an edit, a restart):
+   * its results so far are kept, its state (maybe half-stepped) is not saved.
+   */
+  drop(id: string): void {
+    const a = this.#active.get(id)
+    if (!a) return
+    this.#active.delete(id)
+    this.#dirty.delete(id)
+    this.#order.delete(a)
+    // New lists, not spliced: a caller may be iterating the old one (interestedIn).
+    for (const d of a.devices)
+      this.#byDevice.set(
+        d,
+        (this.#byDevice.get(d) ?? []).filter((x) => x !== a),
+      )
+    this.#byRoom = this.#byRoom.filter((x) => x !== a)
+  }
+
   take(cursor: number, now: number): PendingBatch {
     const states = new Map<string, string>()
     for (const id of this.#dirty) {

@@ -164,7 +164,7 @@ describe('rules engine: what a reading fires is recorded in the reading’s own 
     }
   })
 
-  test('a rule that throws on a reading: the other rules are not stepped twice on it, and nothing is recorded past it', async () => {
+  test('a failure part-way through a reading (after some rules stepped): they are not stepped twice on it, and nothing is recorded past it', async () => {
     const avg = (id: string) => ({
       id,
       name: id,
@@ -176,7 +176,8 @@ describe('rules engine: what a reading fires is recorded in the reading’s own 
     await rig.start()
     try {
       const first = (await rig.committer.submit({ reading: temp(20) })) as number
-      // An evaluator bug, as it would show: rule b throws on the next reading, live and in every catch-up.
+      // Keeping rule b's results fails on the next reading, live and in every catch-up (not b's own
+      // step, which would stop only b: see the next test).
       const rules = rig.engine.rules as unknown as { record(a: { rule: { id: string } }, ...rest: unknown[]): void }
       const record = rules.record.bind(rules)
       rules.record = (a, ...rest) => {
@@ -194,6 +195,50 @@ describe('rules engine: what a reading fires is recorded in the reading’s own 
       await rig.stop()
       const cursor = count(rig.path, "SELECT seq FROM cursors WHERE consumer = 'rules'")
       assert.ok(cursor <= first, `the rules' cursor (${cursor}) never passes the reading they could not evaluate`)
+    } finally {
+      await rig.stop()
+    }
+  })
+
+  test('a rule whose evaluation throws is stopped, logged and counted; the other rules go on, and nothing spins', async () => {
+    const avg = (id: string) => ({
+      id,
+      name: id,
+      when: { window: { device: 'kitchen', measurement: 'climate', field: 'temp_c', agg: 'avg', over: '10m', op: '>', value: 300 } },
+      actions: [{ alert: { severity: 'warning', title: id } }],
+    })
+    const quiet = {
+      id: 'quiet',
+      name: 'quiet',
+      when: { inactivity: { device: 'kitchen', for: '1s' } },
+      actions: [{ alert: { severity: 'warning', title: 'q' } }],
+    }
+    const rig = ruleEngineRig({ devices: ['kitchen'], rules: [avg('a'), quiet] })
+    const samples = () => (rig.engine.rules.get('a')?.state.leaves[0] as { s: Array<[number, number]> } | undefined)?.s.map(([, v]) => v)
+    await rig.start()
+    try {
+      await rig.committer.submit({ reading: temp(20) })
+      // An evaluator bug, as it would show: every step of rule quiet throws (reading or timer).
+      const broken = rig.engine.rules.get('quiet')?.state as object
+      Object.defineProperty(broken, 'at', {
+        get() {
+          throw new TypeError('a bug in the evaluator')
+        },
+      })
+      const seq = (await rig.committer.submit({ reading: temp(25) })) as number
+      await rig.committer.submit({ reading: temp(26) })
+      await sleep(1500) // quiet's deadline would have come: a dropped rule must not be ticked
+      assert.deepEqual(samples(), [20, 25, 26], 'rule a saw every reading')
+      assert.equal(rig.engine.rules.get('quiet'), undefined, 'quiet is stopped')
+      const errors = rig.lines().filter((l) => /a rule could not be evaluated/.test(String(l.msg)))
+      assert.equal(errors.length, 1)
+      assert.equal(errors[0]?.rule, 'quiet')
+      assert.equal(errors[0]?.seq, seq)
+      assert.match(await rig.registry.metrics(), /carehub_rules_evaluation_errors_total\{rule="quiet"\} 1\n/)
+      assert.equal(rig.lines().filter((l) => /re-evaluating from the journal/.test(String(l.msg))).length, 0, 'the engine did not fall back')
+      assert.equal(count(rig.path, "SELECT count(*) FROM alerts WHERE rule_id = 'quiet'"), 0)
+      await rig.stop()
+      assert.equal(count(rig.path, "SELECT seq FROM cursors WHERE consumer = 'rules'"), seq + 1, 'the cursor moved on')
     } finally {
       await rig.stop()
     }
