@@ -22,6 +22,13 @@ const count = (path: string, sql: string) => {
   }
 }
 const ALERTS = "SELECT count(*) FROM alerts WHERE rule_id = 'hot'"
+/** A window rule that never fires (its average stays far below 300): its samples show what it saw. */
+const windowRule = (id: string) => ({
+  id,
+  name: id,
+  when: { window: { device: 'kitchen', measurement: 'climate', field: 'temp_c', agg: 'avg', over: '10m', op: '>', value: 300 } },
+  actions: [{ alert: { severity: 'warning', title: id } }],
+})
 
 describe('rules engine: what a reading fires is recorded in the reading’s own transaction', () => {
   test('the alert commits with its reading and is announced once that transaction’s one sync ends', async () => {
@@ -165,13 +172,7 @@ describe('rules engine: what a reading fires is recorded in the reading’s own 
   })
 
   test('a failure part-way through a reading (after some rules stepped): they are not stepped twice on it, and nothing is recorded past it', async () => {
-    const avg = (id: string) => ({
-      id,
-      name: id,
-      when: { window: { device: 'kitchen', measurement: 'climate', field: 'temp_c', agg: 'avg', over: '10m', op: '>', value: 300 } },
-      actions: [{ alert: { severity: 'warning', title: id } }],
-    })
-    const rig = ruleEngineRig({ devices: ['kitchen'], rules: [avg('a'), avg('b')] })
+    const rig = ruleEngineRig({ devices: ['kitchen'], rules: [windowRule('a'), windowRule('b')] })
     const samples = () => (rig.engine.rules.get('a')?.state.leaves[0] as { s: Array<[number, number]> } | undefined)?.s.map(([, v]) => v)
     await rig.start()
     try {
@@ -201,19 +202,13 @@ describe('rules engine: what a reading fires is recorded in the reading’s own 
   })
 
   test('a rule whose evaluation throws is stopped, logged and counted; the other rules go on, and nothing spins', async () => {
-    const avg = (id: string) => ({
-      id,
-      name: id,
-      when: { window: { device: 'kitchen', measurement: 'climate', field: 'temp_c', agg: 'avg', over: '10m', op: '>', value: 300 } },
-      actions: [{ alert: { severity: 'warning', title: id } }],
-    })
     const quiet = {
       id: 'quiet',
       name: 'quiet',
       when: { inactivity: { device: 'kitchen', for: '1s' } },
       actions: [{ alert: { severity: 'warning', title: 'q' } }],
     }
-    const rig = ruleEngineRig({ devices: ['kitchen'], rules: [avg('a'), quiet] })
+    const rig = ruleEngineRig({ devices: ['kitchen'], rules: [windowRule('a'), quiet] })
     const samples = () => (rig.engine.rules.get('a')?.state.leaves[0] as { s: Array<[number, number]> } | undefined)?.s.map(([, v]) => v)
     await rig.start()
     try {
