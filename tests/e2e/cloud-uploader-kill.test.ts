@@ -62,8 +62,14 @@ describe('cloud uploader across a kill -9', { skip: !mariadbAvailable() && 'mari
         headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
         body: JSON.stringify(body),
       })
-    const home = (await (await admin('/v1/admin/homes', { name: 'Mum' })).json()) as { id: number }
-    const { code } = (await (await admin(`/v1/admin/homes/${home.id}/enrolment-codes`, {})).json()) as { code: string }
+    // Answers checked, so a failure here says what the service answered (a CI run once got no code).
+    const json = async (res: Response) => {
+      const body = (await res.json()) as Record<string, unknown>
+      assert.ok(res.ok, `${res.url} answered ${res.status}: ${JSON.stringify(body)}`)
+      return body
+    }
+    const home = (await json(await admin('/v1/admin/homes', { name: 'Mum' }))) as { id: number }
+    const { code } = (await json(await admin(`/v1/admin/homes/${home.id}/enrolment-codes`, {}))) as { code: string }
 
     const dir = tempDir()
     writeFileSync(
@@ -85,15 +91,16 @@ describe('cloud uploader across a kill -9', { skip: !mariadbAvailable() && 'mari
     await first.waitForLog(isReadyLine)
     first.proc.kill('SIGTERM')
     await first.exited
+    const cliErrors: string[] = []
     const io = {
       env: { CAREHUB_DATA_DIR: dataDir, CAREHUB_CONFIG: env.CAREHUB_CONFIG },
       cwd: dir,
       stdout: () => {},
-      stderr: () => {},
+      stderr: (text: string) => void cliErrors.push(text),
       stdin: async () => '',
       now: () => Date.now(),
     }
-    assert.equal(await runCli(['cloud', 'enroll', base, code], io), 0)
+    assert.equal(await runCli(['cloud', 'enroll', base, code], io), 0, `carehub cloud enroll: ${cliErrors.join('')}`)
     // 200 presses journaled (as if the box had been busy): 100 rising edges, 100 alerts.
     const { log } = captureLogger()
     const store = openStore({ path: join(dataDir, 'carehub.db'), log, now: Date.now(), checkIntegrity: false })
