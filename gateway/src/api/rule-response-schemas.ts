@@ -32,7 +32,15 @@ export const RuleViewSchema = RuleFields.extend({
       nextCheckAt: z.number().nullable(),
     })
     .nullable()
-    .describe('The live state; null while the rule is disabled.'),
+    .describe('The live state; null while the rule is disabled or stopped.'),
+  stopped: z
+    .strictObject({
+      error: z.string(),
+      at: z.number().describe('The time of the input it could not evaluate.'),
+      seq: z.number().int().nullable().describe('The journal entry (null: a timer).'),
+    })
+    .nullable()
+    .describe('Set when evaluating this rule threw (a bug): it is stopped until edited or the gateway restarts; the other rules go on.'),
 })
 
 const TraceSchema = z.strictObject({

@@ -294,7 +294,7 @@ export class RuleEngine implements Service, CommitParticipant {
     try {
       result = step(active.compiled, active.state, input, env)
     } catch (err) {
-      this.rules.drop(active.rule.id)
+      this.rules.drop(active.rule.id, { error: String((err as Error)?.message ?? err), at: input.at, seq })
       this.#ruleErrors.inc({ rule: active.rule.id })
       this.#o.log.error(
         { err, rule: active.rule.id, seq },

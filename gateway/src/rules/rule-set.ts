@@ -36,6 +36,13 @@ export interface PendingBatch {
   readonly receivedAt: ReadonlyMap<number, number>
 }
 
+export interface RuleStopped {
+  readonly error: string
+  readonly at: number
+  /** The journal entry it could not evaluate (null: a timer). */
+  readonly seq: number | null
+}
+
 export class RuleSet {
   #active = new Map<string, ActiveRule>()
   /** Per device, the rules naming it, in #active's order; and the rules that name rooms (few). */
@@ -46,6 +53,8 @@ export class RuleSet {
   #dirty = new Set<string>()
   #pending = new Map<string, RuleResults>()
   #receivedAt = new Map<number, number>()
+  /** Rules stopped because their step threw (drop), until loaded again: why, and on which input. */
+  #stopped = new Map<string, RuleStopped>()
 
   get size(): number {
     return this.#active.size
@@ -53,6 +62,11 @@ export class RuleSet {
 
   get(id: string): ActiveRule | undefined {
     return this.#active.get(id)
+  }
+
+  /** Why a rule is stopped (its evaluation threw), or undefined when it runs. */
+  stopped(id: string): RuleStopped | undefined {
+    return this.#stopped.get(id)
   }
 
   /**
@@ -67,6 +81,8 @@ export class RuleSet {
       this.#dirty.clear()
       this.#receivedAt.clear()
     }
+    // Loading again is how a stopped rule gets another chance (an edit, a restart).
+    this.#stopped.clear()
     const next = new Map<string, ActiveRule>()
     for (const s of stored) {
       if (!s.rule.enabled) continue
@@ -156,9 +172,10 @@ export class RuleSet {
    * Stop evaluating a rule whose step threw, until the rules are loaded again (an edit, a restart):
    * its results so far are kept, its state (maybe half-stepped) is not saved.
    */
-  drop(id: string): void {
+  drop(id: string, why: RuleStopped): void {
     const a = this.#active.get(id)
     if (!a) return
+    this.#stopped.set(id, why)
     this.#active.delete(id)
     this.#dirty.delete(id)
     this.#order.delete(a)

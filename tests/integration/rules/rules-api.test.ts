@@ -181,3 +181,32 @@ describe('rules through the API, with a real device over MQTT', () => {
     assert.equal((await alertsOf('door-1')).length, 1, 'a dry-run raises nothing')
   })
 })
+
+describe('a rule whose evaluation throws', () => {
+  test('is stopped and says so in its status; the other rules go on; an edit starts it again', async () => {
+    const ok = { ...door('door-ok'), for: undefined }
+    assert.equal((await api(h, 'POST', '/api/automations', door('door-broken'), anna)).status, 201)
+    assert.equal((await api(h, 'POST', '/api/automations', ok, anna)).status, 201)
+    await waitFor(
+      'both running',
+      () => h.gateway.rules.engine.rules.get('door-broken') !== undefined && h.gateway.rules.engine.rules.get('door-ok') !== undefined,
+    )
+    // An evaluator bug, as it would show: every step of door-broken throws.
+    const bug = () => {
+      throw new TypeError('a bug in the evaluator')
+    }
+    Object.defineProperty(h.gateway.rules.engine.rules.get('door-broken')?.state as object, 'at', { get: bug, set: bug })
+    const seq = (await submit('front-door', 'contact', { open: true })) as number
+    const view = async (id: string) => (await api(h, 'GET', `/api/automations/${id}`, undefined, anna)).body as { status: unknown; stopped: unknown }
+    await waitFor('the broken rule stopped', async () => (await view('door-broken')).stopped !== null)
+    const broken = await view('door-broken')
+    assert.deepEqual(broken.stopped, { error: 'a bug in the evaluator', at: (broken.stopped as { at: number }).at, seq })
+    assert.equal(broken.status, null)
+    await waitFor('the other rule fired on the same reading', async () => (await alertsOf('door-ok')).length === 1)
+    assert.equal((await view('door-ok')).stopped, null)
+    // Editing the rule loads it again, from its stored state.
+    assert.equal((await api(h, 'PUT', '/api/automations/door-broken', door('door-broken', { name: 'Front door (fixed)' }), anna)).status, 200)
+    await waitFor('running again', async () => (await view('door-broken')).stopped === null)
+    assert.notEqual((await view('door-broken')).status, null)
+  })
+})

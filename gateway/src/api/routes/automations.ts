@@ -76,6 +76,7 @@ export function automationRoutes(app: H3, deps: AutomationRouteDeps): void {
             nextCheckAt: finite(nextDeadline(compile(s.rule), st, deps.env())),
           }
         : null,
+      stopped: deps.rules().stopped(s.rule.id) ?? null,
     }
   }
   const audit = (event: H3Event, action: string, id: string, detail: Record<string, unknown>) =>
