@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+import type { Registry } from 'prom-client'
 import type { AlertNotice } from '../actions/effect-writer.js'
 import type { Clock } from '../core/clock.js'
 import type { CommittedReading } from '../core/events.js'
@@ -12,6 +12,7 @@ import { pruneTraces, rulesCursor } from '../store/rule-state.js'
 import { listRules, rulesVersion } from '../store/rules.js'
 import type { EvalEnv, RuleEvent } from './conditions.js'
 import { type RuleInputEvent, type StepResult, step } from './evaluator.js'
+import { type RuleMetrics, ruleMetrics } from './rule-metrics.js'
 import { type ActiveRule, type PendingBatch, RuleSet } from './rule-set.js'
 
 export interface RuleEngineOptions {
@@ -83,10 +84,7 @@ export class RuleEngine implements Service, CommitParticipant {
    * practice the next transaction always finds this settled.)
    */
   #recording = false
-  readonly #evaluated: Counter
-  readonly #fired: Counter<'rule'>
-  readonly #latency: Histogram
-  readonly #ruleErrors: Counter<'rule'>
+  readonly #m: RuleMetrics
   /** The follow-up of a transaction in which readings were evaluated but nothing recorded. */
   readonly #evaluatedOnly: CommitFollowUp = {
     durable: () => {},
@@ -96,30 +94,7 @@ export class RuleEngine implements Service, CommitParticipant {
   constructor(o: RuleEngineOptions) {
     this.#o = o
     this.rules = new RuleSet()
-    const registers = [o.registry]
-    this.#evaluated = new Counter({ name: 'carehub_rules_readings_evaluated_total', help: 'Journal entries the rules engine evaluated', registers })
-    this.#fired = new Counter({ name: 'carehub_rules_fired_total', help: 'Rule firings', labelNames: ['rule'], registers })
-    this.#ruleErrors = new Counter({
-      name: 'carehub_rules_evaluation_errors_total',
-      help: 'Rules stopped because evaluating them threw (until edited or restarted)',
-      labelNames: ['rule'],
-      registers,
-    })
-    this.#latency = new Histogram({
-      name: 'carehub_rules_alert_latency_seconds',
-      help: 'From a reading reaching the box to the alert it raised being stored and announced',
-      buckets: [0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 1],
-      registers,
-    })
-    const lag = () => this.#lag()
-    new Gauge({
-      name: 'carehub_rules_lag_entries',
-      help: 'Journal entries not yet evaluated by the rules engine',
-      registers,
-      collect() {
-        this.set(lag())
-      },
-    })
+    this.#m = ruleMetrics(o.registry, () => this.#lag())
   }
 
   /** The journal position recorded with the rules' states: readings after it may still be evaluated. */
@@ -190,10 +165,10 @@ export class RuleEngine implements Service, CommitParticipant {
         this.#failing = false
         this.#recordedCursor = batch.cursor
         this.#lastCheckpoint = now
-        for (const f of batch.firings) this.#fired.inc({ rule: f })
+        for (const f of batch.firings) this.#m.fired.inc({ rule: f })
         const announced = this.#o.clock.now()
         for (const n of notices) {
-          if (n.triggerReceivedAt !== null) this.#latency.observe(Math.max(0, announced - n.triggerReceivedAt) / 1000)
+          if (n.triggerReceivedAt !== null) this.#m.alertLatency.observe(Math.max(0, announced - n.triggerReceivedAt) / 1000)
           this.#o.announce(n)
         }
         this.#o.recorded?.()
@@ -281,7 +256,7 @@ export class RuleEngine implements Service, CommitParticipant {
     const input: RuleInputEvent = { at: r.receivedAt, event }
     for (const active of this.rules.interestedIn(r.deviceId, seq, env)) this.#step(active, input, env, r.receivedAt, seq)
     this.#cursor = seq
-    this.#evaluated.inc()
+    this.#m.evaluated.inc()
   }
 
   /**
@@ -295,7 +270,7 @@ export class RuleEngine implements Service, CommitParticipant {
       result = step(active.compiled, active.state, input, env)
     } catch (err) {
       this.rules.drop(active.rule.id, { error: String((err as Error)?.message ?? err), at: input.at, seq })
-      this.#ruleErrors.inc({ rule: active.rule.id })
+      this.#m.stopped.inc({ rule: active.rule.id })
       this.#o.log.error(
         { err, rule: active.rule.id, seq },
         'a rule could not be evaluated and is stopped until it is edited or the gateway restarts; the other rules go on',
