@@ -121,7 +121,7 @@ export class RuleEngine implements Service, CommitParticipant {
     await this.#catchingUp
     // Whatever was evaluated is recorded before the journal stops (it stops after this), in one
     // last transaction; one still settling settles first.
-    if (this.#recording || (!this.#stale && this.#due(true))) {
+    if (this.#recording || this.#mayRecord(true)) {
       this.#closing = true
       await this.#o.requestCommit().finally(() => {
         this.#closing = false
@@ -140,14 +140,12 @@ export class RuleEngine implements Service, CommitParticipant {
     try {
       evaluated = !this.#closing && entries.length > 0 && this.#feed(entries)
     } catch (err) {
-      // A rule that cannot be evaluated must not hold up the readings: they commit, the states go
-      // back to what is stored, and the journal is read again after a pause.
+      // A failure while evaluating (other than a rule's own step, see #step) must not hold up the
+      // readings: they commit, the states go back to what is stored, the journal is read again.
       this.#fail(err, 'evaluating the rules failed')
       return undefined
     }
-    if (this.#recording || this.#stale || (this.#retry !== undefined && !this.#closing) || !this.#due(this.#closing)) {
-      return evaluated ? this.#evaluatedOnly : undefined
-    }
+    if (!this.#mayRecord(this.#closing)) return evaluated ? this.#evaluatedOnly : undefined
     const now = this.#o.clock.now()
     const batch = this.rules.take(this.#cursor, now)
     let notices: AlertNotice[]
@@ -300,8 +298,15 @@ export class RuleEngine implements Service, CommitParticipant {
 
   /** Something to record outside a reading's transaction (a timer, a catch-up): ask for a transaction. */
   #flush(): void {
-    if (this.#stopped || this.#recording || this.#stale || this.#retry !== undefined || !this.#due(false)) return
-    void this.#o.requestCommit()
+    if (!this.#stopped && this.#mayRecord(false)) void this.#o.requestCommit()
+  }
+
+  /**
+   * Something is due and may be recorded now: not while a recording settles, nor after a failure
+   * until the retry has reloaded (`force`, at stop, does not wait for the retry's pause).
+   */
+  #mayRecord(force: boolean): boolean {
+    return !this.#recording && !this.#stale && (force || this.#retry === undefined) && this.#due(force)
   }
 
   #due(force: boolean): boolean {

@@ -245,7 +245,7 @@ export class JournalCommitter implements Service {
       this.#o.log.warn({ ms: Math.round(ms), items: batch.length }, 'slow journal commit: the storage stalled on fsync')
     }
     if (batch.length > 0) this.#m.batchSize.observe(batch.length)
-    const { settle: settlements } = this.#o.writer().takeOutcome()
+    const settlements = this.#o.writer().takeSettlements()
     const durable = () => {
       if (readings.length) this.#m.committed.inc({ kind: 'reading' }, readings.length)
       if (deadLetters.length) this.#m.committed.inc({ kind: 'dead_letter' }, deadLetters.length)

@@ -30,24 +30,18 @@ export interface CommitOptions {
   readonly syncNow?: boolean
   /**
    * Runs inside the transaction once the readings are appended, with their seqs, anomaly flags and
-   * the connection,
-   * before the ride-along writes: what it writes commits (and is synced) with them. If it throws,
-   * the whole transaction rolls back.
+   * the connection, before the ride-along writes: what it writes commits (and is synced) with them.
+   * If it throws, the whole transaction rolls back.
    */
   readonly during?: (seqs: readonly number[], flags: ReadonlyArray<readonly string[]>, tx: Db) => void
 }
 
-/** What the last commit did beside its seqs: ride-along outcomes to tell, anomaly flags per reading. */
-export interface CommitOutcome {
-  readonly settle: ReadonlyArray<() => void>
-  readonly flags: ReadonlyArray<readonly string[]>
-}
-
-const NO_OUTCOME: CommitOutcome = { settle: [], flags: [] }
+/** What the last commit's ride-along writes came to: one call per write, to make once it is durable. */
+type Settlements = ReadonlyArray<() => void>
 
 export class JournalWriter {
   readonly #db: Db
-  #outcome: CommitOutcome = NO_OUTCOME
+  #settlements: Settlements = []
   readonly #insertReading
   readonly #insertDeadLetter
   readonly #touchDevice
@@ -154,7 +148,7 @@ export class JournalWriter {
         settle.push(() => w.reject(err as Error))
       }
     }
-    this.#outcome = { settle, flags }
+    this.#settlements = settle
     return seqs
   }
 
@@ -167,11 +161,11 @@ export class JournalWriter {
     if (!this.#db.inTransaction) throw new Error('SQLite rolled back the journal transaction', { cause })
   }
 
-  /** The last commit's ride-along outcomes (to tell once it is durable) and anomaly flags. */
-  takeOutcome(): CommitOutcome {
-    const outcome = this.#outcome
-    this.#outcome = NO_OUTCOME
-    return outcome
+  /** The last commit's ride-along outcomes, to tell once it is durable (its anomaly flags went to `during`). */
+  takeSettlements(): Settlements {
+    const settle = this.#settlements
+    this.#settlements = []
+    return settle
   }
 }
 

@@ -133,8 +133,6 @@ export class ForwarderHost implements Service {
       case 'log':
         this.#relog(m.line)
         return
-      case 'stopped':
-        return
     }
   }
 

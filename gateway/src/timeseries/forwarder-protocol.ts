@@ -26,4 +26,3 @@ export type FromForwarderWorker =
   | { readonly type: 'health'; readonly health: ServiceHealth }
   /** A pino line (JSON) for the gateway's log. */
   | { readonly type: 'log'; readonly line: string }
-  | { readonly type: 'stopped' }

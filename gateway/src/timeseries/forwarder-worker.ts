@@ -58,9 +58,9 @@ port.on('message', (m: ToForwarderWorker) => {
     else w?.reject(new Error(m.error))
     return
   }
+  // Closing the port ends the thread: the host waits for that exit.
   void forwarder.stop().finally(() => {
     db.close()
-    send({ type: 'stopped' })
     port.close()
   })
 })

@@ -160,12 +160,12 @@ export class Forwarder implements Service {
     const deadLetters = refused.map((r) => ({ seq: r.item.entry.seq, line: r.item.line, reason: r.reason, sink: this.#o.sink.name }))
     const now = this.#o.clock.now()
     try {
-      if (this.#o.advance) await this.#o.advance(last, deadLetters, now)
-      else
+      const advanceAlone = async () =>
         this.#o
           .db()
           .transaction(() => store.advance(last, deadLetters, now))
           .immediate()
+      await (this.#o.advance?.(last, deadLetters, now) ?? advanceAlone())
     } catch (err) {
       // The store refused (the journal stopping, full or failing; it logs why): the batch was
       // delivered but the cursor did not move, so it is sent again later and overwrites itself.

@@ -29,6 +29,15 @@ const windowRule = (id: string) => ({
   when: { window: { device: 'kitchen', measurement: 'climate', field: 'temp_c', agg: 'avg', over: '10m', op: '>', value: 300 } },
   actions: [{ alert: { severity: 'warning', title: id } }],
 })
+/** The values in a window rule's window, as the engine holds them now. */
+const windowValues = (rig: ReturnType<typeof ruleEngineRig>, id: string) =>
+  (rig.engine.rules.get(id)?.state.leaves[0] as { s: Array<[number, number]> } | undefined)?.s.map(([, v]) => v)
+const quietKitchen = {
+  id: 'quiet',
+  name: 'Quiet kitchen',
+  when: { inactivity: { device: 'kitchen', for: '1s' } },
+  actions: [{ alert: { severity: 'warning', title: 'Quiet' } }],
+}
 
 describe('rules engine: what a reading fires is recorded in the reading’s own transaction', () => {
   test('the alert commits with its reading and is announced once that transaction’s one sync ends', async () => {
@@ -66,13 +75,7 @@ describe('rules engine: what a reading fires is recorded in the reading’s own 
   })
 
   test('an alert a timer raises is recorded in a transaction the engine asks for', async () => {
-    const quiet = {
-      id: 'quiet',
-      name: 'Quiet kitchen',
-      when: { inactivity: { device: 'kitchen', for: '1s' } },
-      actions: [{ alert: { severity: 'warning', title: 'Quiet' } }],
-    }
-    const rig = ruleEngineRig({ devices: ['kitchen'], rules: [quiet] })
+    const rig = ruleEngineRig({ devices: ['kitchen'], rules: [quietKitchen] })
     await rig.start()
     try {
       await rig.committer.submit({ reading: temp(20) })
@@ -139,23 +142,14 @@ describe('rules engine: what a reading fires is recorded in the reading’s own 
   })
 
   test('a rolled-back transaction whose readings changed a state without firing: the state goes back too', async () => {
-    const avg = {
-      id: 'avg',
-      name: 'Warm on average',
-      when: { window: { device: 'kitchen', measurement: 'climate', field: 'temp_c', agg: 'avg', over: '10m', op: '>', value: 30 } },
-      actions: [{ alert: { severity: 'warning', title: 'Warm' } }],
-    }
-    const rig = ruleEngineRig({ devices: ['kitchen'], rules: [avg] })
-    const samples = () => {
-      const leaf = rig.engine.rules.get('avg')?.state.leaves[0] as { s: Array<[number, number]> } | undefined
-      return leaf?.s.map(([, v]) => v)
-    }
+    const rig = ruleEngineRig({ devices: ['kitchen'], rules: [windowRule('avg')] })
+    const samples = () => windowValues(rig, 'avg')
     await rig.start()
     try {
       await rig.committer.submit({ reading: temp(20) })
       rig.faults.afterEngine = new Error('disk full')
-      // Evaluated (its value joins the window; the average stays below 30, no transition and no
-      // trace, so nothing to record), then rolled back.
+      // Evaluated (its value joins the window; the average stays far below the threshold, no
+      // transition and no trace, so nothing to record), then rolled back.
       await assert.rejects(rig.committer.submit({ reading: temp(25) }), /journal commit failed: disk full/)
       assert.deepEqual(samples(), [20, 25], 'evaluated inside the transaction')
       await sleep(1300)
@@ -173,7 +167,7 @@ describe('rules engine: what a reading fires is recorded in the reading’s own 
 
   test('a failure part-way through a reading (after some rules stepped): they are not stepped twice on it, and nothing is recorded past it', async () => {
     const rig = ruleEngineRig({ devices: ['kitchen'], rules: [windowRule('a'), windowRule('b')] })
-    const samples = () => (rig.engine.rules.get('a')?.state.leaves[0] as { s: Array<[number, number]> } | undefined)?.s.map(([, v]) => v)
+    const samples = () => windowValues(rig, 'a')
     await rig.start()
     try {
       const first = (await rig.committer.submit({ reading: temp(20) })) as number
@@ -202,14 +196,8 @@ describe('rules engine: what a reading fires is recorded in the reading’s own 
   })
 
   test('a rule whose evaluation throws is stopped, logged and counted; the other rules go on, and nothing spins', async () => {
-    const quiet = {
-      id: 'quiet',
-      name: 'quiet',
-      when: { inactivity: { device: 'kitchen', for: '1s' } },
-      actions: [{ alert: { severity: 'warning', title: 'q' } }],
-    }
-    const rig = ruleEngineRig({ devices: ['kitchen'], rules: [windowRule('a'), quiet] })
-    const samples = () => (rig.engine.rules.get('a')?.state.leaves[0] as { s: Array<[number, number]> } | undefined)?.s.map(([, v]) => v)
+    const rig = ruleEngineRig({ devices: ['kitchen'], rules: [windowRule('a'), quietKitchen] })
+    const samples = () => windowValues(rig, 'a')
     await rig.start()
     try {
       await rig.committer.submit({ reading: temp(20) })
