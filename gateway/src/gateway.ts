@@ -5,15 +5,13 @@ import { DeviceCommander } from './actions/device-command.js'
 import { buildApp } from './api/app.js'
 import { HttpsServer } from './api/https-server.js'
 import { AuthService } from './auth/auth-service.js'
-import { BrokerService } from './broker/broker-service.js'
-import { RevocationWatch } from './broker/revocation-watch.js'
+import { BrokerHost } from './broker/broker-host.js'
 import type { Config } from './config/schema.js'
 import type { Clock } from './core/clock.js'
 import { EventBus } from './core/event-bus.js'
 import type { GatewayEvents } from './core/events.js'
 import { defineService, type Service } from './core/service.js'
 import { ServiceRunner } from './core/service-runner.js'
-import { certificateProblem, hasValidCertificate } from './pki/device-enrolment.js'
 import { PkiService } from './pki/pki-service.js'
 import { buildRules, type RuleParts } from './rules/rule-parts.js'
 import { SecretBox } from './secrets/secret-box.js'
@@ -22,7 +20,6 @@ import { buildSources } from './sources/build-sources.js'
 import type { HaParts } from './sources/homeassistant/ha-parts.js'
 import { Presence } from './sources/mqtt/presence.js'
 import type { ThinqPoller } from './sources/thinq/thinq-poller.js'
-import { revocationVersion } from './store/device-certificates.js'
 import { gatewayIdentity } from './store/gateway-id.js'
 import { JournalWriter } from './store/journal.js'
 import { JournalCommitter } from './store/journal-committer.js'
@@ -68,7 +65,7 @@ export class Gateway {
   readonly pki: PkiService
   readonly journal: JournalCommitter
   readonly presence: Presence
-  readonly broker: BrokerService
+  readonly broker: BrokerHost
   readonly http: HttpsServer
   readonly auth: AuthService
   readonly history: HistoryParts
@@ -165,22 +162,17 @@ export class Gateway {
     this.homeassistant = sources.homeassistant
     this.thinq = sources.thinq
     const ingest = sources.mqtt
-    const certProblem = (serial: string, deviceId: string) => certificateProblem(db(), serial, deviceId)
-    this.broker = new BrokerService({
+    this.broker = new BrokerHost({
       settings: { ...config.mqtt, bind: config.bind, loopbackPlainPort: config.mqtt.loopbackPlainPort },
       persistenceDir: join(dataDir, BROKER_DIR),
+      storePath: () => db().name,
       tls: () => ({ certPem: this.pki.serverTls.certPem, keyPem: this.pki.serverTls.keyPem, caPem: this.pki.ca.certPem }),
-      policy: {
-        certificateProblem: certProblem,
-        hasValidCertificate: (id) => hasValidCertificate(db(), id, clock.now()),
-        // Command replies go to the commander, never to ingest (they are not readings).
-        onPublish: (session, topic, packet) =>
-          topic.kind === 'command-result'
-            ? this.commands.onMqttResult(session.deviceId, topic.capability, Buffer.from(packet.payload))
-            : ingest.onPublish(session, topic, packet),
-      },
+      limits: sources.limits,
+      revocationIntervalMs: 1000,
+      // Command replies go to the commander, never to ingest (they are not readings).
+      onPublish: (p) =>
+        p.kind === 'command-result' ? this.commands.onMqttResult(p.deviceId, p.capability, Buffer.from(p.payload)) : ingest.accept(p),
       onSession: (event, session) => (event === 'connected' ? presence.connected(session.deviceId) : presence.disconnected(session.deviceId)),
-      clock,
       log: child('broker'),
       registry,
     })
@@ -189,7 +181,7 @@ export class Gateway {
       db,
       mqtt: {
         publish: (topic, payload, options) => broker.publish(topic, payload, options),
-        isConnected: (id) => broker.connected().some((c) => c.session.deviceId === id),
+        isConnected: (id) => broker.isConnected(id),
       },
       thinq: () => this.thinq,
       // HaParts keeps the REST client whenever a URL is set; commands need the source enabled too.
@@ -291,13 +283,6 @@ export class Gateway {
       ...this.history.services,
       ...sources.services,
       this.broker,
-      new RevocationWatch({
-        broker: this.broker,
-        version: () => revocationVersion(db()),
-        problem: certProblem,
-        intervalMs: 1000,
-        log: child('broker'),
-      }),
       this.http,
       // After the HTTP server: stopped before it, so pending commands end ("gateway stopping") and
       // their requests answer instead of holding the HTTP drain for up to 30 s.

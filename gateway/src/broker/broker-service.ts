@@ -5,10 +5,8 @@ import { Aedes, type Client } from 'aedes'
 import aedesPersistenceLevel from 'aedes-persistence-level'
 import { Level } from 'level'
 import type { Logger } from 'pino'
-import { Counter, Gauge, type Registry } from 'prom-client'
-import type { Clock } from '../core/clock.js'
 import { fromSystemError } from '../core/errors.js'
-import type { HealthCheck, Service } from '../core/service.js'
+import type { Service } from '../core/service.js'
 import { createAuthHooks, type HookPolicy } from './auth-hooks.js'
 import { ConnectionLimiter } from './connection-limiter.js'
 import type { DeviceSession } from './device-session.js'
@@ -33,9 +31,9 @@ export interface BrokerDeps {
   readonly tls: () => { certPem: string; keyPem: string; caPem: string }
   readonly policy: Omit<HookPolicy, 'onRefused'>
   readonly onSession: (event: 'connected' | 'disconnected', session: DeviceSession) => void
-  readonly clock: Clock
+  /** A connection, publish or subscription refused (counted by reason on /metrics). */
+  readonly onRefused: (reason: string) => void
   readonly log: Logger
-  readonly registry: Registry
 }
 
 /**
@@ -53,31 +51,9 @@ export class BrokerService implements Service {
   #plain: TcpServer | undefined
   #sessions: WeakMap<Client, DeviceSession> | undefined
   readonly #clients = new Set<Client>()
-  readonly #refused: Counter<'reason'>
 
   constructor(deps: BrokerDeps) {
     this.#d = deps
-    this.#refused = new Counter({
-      name: 'carehub_mqtt_refused_total',
-      help: 'MQTT connections, publishes and subscriptions refused, by reason',
-      labelNames: ['reason'],
-      registers: [deps.registry],
-    })
-    const clients = this.#clients
-    new Gauge({
-      name: 'carehub_mqtt_clients',
-      help: 'Connected, authenticated MQTT clients',
-      registers: [deps.registry],
-      collect() {
-        this.set(clients.size)
-      },
-    })
-  }
-
-  readonly healthCheck: HealthCheck = {
-    name: 'broker',
-    critical: true,
-    check: () => (this.#tls?.listening ? { status: 'ok', detail: `${this.#clients.size} clients` } : { status: 'down', detail: 'not listening' }),
   }
 
   get address(): { port: number } | undefined {
@@ -124,7 +100,7 @@ export class BrokerService implements Service {
 
   async #start(): Promise<void> {
     const { settings, log } = this.#d
-    const onRefused = (reason: string) => this.#refused.inc({ reason })
+    const onRefused = this.#d.onRefused
     const hooks = createAuthHooks({ ...this.#d.policy, onRefused }, log)
     withoutNumberCache()
     this.#sessions = hooks.sessions
@@ -219,7 +195,7 @@ export class BrokerService implements Service {
     socket.on('data', (chunk: Buffer) => {
       const problem = guard.push(chunk)
       if (problem === null) return
-      this.#refused.inc({ reason: 'packet_size' })
+      this.#d.onRefused('packet_size')
       this.#d.log.warn({ remote: socket.remoteAddress, problem }, 'MQTT connection cut')
       socket.destroy()
     })

@@ -28,6 +28,8 @@ export interface SourcesDeps {
 /** Every source of readings (DESIGN: sources/ — one folder per source, same shape), built together. */
 export interface Sources {
   readonly mqtt: MqttIngest
+  /** What every source accepts (the MQTT broker worker validates with them). */
+  readonly limits: NormalizeLimits
   readonly homeassistant: HaParts
   readonly thinq: ThinqPoller | undefined
   /** In start order, after the journal. */
@@ -42,7 +44,7 @@ export function buildSources(d: SourcesDeps): Sources {
     maxFutureMs: config.ingest.maxFutureSeconds * 1000,
     maxPastMs: config.ingest.maxPastDays * 86_400_000,
   }
-  const mqtt = new MqttIngest({ committer: d.committer, presence: d.presence, clock: d.clock, registry: d.registry, limits })
+  const mqtt = new MqttIngest({ committer: d.committer, presence: d.presence, registry: d.registry })
   const homeassistant = buildHomeAssistant({
     config: config.homeassistant,
     db: d.db,
@@ -64,6 +66,7 @@ export function buildSources(d: SourcesDeps): Sources {
   })
   return {
     mqtt,
+    limits,
     homeassistant,
     thinq: thinq.poller,
     services: [...homeassistant.services, ...thinq.services],

@@ -1,5 +1,5 @@
 import type { Worker } from 'node:worker_threads'
-import pino, { type Logger } from 'pino'
+import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import type { InfluxConfig } from '../config/history-schema.js'
 import { backoffDelay } from '../core/backoff.js'
@@ -7,6 +7,7 @@ import type { Clock } from '../core/clock.js'
 import type { HealthCheck, Service, ServiceHealth } from '../core/service.js'
 import type { Db } from '../store/open.js'
 import { siblingModule, startModuleWorker, stopWorker } from '../system/module-worker.js'
+import { relogWorkerLine } from '../system/worker-log.js'
 import { ForwarderMetrics } from './forwarder-metrics.js'
 import type { ForwarderRequest, ForwarderWorkerData, FromForwarderWorker, ToForwarderWorker } from './forwarder-protocol.js'
 import { ForwarderStore } from './forwarder-store.js'
@@ -131,7 +132,7 @@ export class ForwarderHost implements Service {
         this.#health = m.health
         return
       case 'log':
-        this.#relog(m.line)
+        relogWorkerLine(this.#o.log, m.line, 'forwarder')
         return
     }
   }
@@ -143,16 +144,5 @@ export class ForwarderHost implements Service {
     await this.#o.write(() => store.advance(r.seq, r.refused, r.now))
     this.#cursor = Math.max(this.#cursor, r.seq)
     return undefined
-  }
-
-  /** A line the worker's pino wrote, logged again through the gateway's logger (its level, its destination). */
-  #relog(line: string): void {
-    try {
-      const { level, msg, time: _time, pid: _pid, hostname: _host, ...fields } = JSON.parse(line) as Record<string, unknown>
-      const label = pino.levels.labels[level as number] as pino.Level | undefined
-      this.#o.log[label ?? 'info'](fields, typeof msg === 'string' ? msg : '')
-    } catch {
-      this.#o.log.warn({ line: line.slice(0, 500) }, 'the forwarder wrote a log line that is not JSON')
-    }
   }
 }

@@ -1,0 +1,116 @@
+import { parentPort, workerData } from 'node:worker_threads'
+import Database from 'better-sqlite3'
+import pino from 'pino'
+import { certificateProblem, hasValidCertificate } from '../pki/device-enrolment.js'
+import { classifyPublish } from '../sources/mqtt/classify-publish.js'
+import { revocationVersion } from '../store/device-certificates.js'
+import type { Db } from '../store/open.js'
+import type { BrokerWorkerData, FromBrokerWorker, InboundPublish, ToBrokerWorker } from './broker-protocol.js'
+import { BrokerService } from './broker-service.js'
+import { RevocationWatch } from './revocation-watch.js'
+
+/**
+ * The MQTT broker on its own thread (broker-host.ts runs it): TLS, MQTT framing, aedes, PUBACKs and
+ * the validation of each payload were about a third of the event loop's busy time at saturation
+ * (bench W3 profile), and every API request waited behind them. Here they run beside the gateway's
+ * loop, which gets each publish classified (classify-publish.ts) in one message per turn, stores it
+ * and answers with the ids to acknowledge: "acknowledged means stored" holds across the hop.
+ *
+ * The store is opened read-only: certificates are checked on connect, and revocations made by the
+ * `carehub` command or the API are seen by polling their fingerprint (revocation-watch.ts).
+ * receivedAt is this thread's system clock (an injected clock object cannot cross threads).
+ */
+const port = parentPort
+if (!port) throw new Error('broker-worker runs as a worker thread')
+const data = (workerData as { data: BrokerWorkerData }).data
+const send = (m: FromBrokerWorker) => port.postMessage(m)
+
+const log = pino({ level: data.logLevel }, { write: (line: string) => send({ type: 'log', line }) })
+const db = new Database(data.storePath, { readonly: true, fileMustExist: true }) as Db
+db.pragma('busy_timeout = 5000')
+
+/** Publishes waiting for the gateway to store them, by id. */
+const waiting = new Map<number, { resolve(): void; reject(err: Error): void }>()
+let nextId = 1
+// One message per event-loop turn: every publish read from every socket in that turn goes together.
+let outbox: InboundPublish[] = []
+const flush = () => {
+  const items = outbox
+  outbox = []
+  send({ type: 'publishes', items })
+}
+
+let tls = data.tls
+const broker = new BrokerService({
+  settings: data.settings,
+  persistenceDir: data.persistenceDir,
+  tls: () => tls,
+  policy: {
+    certificateProblem: (serial, deviceId) => certificateProblem(db, serial, deviceId),
+    hasValidCertificate: (deviceId) => hasValidCertificate(db, deviceId, Date.now()),
+    onPublish: (session, topic, packet) =>
+      new Promise((resolve, reject) => {
+        const id = nextId++
+        waiting.set(id, { resolve, reject })
+        if (outbox.length === 0) setImmediate(flush)
+        outbox.push({ id, publish: classifyPublish(session.deviceId, topic, packet, Date.now(), data.limits) })
+      }),
+  },
+  onSession: (event, session) => send({ type: 'session', event, session }),
+  onRefused: (reason) => send({ type: 'refused', reason }),
+  log,
+})
+const revocations = new RevocationWatch({
+  broker,
+  version: () => revocationVersion(db),
+  problem: (serial, deviceId) => certificateProblem(db, serial, deviceId),
+  intervalMs: data.revocationIntervalMs,
+  log,
+})
+
+port.on('message', (m: ToBrokerWorker) => {
+  switch (m.type) {
+    case 'settled':
+      for (const id of m.ok) settle(id)?.resolve()
+      for (const [id, message] of m.failed) settle(id)?.reject(new Error(message))
+      return
+    case 'publish':
+      broker.publish(m.topic, typeof m.payload === 'string' ? m.payload : Buffer.from(m.payload), { qos: m.qos, retain: m.retain }).then(
+        () => send({ type: 'published', id: m.id }),
+        (err: Error) => send({ type: 'published', id: m.id, error: err.message }),
+      )
+      return
+    case 'tls':
+      tls = m.tls
+      broker.reloadTls()
+      return
+    case 'stop':
+      // Closing the port ends the thread: the host waits for that exit.
+      void revocations
+        .stop()
+        .then(() => broker.stop())
+        .catch((err: Error) => log.error({ err }, 'stopping the broker failed'))
+        .finally(() => {
+          db.close()
+          port.close()
+        })
+      return
+  }
+})
+
+function settle(id: number) {
+  const w = waiting.get(id)
+  waiting.delete(id)
+  return w
+}
+
+try {
+  await broker.start()
+  await revocations.start()
+  send({ type: 'ready', port: broker.address?.port ?? 0 })
+} catch (err) {
+  const e = err as Error & { code?: unknown }
+  send({ type: 'failed', code: typeof e.code === 'string' ? e.code : 'CAREHUB_ERR_INTERNAL', message: e.message })
+  db.close()
+  port.close()
+}
