@@ -1,7 +1,8 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHash, timingSafeEqual } from 'node:crypto'
 import { getRouterParam, type H3, type H3Event, readValidatedBody } from 'h3'
 import type { Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise'
 import { z } from 'zod'
+import { newEnrolmentCode } from '../crypto/enrolment-code.js'
 import { cloudError } from '../http/errors.js'
 
 export interface AdminDeps {
@@ -51,8 +52,7 @@ export function adminRoutes(app: H3, deps: AdminDeps): void {
     const body = await readValidatedBody(event, NewCode)
     const [homes] = await deps.pool.query<RowDataPacket[]>('SELECT id FROM homes WHERE id = ?', [homeId])
     if (homes.length === 0) throw cloudError('CLOUD_ERR_NOT_FOUND', `no home ${homeId}`)
-    // 128 bits, in groups a person can read out over the phone.
-    const code = randomBytes(16).toString('base64url')
+    const code = newEnrolmentCode()
     const expiresAt = deps.now() + body.ttlMinutes * 60_000
     await deps.pool.query('INSERT INTO enrolment_codes (code_hash, home_id, expires_at, created_at) VALUES (?, ?, ?, ?)', [
       sha256(code),

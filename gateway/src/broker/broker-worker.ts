@@ -32,9 +32,13 @@ db.pragma('busy_timeout = 5000')
 /** Publishes waiting for the gateway to store them, by id. */
 const waiting = new Map<number, { resolve(): void; reject(err: Error): void }>()
 let nextId = 1
-// One message per event-loop turn: every publish read from every socket in that turn goes together.
+// One message per event-loop turn: every publish read from every socket in that turn goes together,
+// 500 at most, so that the gateway's loop takes them in turns an API request can come between (at
+// 1,000 devices one turn here reads ~10,000).
 let outbox: InboundPublish[] = []
+const MAX_PER_MESSAGE = 500
 const flush = () => {
+  if (outbox.length === 0) return
   const items = outbox
   outbox = []
   send({ type: 'publishes', items })
@@ -54,6 +58,7 @@ const broker = new BrokerService({
         waiting.set(id, { resolve, reject })
         if (outbox.length === 0) setImmediate(flush)
         outbox.push({ id, publish: classifyPublish(session.deviceId, topic, packet, Date.now(), data.limits) })
+        if (outbox.length >= MAX_PER_MESSAGE) flush()
       }),
   },
   onSession: (event, session) => send({ type: 'session', event, session }),

@@ -174,8 +174,10 @@ export class JournalCommitter implements Service {
     this.#retry = undefined
     // While a WAL sync runs, what is queued could not be acknowledged before the NEXT sync anyway,
     // and that one starts only when this one ends: committing now would buy no latency, only more
-    // and smaller transactions (CPU per reading). So wait for it, then commit everything in one.
-    if (this.#acks?.syncing) {
+    // and smaller transactions (CPU per reading). So wait for it, then commit everything in one —
+    // unless a whole batch is already waiting: it commits now, in a turn of its own, so a slow disk
+    // does not cap throughput at maxBatch per sync (the next sync covers every batch before it).
+    if (this.#acks?.syncing && this.#queue.length < this.#o.maxBatch) {
       this.#acks.whenSynced(() => this.#run())
       return
     }

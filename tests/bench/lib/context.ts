@@ -40,7 +40,10 @@ export async function useDevices(fleet: readonly SimDevice[], n: number): Promis
   for (const d of fleet.slice(n)) if (d.connected) d.close()
   const wanted = fleet.slice(0, n)
   const { failed } = await connectAll(wanted.filter((d) => !d.connected))
-  if (failed > 0) throw new Error(`${failed} of ${n} devices could not connect`)
+  if (failed > 0) {
+    const why = [...new Set(wanted.filter((d) => !d.connected).map((d) => d.lastConnectError))].slice(0, 3).join('; ')
+    throw new Error(`${failed} of ${n} devices could not connect (${why})`)
+  }
   return wanted
 }
 

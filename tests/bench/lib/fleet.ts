@@ -60,6 +60,8 @@ export class SimDevice {
   connected = false
   tlsInfo: { version: string; cipher: string } | null = null
   disconnects = 0
+  /** Why the last connect failed (for the bench's error message). */
+  lastConnectError = ''
 
   constructor(cred: Credentials, endpoint: Endpoint, recorder: Recorder) {
     this.id = cred.id
@@ -71,6 +73,7 @@ export class SimDevice {
 
   /** Connect, CONNACK; resolves false (not throwing) when the server refuses or cuts. */
   connect(timeoutMs = 15_000): Promise<boolean> {
+    this.lastConnectError = ''
     return new Promise((resolve) => {
       const socket = connect({
         host: '127.0.0.1',
@@ -82,7 +85,10 @@ export class SimDevice {
       })
       this.socket = socket
       socket.setNoDelay(true)
-      const timer = setTimeout(() => done(false), timeoutMs)
+      const timer = setTimeout(() => {
+        this.lastConnectError = `no CONNACK within ${timeoutMs} ms`
+        done(false)
+      }, timeoutMs)
       const done = (ok: boolean) => {
         clearTimeout(timer)
         if (!ok) socket.destroy()
@@ -91,6 +97,7 @@ export class SimDevice {
       const reader = new FrameReader({
         connack: (code) => {
           this.connected = code === 0
+          if (code !== 0) this.lastConnectError = `CONNACK return code ${code}`
           done(code === 0)
           // QoS 1 redelivery after a reconnect (the session was clean: the client resends, [MQTT-4.4.0-1]).
           if (code === 0 && this.inflight.size > 0) this.#resend()
@@ -106,8 +113,11 @@ export class SimDevice {
         reader.push(chunk)
         if (this.window > 0) this.topUp()
       })
-      socket.on('error', () => {})
+      socket.on('error', (err) => {
+        this.lastConnectError = err.message
+      })
       socket.on('close', () => {
+        if (!this.connected && !this.lastConnectError) this.lastConnectError = 'closed before CONNACK'
         if (this.connected) this.disconnects++
         this.connected = false
         done(false)

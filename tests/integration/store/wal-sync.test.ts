@@ -26,7 +26,7 @@ const reading = (i: number): Reading => ({
 const tick = () => new Promise((r) => setImmediate(r))
 
 /** A committer whose WAL syncs the test releases by hand (or the real one). */
-function setup(real = false) {
+function setup(real = false, maxBatch = 1000) {
   const { log, lines } = captureLogger()
   const path = join(tempDir(), 'j.db')
   const db = openStore({ path, log, now: NOW, checkIntegrity: false })
@@ -71,7 +71,7 @@ function setup(real = false) {
     clock: { now: () => Date.now() },
     log,
     registry: new Registry(),
-    maxBatch: 1000,
+    maxBatch,
     maxPending: 10_000,
     participant,
     syncWal,
@@ -120,6 +120,32 @@ describe('journal: the fsync runs off the event loop, acknowledgements wait for 
     held.shift()?.(null)
     await tick()
     assert.deepEqual(acks, [1, 2, 3, 4])
+  })
+
+  test('a whole batch waiting during a sync commits at once, in a turn of its own; the next sync acknowledges every one', async () => {
+    const { committer, held, count, modes } = setup(false, 3)
+    const acks: number[] = []
+    void committer.submit({ reading: reading(1) }).then((s) => acks.push(s as number))
+    await tick()
+    assert.equal(held.length, 1)
+    for (const i of [2, 3, 4, 5, 6, 7, 8]) void committer.submit({ reading: reading(i) }).then((s) => acks.push(s as number))
+    await tick()
+    assert.equal(count(), 4, 'a full batch (2–4) did not wait for the sync in flight')
+    await tick()
+    assert.equal(count(), 7, 'nor did the next (5–7), one transaction per turn')
+    await tick()
+    await tick()
+    assert.equal(count(), 7, 'reading 8 is less than a batch: it waits for the sync')
+    assert.deepEqual(acks, [], 'and nothing committed during the sync is acknowledged by it')
+    held.shift()?.(null)
+    await tick()
+    assert.deepEqual(acks, [1])
+    assert.equal(count(), 8)
+    assert.equal(modes.length, 4, 'transactions: 1, 2–4, 5–7, 8')
+    assert.equal(held.length, 1, 'one sync for everything committed since the last one started')
+    held.shift()?.(null)
+    await tick()
+    assert.deepEqual(acks, [1, 2, 3, 4, 5, 6, 7, 8])
   })
 
   test('what the rules write in the reading’s transaction (an alert) is durable with it: one sync, told after it', async () => {

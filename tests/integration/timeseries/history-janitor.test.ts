@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { pinReading } from '../../../gateway/src/store/reading-pins.js'
 import { startGateway } from '../../_support/gateway-harness.js'
-import { metricValue, submitClimate } from '../../_support/history-data.js'
+import { metricValue, submitClimate, waitFor } from '../../_support/history-data.js'
 
 const DAY = 86_400_000
 const count = (db: { prepare(sql: string): { pluck(): { get(...a: unknown[]): unknown } } }, sql: string, ...args: unknown[]) =>
@@ -26,6 +26,9 @@ describe('history janitor: retention and the disk budget (real SQLite)', () => {
     assert.equal(count(db, 'SELECT count(*) FROM readings'), 1000)
 
     await h.gateway.history.rollups.flush()
+    // The rules engine records its cursor in a journal transaction after the one it evaluated in
+    // when that one committed during the previous one's sync (1,000 readings = two batches).
+    await waitFor('the rules engine to record its cursor', () => h.gateway.rules.engine.cursor >= last, 5000)
     const report = await h.gateway.history.janitor.run()
     assert.equal(count(db, 'SELECT count(*) FROM readings'), 0)
     assert.equal(report.retention, 1000)
