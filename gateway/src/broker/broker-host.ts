@@ -165,7 +165,7 @@ export class BrokerHost implements Service {
         // The first start's failure is start()'s to report (a port in use ends the gateway's start).
         if (this.#stopped || (!listened && !respawning)) return
         // Logged once until it listens again: a worker that cannot start must not fill the log.
-        o.log[respawning ? 'debug' : 'error']({ err: failure, code }, 'the MQTT broker stopped unexpectedly; it is started again')
+        o.log[this.#deaths === 0 ? 'error' : 'debug']({ err: failure, code }, 'the MQTT broker stopped unexpectedly; it is started again')
         this.#deaths++
         this.#respawn = setTimeout(
           () => {

@@ -127,7 +127,7 @@ describe('the broker worker host', () => {
     assert.equal(await s.metric('carehub_mqtt_clients'), 0)
   })
 
-  test('a worker that dies is started again: its devices count as disconnected meanwhile, one error is logged, and they come back', async (t) => {
+  test('a worker that dies is started again: its devices count as disconnected meanwhile, one error is logged per death, and they come back', async (t) => {
     const s = await setup({ fragile: true })
     await s.host.start()
     t.after(() => s.host.stop())
@@ -150,11 +150,15 @@ describe('the broker worker host', () => {
     s.held[0]?.resolve()
     await publishing
 
+    // A second death, after it listened again, is a new episode: logged as an error again.
+    s.crash()
+    await waitFor('the second death', () => health(s.host) === 'down', 5000)
+    await waitFor('the broker back again', () => health(s.host) === 'ok', 10_000)
     const died = s.lines().filter((l) => String(l.msg).includes('stopped unexpectedly'))
     assert.deepEqual(
       died.map((l) => l.level),
-      ['error'],
-      'one error for the death',
+      ['error', 'error'],
+      'one error per death',
     )
     assert.ok(s.lines().some((l) => l.msg === 'the MQTT broker listens again'))
   })
