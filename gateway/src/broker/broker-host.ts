@@ -11,6 +11,7 @@ import { relogWorkerLine } from '../system/worker-log.js'
 import type { BrokerTls, BrokerWorkerData, FromBrokerWorker, InboundPublish, ToBrokerWorker } from './broker-protocol.js'
 import type { BrokerSettings } from './broker-service.js'
 import type { DeviceSession } from './device-session.js'
+import { SettledPublishes } from './settled-publishes.js'
 
 export interface BrokerHostOptions {
   readonly settings: BrokerSettings
@@ -137,7 +138,7 @@ export class BrokerHost implements Service {
     // scavenge (and promote) far more often at thousands of publishes a second.
     const worker = startModuleWorker(o.workerModule ?? siblingModule(import.meta.url, 'broker-worker'), data, {})
     this.#worker = worker
-    const settled = new Settled(worker)
+    const settled = new SettledPublishes(worker)
     const respawning = this.#deaths > 0
     return new Promise<void>((resolve, reject) => {
       let failure: Error | undefined
@@ -181,7 +182,7 @@ export class BrokerHost implements Service {
     })
   }
 
-  #receive(m: Exclude<FromBrokerWorker, { type: 'ready' | 'failed' }>, settled: Settled): void {
+  #receive(m: Exclude<FromBrokerWorker, { type: 'ready' | 'failed' }>, settled: SettledPublishes): void {
     switch (m.type) {
       case 'publishes':
         for (const item of m.items) this.#store(item, settled)
@@ -205,7 +206,7 @@ export class BrokerHost implements Service {
     }
   }
 
-  #store(item: InboundPublish, settled: Settled): void {
+  #store(item: InboundPublish, settled: SettledPublishes): void {
     this.#o.onPublish(item.publish).then(
       () => settled.ok(item.id),
       (err: Error) => settled.failed(item.id, err.message),
@@ -227,42 +228,5 @@ export class BrokerHost implements Service {
     this.#clientCount = 0
     for (const p of this.#publishes.values()) p.reject(new Error('the MQTT broker stopped'))
     this.#publishes.clear()
-  }
-}
-
-/** Ids stored (or refused) in one event-loop turn, sent back to the worker together. */
-class Settled {
-  #ok: number[] = []
-  #failed: Array<[number, string]> = []
-  #scheduled = false
-  readonly #worker: Worker
-
-  constructor(worker: Worker) {
-    this.#worker = worker
-  }
-
-  ok(id: number): void {
-    this.#ok.push(id)
-    this.#schedule()
-  }
-
-  failed(id: number, message: string): void {
-    this.#failed.push([id, message])
-    this.#schedule()
-  }
-
-  #schedule(): void {
-    if (this.#scheduled) return
-    this.#scheduled = true
-    setImmediate(() => {
-      this.#scheduled = false
-      const m: ToBrokerWorker = { type: 'settled', ok: this.#ok, failed: this.#failed }
-      this.#ok = []
-      this.#failed = []
-      // A worker that died meanwhile has no one to acknowledge: the devices resend to the next one.
-      try {
-        this.#worker.postMessage(m)
-      } catch {}
-    })
   }
 }
