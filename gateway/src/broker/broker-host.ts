@@ -109,6 +109,8 @@ export class BrokerHost implements Service {
 
   async start(): Promise<void> {
     this.#stopped = false
+    // A fresh start (also after a stop made during a respawn's backoff): its failure is start()'s.
+    this.#deaths = 0
     await this.#spawn()
   }
 
@@ -223,7 +225,10 @@ export class BrokerHost implements Service {
 
   /** The worker is gone: its devices are disconnected, and publishes of the box waiting on it fail. */
   #lost(): void {
-    for (const deviceId of this.#sessions.keys()) this.#o.onSession('disconnected', { deviceId, serial: null, remoteAddress: undefined })
+    // One per session, as presence counts them (a device may hold a second, diagnostic session).
+    for (const [deviceId, n] of this.#sessions) {
+      for (let i = 0; i < n; i++) this.#o.onSession('disconnected', { deviceId, serial: null, remoteAddress: undefined })
+    }
     this.#sessions.clear()
     this.#clientCount = 0
     for (const p of this.#publishes.values()) p.reject(new Error('the MQTT broker stopped'))

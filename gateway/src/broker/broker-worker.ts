@@ -33,8 +33,8 @@ db.pragma('busy_timeout = 5000')
 const waiting = new Map<number, { resolve(): void; reject(err: Error): void }>()
 let nextId = 1
 // One message per event-loop turn: every publish read from every socket in that turn goes together,
-// 500 at most, so that the gateway's loop takes them in turns an API request can come between (at
-// 1,000 devices one turn here reads ~10,000).
+// 500 at most per message (at 1,000 devices one turn here reads ~10,000). The cap bounds a message,
+// not the gateway's turn: a busy main thread takes every queued message in one go (MessagePort).
 let outbox: InboundPublish[] = []
 const MAX_PER_MESSAGE = 500
 const flush = () => {
@@ -73,6 +73,21 @@ const revocations = new RevocationWatch({
   log,
 })
 
+/** Resolves true once the broker listens; false (the host told why, the thread ends) if it cannot. */
+const started = (async () => {
+  try {
+    await broker.start()
+    await revocations.start()
+    send({ type: 'ready', port: broker.address?.port ?? 0 })
+    return true
+  } catch (err) {
+    const e = err as Error & { code?: unknown }
+    send({ type: 'failed', code: typeof e.code === 'string' ? e.code : 'CAREHUB_ERR_INTERNAL', message: e.message })
+    end()
+    return false
+  }
+})()
+
 port.on('message', (m: ToBrokerWorker) => {
   switch (m.type) {
     case 'settled':
@@ -86,19 +101,30 @@ port.on('message', (m: ToBrokerWorker) => {
       )
       return
     case 'tls':
-      tls = m.tls
-      broker.reloadTls()
+      // A certificate the TLS layer refuses must not take the broker (and every device) down: the
+      // listener keeps the context it has.
+      {
+        const previous = tls
+        tls = m.tls
+        try {
+          broker.reloadTls()
+        } catch (err) {
+          tls = previous
+          log.error({ err }, 'the new server certificate could not be loaded; the broker keeps the one it has')
+        }
+      }
       return
     case 'stop':
-      // Closing the port ends the thread: the host waits for that exit.
-      void revocations
-        .stop()
-        .then(() => broker.stop())
-        .catch((err: Error) => log.error({ err }, 'stopping the broker failed'))
-        .finally(() => {
-          db.close()
-          port.close()
+      // After the start in progress, if any (a stop during a respawn): a broker stopped while it
+      // still opens could begin to listen after its stop.
+      void started
+        .then(async (listening) => {
+          if (!listening) return
+          await revocations.stop()
+          await broker.stop()
         })
+        .catch((err: Error) => log.error({ err }, 'stopping the broker failed'))
+        .finally(end)
       return
   }
 })
@@ -109,13 +135,8 @@ function settle(id: number) {
   return w
 }
 
-try {
-  await broker.start()
-  await revocations.start()
-  send({ type: 'ready', port: broker.address?.port ?? 0 })
-} catch (err) {
-  const e = err as Error & { code?: unknown }
-  send({ type: 'failed', code: typeof e.code === 'string' ? e.code : 'CAREHUB_ERR_INTERNAL', message: e.message })
+/** Closing the port ends the thread: the host waits for that exit. */
+function end(): void {
   db.close()
-  port.close()
+  port?.close()
 }

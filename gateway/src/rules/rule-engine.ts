@@ -80,8 +80,9 @@ export class RuleEngine implements Service, CommitParticipant {
   #failing = false
   /**
    * A batch is recorded in a transaction not yet durable: one at a time, so a failed one is never
-   * overtaken by a later cursor. (The journal ends a transaction before it runs the next, so in
-   * practice the next transaction always finds this settled.)
+   * overtaken by a later cursor. Usually the next transaction finds this settled; at saturation
+   * the journal commits a full batch while the previous one syncs, and that transaction then only
+   * evaluates: what it fired is recorded in the next one, a sync later.
    */
   #recording = false
   readonly #m: RuleMetrics

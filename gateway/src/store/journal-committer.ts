@@ -56,7 +56,8 @@ export interface CommitterOptions {
   /**
    * Runs inside every transaction once its readings are appended, with those readings in seq order
    * (the rules engine: it evaluates them and records what they fired in the same transaction, so
-   * an alert shares its reading's fsync and is durable exactly when the reading is). Returns what
+   * an alert shares its reading's fsync and is durable exactly when the reading is — or, for a
+   * transaction committed while the one before it still syncs, in the next one). Returns what
    * to call once that transaction is durable, or has failed (rolled back, or its sync failed).
    * See CommitParticipant.
    */

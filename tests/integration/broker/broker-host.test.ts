@@ -41,6 +41,7 @@ async function setup(o: { fragile?: boolean; port?: number } = {}) {
     now: Date.now(),
   })
   const device = await enrolDevice(db, ca, 'dev_a', { validityDays: 30, now: Date.now(), renew: false })
+  const tlsKey = { pem: server.keyPem }
   const held: Held[] = []
   const sessions: string[] = []
   const registry = new Registry()
@@ -58,7 +59,7 @@ async function setup(o: { fragile?: boolean; port?: number } = {}) {
     },
     persistenceDir: join(dir, 'broker'),
     storePath: () => db.name,
-    tls: () => ({ certPem: server.certPem, keyPem: server.keyPem, caPem: ca.certPem }),
+    tls: () => ({ certPem: server.certPem, keyPem: tlsKey.pem, caPem: ca.certPem }),
     limits: { maxPayloadBytes: 16 * 1024, maxFutureMs: 60_000, maxPastMs: 86_400_000 },
     revocationIntervalMs: 100,
     onPublish: (publish) => new Promise((resolve, reject) => held.push({ publish, resolve, reject })),
@@ -72,7 +73,7 @@ async function setup(o: { fragile?: boolean; port?: number } = {}) {
     const m = (await registry.getSingleMetricAsString(name)).match(/^\S+ (\d+)$/m)
     return m ? Number(m[1]) : 0
   }
-  return { dir, db, host, held, sessions, lines, certs, metric, crash: () => writeFileSync(join(dir, 'crash'), '') }
+  return { dir, db, host, held, sessions, lines, certs, metric, tlsKey, crash: () => writeFileSync(join(dir, 'crash'), '') }
 }
 
 describe('the broker worker host', () => {
@@ -133,12 +134,15 @@ describe('the broker worker host', () => {
     t.after(() => s.host.stop())
     const port = s.host.address?.port ?? 0
     const client = await connectDevice(port, s.certs, { clientId: 'dev_a', reconnectPeriod: 100 })
-    await waitFor('the session', () => s.host.isConnected('dev_a'), 5000)
+    // A second, diagnostic session of the same device: presence counts sessions per device.
+    const diagnostic = await connectDevice(port, s.certs, { clientId: 'dev_a:diag' })
+    await waitFor('both sessions', () => s.sessions.length === 2, 5000)
 
     s.crash()
     await waitFor('the worker to die', () => health(s.host) === 'down', 5000)
     assert.equal(s.host.isConnected('dev_a'), false)
-    assert.equal(s.sessions.at(-1), 'disconnected dev_a')
+    assert.deepEqual(s.sessions, ['connected dev_a', 'connected dev_a', 'disconnected dev_a', 'disconnected dev_a'], 'one disconnect per session')
+    diagnostic.end(true)
     await assert.rejects(s.host.publish('care/dev_a/cmd/power', '{"on":true}'), /broker not started/)
 
     // Started again after the 1 s backoff, on the same port: the device reconnects and publishes.
@@ -161,6 +165,18 @@ describe('the broker worker host', () => {
       'one error per death',
     )
     assert.ok(s.lines().some((l) => l.msg === 'the MQTT broker listens again'))
+  })
+
+  test('a server key the TLS layer refuses on reload is logged, and the broker keeps serving with the one it has', async (t) => {
+    const s = await setup()
+    await s.host.start()
+    t.after(() => s.host.stop())
+    s.tlsKey.pem = '-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n'
+    s.host.reloadTls()
+    await waitFor('the error', () => s.lines().some((l) => String(l.msg).includes('could not be loaded')), 5000)
+    await connectDevice(s.host.address?.port ?? 0, s.certs, { clientId: 'dev_a' })
+    assert.equal(health(s.host), 'ok')
+    assert.equal(s.lines().filter((l) => String(l.msg).includes('stopped unexpectedly')).length, 0)
   })
 
   test('a port in use fails start() with the catalogue error, and nothing is started again', async (t) => {
