@@ -167,6 +167,29 @@ describe('the broker worker host', () => {
     assert.ok(s.lines().some((l) => l.msg === 'the MQTT broker listens again'))
   })
 
+  test('a publish in flight when the worker dies is never acknowledged by it; the device resends it to the next one', async (t) => {
+    const s = await setup({ fragile: true })
+    await s.host.start()
+    t.after(() => s.host.stop())
+    const client = await connectDevice(s.host.address?.port ?? 0, s.certs, { clientId: 'dev_a', reconnectPeriod: 100 })
+    let acked = false
+    const publishing = client.publishAsync('care/dev_a/climate', JSON.stringify({ fields: { temp_c: 19 } }), { qos: 1 }).then(() => (acked = true))
+    await waitFor('the publish', () => s.held.length === 1, 5000)
+    s.crash()
+    await waitFor('the worker to die', () => health(s.host) === 'down', 5000)
+    await waitFor('the resend to the next worker', () => s.held.length === 2, 10_000)
+    // The first copy is stored only now: its acknowledgement belongs to the dead worker and must
+    // not reach the new one (whose ids start again at 1, like the resend's).
+    s.held[0]?.resolve()
+    await new Promise((r) => setTimeout(r, 300))
+    assert.equal(acked, false, 'not acknowledged before the resend is stored')
+    const [first, again] = [s.held[0]?.publish, s.held[1]?.publish]
+    assert.deepEqual(again?.kind === 'reading' && again.reading.fields, first?.kind === 'reading' && first.reading.fields)
+    s.held[1]?.resolve()
+    await publishing
+    assert.equal(acked, true)
+  })
+
   test('a server key the TLS layer refuses on reload is logged, and the broker keeps serving with the one it has', async (t) => {
     const s = await setup()
     await s.host.start()
