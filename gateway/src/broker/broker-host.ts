@@ -53,7 +53,6 @@ export class BrokerHost implements Service {
   #deaths = 0
   /** Connected sessions per device id (a device may hold a second, diagnostic session). */
   readonly #sessions = new Map<string, number>()
-  #clientCount = 0
   readonly #publishes = new Map<number, { resolve(): void; reject(err: Error): void }>()
   #nextPublish = 1
   readonly #refused: Counter<'reason'>
@@ -72,7 +71,7 @@ export class BrokerHost implements Service {
       help: 'Connected, authenticated MQTT clients',
       registers: [o.registry],
       collect() {
-        this.set(host.#clientCount)
+        this.set(host.#clientCount())
       },
     })
   }
@@ -80,7 +79,8 @@ export class BrokerHost implements Service {
   readonly healthCheck: HealthCheck = {
     name: 'broker',
     critical: true,
-    check: () => (this.#port !== undefined ? { status: 'ok', detail: `${this.#clientCount} clients` } : { status: 'down', detail: 'not listening' }),
+    check: () =>
+      this.#port !== undefined ? { status: 'ok', detail: `${this.#clientCount()} clients` } : { status: 'down', detail: 'not listening' },
   }
 
   get address(): { port: number } | undefined {
@@ -219,8 +219,14 @@ export class BrokerHost implements Service {
     const n = (this.#sessions.get(session.deviceId) ?? 0) + (event === 'connected' ? 1 : -1)
     if (n > 0) this.#sessions.set(session.deviceId, n)
     else this.#sessions.delete(session.deviceId)
-    this.#clientCount += event === 'connected' ? 1 : -1
     this.#o.onSession(event, session)
+  }
+
+  /** Connected clients: every session of every device. */
+  #clientCount(): number {
+    let n = 0
+    for (const count of this.#sessions.values()) n += count
+    return n
   }
 
   /** The worker is gone: its devices are disconnected, and publishes of the box waiting on it fail. */
@@ -230,7 +236,6 @@ export class BrokerHost implements Service {
       for (let i = 0; i < n; i++) this.#o.onSession('disconnected', { deviceId, serial: null, remoteAddress: undefined })
     }
     this.#sessions.clear()
-    this.#clientCount = 0
     for (const p of this.#publishes.values()) p.reject(new Error('the MQTT broker stopped'))
     this.#publishes.clear()
   }
