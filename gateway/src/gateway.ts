@@ -249,6 +249,7 @@ export class Gateway {
     })
     for (const check of [
       store.healthCheck,
+      this.journal.healthCheck,
       this.broker.healthCheck,
       this.http.healthCheck,
       trust.healthCheck,

@@ -3,46 +3,14 @@ import type { Registry } from 'prom-client'
 import type { Clock } from '../core/clock.js'
 import { CarehubError } from '../core/errors.js'
 import type { CommittedReading } from '../core/events.js'
-import type { Reading } from '../core/reading.js'
-import type { Service } from '../core/service.js'
-import type { DeadLetter, JournalWriter } from './journal.js'
+import type { HealthCheck, Service } from '../core/service.js'
+import type { CommitFollowUp, CommitParticipant } from './commit-participant.js'
+import type { JournalWriter } from './journal.js'
 import { type JournalMetrics, journalMetrics } from './journal-metrics.js'
+import { type Item, JournalQueue, type Pending, type Taken } from './journal-queue.js'
 import type { Db } from './open.js'
 import { SlicedRelease } from './sliced-release.js'
 import { DurableAcks, type WalSync } from './wal-sync.js'
-
-type Item = { readonly reading: Reading; readonly deadLetter?: undefined } | { readonly reading?: undefined; readonly deadLetter: DeadLetter }
-
-interface Pending {
-  readonly item: Item
-  readonly enqueuedAt: number
-  resolve(seq: number | null): void
-  reject(err: Error): void
-}
-
-/** Other writes that ride along in the next group commit (sharing its fsync). */
-interface PendingWrite {
-  readonly fn: (db: Db) => unknown
-  resolve(value: unknown): void
-  reject(err: Error): void
-}
-
-/** What a participant wants to hear about the transaction it took part in. */
-export interface CommitFollowUp {
-  durable(): void
-  /** Rolled back, or committed but its sync failed: nothing it wrote may be announced as stored. */
-  failed(err: Error): void
-}
-
-export interface CommitParticipant {
-  /**
-   * Called inside the transaction (`tx` is the journal's connection, in it): a write here commits
-   * with the readings, and one that must fail alone goes in a savepoint (db.transaction nests as
-   * one). Called for every transaction, with no readings too (after requestCommit()). Must not
-   * throw: if it does, the error is logged and the transaction goes on without it.
-   */
-  inTransaction(entries: readonly CommittedReading[], tx: Db): CommitFollowUp | undefined
-}
 
 export interface CommitterOptions {
   readonly writer: () => JournalWriter
@@ -81,10 +49,7 @@ export interface CommitterOptions {
 export class JournalCommitter implements Service {
   readonly name = 'journal'
   readonly #o: CommitterOptions
-  #queue: Pending[] = []
-  #writes: PendingWrite[] = []
-  /** Callers of requestCommit() waiting for the next transaction to end. */
-  #requests: Array<() => void> = []
+  readonly #queue = new JournalQueue()
   #scheduled = false
   #retry: NodeJS.Timeout | undefined
   #stopped = false
@@ -100,39 +65,68 @@ export class JournalCommitter implements Service {
     // p99 2.1 s); 500 per turn gave API p99 0.2 s at 20k msg/s, 128 per turn 0.12 s but 15k msg/s
     // (every extra turn reads every busy socket again).
     this.#release = new SlicedRelease(options.acksPerTurn ?? 500)
-    const queue = () => this.#queue
+    const queue = this.#queue
     this.#m = journalMetrics(
       options.registry,
-      () => ({ depth: queue().length, oldestEnqueuedAt: queue()[0]?.enqueuedAt ?? null }),
+      () => ({ depth: queue.depth, oldestEnqueuedAt: queue.oldestEnqueuedAt }),
       () => options.clock.now(),
     )
     this.#acks = options.syncWal
       ? new DurableAcks(options.syncWal, (ms, err) => {
           this.#m.syncSeconds.observe(ms / 1000)
-          if (err) options.log.error({ err }, 'syncing the journal to disk failed; the readings are not acknowledged')
+          // Logged once: no sync runs after a failed one (DurableAcks).
+          if (err) options.log.error({ err }, 'syncing the journal to disk failed: nothing is acknowledged until the gateway restarts')
         })
       : null
   }
 
   get depth(): number {
-    return this.#queue.length
+    return this.#queue.depth
   }
 
   /** The receive time of the oldest reading not yet in a transaction (null: none). */
   oldestUnwrittenReceivedAt(): number | null {
-    for (const p of this.#queue) if (p.item.reading) return p.item.reading.receivedAt
-    return null
+    return this.#queue.oldestReceivedAt()
+  }
+
+  /** Critical: after a failed WAL sync nothing is acknowledged, and systemd's watchdog restarts us. */
+  readonly healthCheck: HealthCheck = {
+    name: 'journal',
+    critical: true,
+    check: () => {
+      const failure = this.#acks?.failure
+      return failure ? { status: 'down', detail: this.#syncFailed(failure).message } : { status: 'ok' }
+    },
+  }
+
+  #syncFailed(cause: Error): CarehubError {
+    return new CarehubError(
+      'CAREHUB_ERR_STORE_UNAVAILABLE',
+      `journal sync failed: ${cause.message}; nothing is acknowledged until the gateway restarts (devices resend what was not)`,
+      { cause },
+    )
+  }
+
+  /** Why a new item is refused now, if it is. */
+  #refusal(): CarehubError | undefined {
+    if (this.#stopped) return new CarehubError('CAREHUB_ERR_STORE_UNAVAILABLE', 'the journal is stopping')
+    const failure = this.#acks?.failure
+    return failure ? this.#syncFailed(failure) : undefined
   }
 
   /** Resolves with the reading's journal seq (null for a dead letter) once committed. */
   submit(item: Item): Promise<number | null> {
-    if (this.#stopped) return Promise.reject(new CarehubError('CAREHUB_ERR_STORE_UNAVAILABLE', 'the journal is stopping'))
-    if (this.#queue.length >= this.#o.maxPending) {
+    const refusal = this.#refusal()
+    if (refusal) {
+      this.#m.refused.inc()
+      return Promise.reject(refusal)
+    }
+    if (this.#queue.depth >= this.#o.maxPending) {
       this.#m.refused.inc()
       return Promise.reject(new CarehubError('CAREHUB_ERR_STORE_UNAVAILABLE', `journal queue full (${this.#o.maxPending} waiting)`))
     }
     return new Promise((resolve, reject) => {
-      this.#queue.push({ item, enqueuedAt: this.#o.clock.now(), resolve, reject })
+      this.#queue.pushItem({ item, enqueuedAt: this.#o.clock.now(), resolve, reject })
       this.#schedule()
     })
   }
@@ -145,9 +139,10 @@ export class JournalCommitter implements Service {
    * Never refused for a full queue: what rides here (alerts) is never dropped.
    */
   write<T>(fn: (db: Db) => T): Promise<T> {
-    if (this.#stopped) return Promise.reject(new CarehubError('CAREHUB_ERR_STORE_UNAVAILABLE', 'the journal is stopping'))
+    const refusal = this.#refusal()
+    if (refusal) return Promise.reject(refusal)
     return new Promise<T>((resolve, reject) => {
-      this.#writes.push({ fn, resolve: resolve as (v: unknown) => void, reject })
+      this.#queue.pushWrite({ fn, resolve: resolve as (v: unknown) => void, reject })
       this.#schedule()
     })
   }
@@ -159,7 +154,7 @@ export class JournalCommitter implements Service {
   requestCommit(): Promise<void> {
     if (this.#stopped) return Promise.resolve()
     return new Promise((resolve) => {
-      this.#requests.push(resolve)
+      this.#queue.pushRequest(resolve)
       this.#schedule()
     })
   }
@@ -178,7 +173,7 @@ export class JournalCommitter implements Service {
     // and smaller transactions (CPU per reading). So wait for it, then commit everything in one —
     // unless a whole batch is already waiting: it commits now, in a turn of its own, so a slow disk
     // does not cap throughput at maxBatch per sync (the next sync covers every batch before it).
-    if (this.#acks?.syncing && this.#queue.length < this.#o.maxBatch) {
+    if (this.#acks?.syncing && this.#queue.depth < this.#o.maxBatch) {
       this.#acks.whenSynced(() => this.#run())
       return
     }
@@ -189,26 +184,20 @@ export class JournalCommitter implements Service {
       this.#retry = setTimeout(() => this.#run(), 1)
       return
     }
-    if (this.#hasWork()) this.#schedule()
-  }
-
-  #hasWork(): boolean {
-    return this.#queue.length > 0 || this.#writes.length > 0 || this.#requests.length > 0
+    if (this.#queue.hasWork) this.#schedule()
   }
 
   #commitBatch(wait: boolean): 'busy' | undefined {
-    const batch = this.#queue.splice(0, this.#o.maxBatch)
-    const writes = this.#writes
-    this.#writes = []
-    const requests = this.#requests
-    this.#requests = []
-    if (batch.length === 0 && writes.length === 0 && requests.length === 0) return
-    const readings: Reading[] = []
-    const deadLetters: DeadLetter[] = []
-    for (const p of batch) {
-      if (p.item.reading) readings.push(p.item.reading)
-      else deadLetters.push(p.item.deadLetter)
+    const taken = this.#queue.take(this.#o.maxBatch)
+    if (taken.empty) return
+    const failure = this.#acks?.failure
+    if (failure) {
+      // Nothing committed from here on could be acknowledged (wal-sync.ts DurableAcks): refuse it.
+      this.#m.refused.inc(taken.batch.length)
+      taken.refuse(this.#syncFailed(failure))
+      return
     }
+    const { batch, readings, deadLetters } = taken
     let followUp: CommitFollowUp | undefined
     const during = (seqs: readonly number[], flags: ReadonlyArray<readonly string[]>, tx: Db) => {
       const entries = readings.map((reading, i): CommittedReading => ({ seq: seqs[i] as number, reading, anomalies: flags[i] ?? [] }))
@@ -217,15 +206,13 @@ export class JournalCommitter implements Service {
     const started = performance.now()
     let seqs: number[]
     try {
-      seqs = this.#o.writer().commit(readings, deadLetters, { writes, wait, syncNow: this.#acks === null, during })
+      seqs = this.#o.writer().commit(readings, deadLetters, { writes: taken.writes, wait, syncNow: this.#acks === null, during })
     } catch (err) {
       // Rolled back: what the participant wrote is gone with the readings.
       this.#followUp(() => followUp?.failed(err as Error))
       if ((err as { code?: unknown }).code === 'SQLITE_BUSY' && !wait) {
         // Nothing was written: the batch goes back to the front, in order.
-        this.#queue.unshift(...batch)
-        this.#writes.unshift(...writes)
-        this.#requests.unshift(...requests)
+        this.#queue.putBack(taken)
         this.#m.lockWaits.inc()
         return 'busy'
       }
@@ -233,21 +220,12 @@ export class JournalCommitter implements Service {
       this.#m.refused.inc(batch.length)
       if (!this.#failing) this.#o.log.error({ err, items: batch.length }, 'journal commit failed')
       this.#failing = true
-      const error = new CarehubError('CAREHUB_ERR_STORE_UNAVAILABLE', `journal commit failed: ${(err as Error).message}`, { cause: err })
-      for (const p of [...batch, ...writes]) p.reject(error)
-      for (const resolve of requests) resolve()
+      taken.refuse(new CarehubError('CAREHUB_ERR_STORE_UNAVAILABLE', `journal commit failed: ${(err as Error).message}`, { cause: err }))
       return
     }
     if (this.#failing) this.#o.log.info('journal commits succeed again')
     this.#failing = false
-    const ms = performance.now() - started
-    this.#m.commitSeconds.observe(ms / 1000)
-    // Storage that stalls on fsync (SD cards, busy VMs) shows up here first: say so, at most once a minute.
-    if (ms > 200 && this.#o.clock.now() - this.#lastSlowLog > 60_000) {
-      this.#lastSlowLog = this.#o.clock.now()
-      this.#o.log.warn({ ms: Math.round(ms), items: batch.length }, 'slow journal commit: the storage stalled on fsync')
-    }
-    if (batch.length > 0) this.#m.batchSize.observe(batch.length)
+    this.#observeCommit(performance.now() - started, batch.length)
     const settlements = this.#o.writer().takeSettlements()
     const durable = () => {
       if (readings.length) this.#m.committed.inc({ kind: 'reading' }, readings.length)
@@ -260,7 +238,7 @@ export class JournalCommitter implements Service {
       })
       for (const settle of settlements) settle()
       this.#followUp(() => followUp?.durable())
-      for (const resolve of requests) resolve()
+      taken.ended()
     }
     if (!this.#acks) {
       durable()
@@ -269,14 +247,25 @@ export class JournalCommitter implements Service {
     this.#acks.add({
       durable,
       // Committed but maybe not on disk: nothing is acknowledged, devices resend (a duplicate at worst).
-      failed: (err) => {
-        this.#m.refused.inc(batch.length)
-        const error = new CarehubError('CAREHUB_ERR_STORE_UNAVAILABLE', `journal sync failed: ${err.message}`, { cause: err })
-        for (const p of [...batch, ...writes]) p.reject(error)
-        this.#followUp(() => followUp?.failed(error))
-        for (const resolve of requests) resolve()
-      },
+      failed: (err) => this.#syncFailedFor(taken, err, followUp),
     })
+  }
+
+  #syncFailedFor(taken: Taken, err: Error, followUp: CommitFollowUp | undefined): void {
+    this.#m.refused.inc(taken.batch.length)
+    const error = this.#syncFailed(err)
+    this.#followUp(() => followUp?.failed(error))
+    taken.refuse(error)
+  }
+
+  #observeCommit(ms: number, items: number): void {
+    this.#m.commitSeconds.observe(ms / 1000)
+    // Storage that stalls on fsync (SD cards, busy VMs) shows up here first: say so, at most once a minute.
+    if (ms > 200 && this.#o.clock.now() - this.#lastSlowLog > 60_000) {
+      this.#lastSlowLog = this.#o.clock.now()
+      this.#o.log.warn({ ms: Math.round(ms), items }, 'slow journal commit: the storage stalled on fsync')
+    }
+    if (items > 0) this.#m.batchSize.observe(items)
   }
 
   /** A participant's follow-up runs inside the sync's callback: if it threw, the journal would stall. */
@@ -306,7 +295,7 @@ export class JournalCommitter implements Service {
     this.#stopped = true
     clearTimeout(this.#retry)
     // Waiting for the lock here (the last commits before the store closes) is fine.
-    while (this.#hasWork()) this.#commitBatch(true)
+    while (this.#queue.hasWork) this.#commitBatch(true)
     await this.#acks?.drain()
     await this.#release.drained()
     this.#o.syncWal?.close?.()

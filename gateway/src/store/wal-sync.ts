@@ -43,12 +43,20 @@ interface Group {
  * after each commit" (sqlite.org pragma.html#pragma_synchronous; wal.html §2.3); WAL mode with
  * NORMAL is never corrupted by a power loss, it can only lose transactions not yet synced — and
  * those were never acknowledged.
+ *
+ * A failed sync is final. Linux reports a writeback error to fdatasync once and may then mark the
+ * unwritten pages clean, so a later sync that succeeds proves nothing about them (the "fsyncgate"
+ * finding; PostgreSQL has PANICked on it since 11.2, data_sync_retry=off). Every group then fails,
+ * now and later, until a restart lets SQLite recover the WAL from what the disk really holds: its
+ * cumulative frame checksums end the log at the first frame that did not reach the disk
+ * (sqlite.org fileformat2.html §4.1), and nothing from there on was acknowledged.
  */
 export class DurableAcks {
   readonly #sync: WalSync
   readonly #onSynced: (ms: number, failed: Error | null) => void
   #waiting: Group[] = []
   #running = false
+  #failure: Error | null = null
   #idle: Array<() => void> = []
   #afterSync: Array<() => void> = []
 
@@ -59,11 +67,17 @@ export class DurableAcks {
 
   add(group: Group): void {
     this.#waiting.push(group)
-    this.#start()
+    if (this.#failure) queueMicrotask(() => this.#failWaiting())
+    else this.#start()
   }
 
   get syncing(): boolean {
     return this.#running
+  }
+
+  /** The sync error that ended acknowledgements for this process's life (null: none yet). */
+  get failure(): Error | null {
+    return this.#failure
   }
 
   /** Run `fn` once the sync in flight has ended (its groups told), before the next one starts. */
@@ -85,6 +99,7 @@ export class DurableAcks {
     const started = performance.now()
     this.#sync((err) => {
       this.#running = false
+      if (err) this.#failure ??= err
       this.#onSynced(performance.now() - started, err)
       for (const g of groups) {
         if (err) g.failed(err)
@@ -92,8 +107,15 @@ export class DurableAcks {
       }
       // The committer's held-back batch commits here, so the next sync covers it.
       for (const fn of this.#afterSync.splice(0)) fn()
-      if (this.#waiting.length > 0) this.#start()
+      if (this.#failure) this.#failWaiting()
+      else if (this.#waiting.length > 0) this.#start()
       if (!this.#running) for (const resolve of this.#idle.splice(0)) resolve()
     })
+  }
+
+  #failWaiting(): void {
+    const failure = this.#failure as Error
+    for (const g of this.#waiting.splice(0)) g.failed(failure)
+    if (!this.#running) for (const resolve of this.#idle.splice(0)) resolve()
   }
 }

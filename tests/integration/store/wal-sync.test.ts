@@ -5,8 +5,9 @@ import { after, describe, test } from 'node:test'
 import Database from 'better-sqlite3'
 import { Registry } from 'prom-client'
 import type { Reading } from '../../../gateway/src/core/reading.js'
+import type { CommitParticipant } from '../../../gateway/src/store/commit-participant.js'
 import { JournalWriter } from '../../../gateway/src/store/journal.js'
-import { type CommitParticipant, JournalCommitter } from '../../../gateway/src/store/journal-committer.js'
+import { JournalCommitter } from '../../../gateway/src/store/journal-committer.js'
 import { type Db, openStore } from '../../../gateway/src/store/open.js'
 import { walSyncer } from '../../../gateway/src/store/wal-sync.js'
 import { captureLogger } from '../../_support/log-capture.js'
@@ -223,8 +224,39 @@ describe('journal: the fsync runs off the event loop, acknowledgements wait for 
     await tick()
     held.shift()?.(new Error('EIO: i/o error, fdatasync'))
     assert.match(await outcome, /journal sync failed: EIO/)
-    assert.deepEqual(followUps, ['failed: journal sync failed: EIO: i/o error, fdatasync'])
+    assert.equal(followUps.length, 1)
+    assert.match(followUps[0] ?? '', /^failed: journal sync failed: EIO: i\/o error, fdatasync; nothing is acknowledged/)
     assert.ok(lines().some((l) => /syncing the journal to disk failed/.test(String(l.msg))))
+  })
+
+  test('a failed sync is final: what waits for the next sync and everything after it is refused, with no further sync, and the journal reports itself down', async () => {
+    // maxBatch 1: a full batch commits during the sync in flight, so a group waits behind it.
+    const { committer, held, count, lines } = setup(false, 1)
+    const outcome = (p: Promise<unknown>) =>
+      p.then(
+        () => 'acked',
+        (err: Error) => err.message,
+      )
+    const first = outcome(committer.submit({ reading: reading(1) }))
+    await tick()
+    const second = outcome(committer.submit({ reading: reading(2) }))
+    await tick()
+    assert.equal(count(), 2, 'reading 2 committed during the first sync')
+    assert.equal(held.length, 1)
+    const third = outcome(committer.submit({ reading: reading(3) }))
+    assert.deepEqual(await committer.healthCheck.check(), { status: 'ok' })
+    held.shift()?.(new Error('EIO: i/o error, fdatasync'))
+    for (const o of [first, second, third]) assert.match(await o, /journal sync failed: EIO.*nothing is acknowledged until the gateway restarts/)
+    assert.equal(held.length, 0, 'no later sync may acknowledge what was committed after the failure (Linux may have dropped its pages)')
+    assert.equal(count(), 2, 'reading 3 was not even committed')
+    assert.match(await outcome(committer.submit({ reading: reading(4) })), /journal sync failed: EIO/)
+    assert.match(await outcome(committer.write(() => 1)), /journal sync failed: EIO/, 'ride-along writes (alerts) are refused too')
+    await committer.requestCommit()
+    assert.equal(held.length, 0)
+    const health = await committer.healthCheck.check()
+    assert.equal(health.status, 'down', 'critical: the watchdog stops pinging and systemd restarts the gateway')
+    assert.match(health.detail ?? '', /EIO.*until the gateway restarts/)
+    assert.equal(lines().filter((l) => /syncing the journal to disk failed/.test(String(l.msg))).length, 1, 'said once')
   })
 
   test('stop commits what is queued and waits for its sync', async () => {
