@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
 import type { Logger } from 'pino'
-import { Gauge, Histogram, type Registry } from 'prom-client'
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { Service } from '../core/service.js'
 import { BACKGROUND_WORKER_LIMITS } from '../system/module-worker.js'
 
@@ -12,8 +12,21 @@ import { BACKGROUND_WORKER_LIMITS } from '../system/module-worker.js'
  * WAL reached 1000 pages. A worker thread with its own connection runs PASSIVE checkpoints
  * (sqlite.org wal.html §3.2: they never block readers or writers); the main connection keeps a high
  * automatic threshold only as a safety net should the worker die.
+ *
+ * PASSIVE alone never lets the WAL start over while the journal commits continuously: the log is
+ * rewound only by a write that finds every frame copied (sqlite.org wal.html, "Avoiding Excessively
+ * Large WAL Files"), and frames arrive while each checkpoint runs. Every bench cell at or above W1 (1k readings/s) had
+ * its WAL reach the safety net, whose checkpoint then ran on the event loop (a 613 ms commit at
+ * W3 N=1000). So once the WAL holds RESTART_FRAMES, the worker follows its PASSIVE checkpoint
+ * with a RESTART one (c3ref/wal_checkpoint_v2.html): it holds the write lock only to copy what
+ * arrived meanwhile and sync the database file, waits briefly for readers, and the next commit
+ * starts the WAL over. The journal
+ * meanwhile finds the lock busy and retries off the event loop (journal-committer.ts).
  */
 export const SAFETY_NET_AUTOCHECKPOINT_PAGES = 20_000
+export const RESTART_FRAMES = 8000
+/** How long a RESTART checkpoint waits for the write lock and for readers before it gives up, this turn. */
+const RESTART_WAIT_MS = 500
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads')
@@ -24,7 +37,18 @@ db.pragma('synchronous = FULL')
 const timer = setInterval(() => {
   try {
     const [r] = db.pragma('wal_checkpoint(PASSIVE)')
-    parentPort.postMessage({ ok: true, log: r.log, checkpointed: r.checkpointed })
+    let restart
+    if (r.log >= workerData.restartFrames) {
+      db.pragma('busy_timeout = ' + workerData.restartWaitMs)
+      const started = performance.now()
+      try {
+        const [x] = db.pragma('wal_checkpoint(RESTART)')
+        restart = { done: x.busy === 0, ms: performance.now() - started }
+      } finally {
+        db.pragma('busy_timeout = 2000')
+      }
+    }
+    parentPort.postMessage({ ok: true, log: r.log, checkpointed: r.checkpointed, restart })
   } catch (err) {
     parentPort.postMessage({ ok: false, error: String(err && err.message) })
   }
@@ -35,8 +59,18 @@ parentPort.on('message', (m) => { if (m === 'stop') { clearInterval(timer); db.c
 export interface WalCheckpointerDeps {
   readonly path: string
   readonly intervalMs: number
+  /** WAL frames from which a RESTART checkpoint follows the PASSIVE one (default RESTART_FRAMES). */
+  readonly restartFrames?: number
   readonly log: Logger
   readonly registry: Registry
+}
+
+interface CheckpointReport {
+  readonly ok: boolean
+  readonly error?: string
+  readonly log?: number
+  readonly checkpointed?: number
+  readonly restart?: { readonly done: boolean; readonly ms: number }
 }
 
 export class WalCheckpointer implements Service {
@@ -45,6 +79,8 @@ export class WalCheckpointer implements Service {
   #worker: Worker | undefined
   #lastError = ''
   readonly #frames: Histogram
+  readonly #restarts: Counter<'outcome'>
+  readonly #restartSeconds: Histogram
   #pinned = 0
 
   constructor(deps: WalCheckpointerDeps) {
@@ -56,6 +92,19 @@ export class WalCheckpointer implements Service {
       name: 'carehub_store_wal_frames',
       help: 'Frames in the store WAL, sampled at each background checkpoint (the safety net checkpoints on the event loop at 20,000)',
       buckets: [100, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000, 250_000],
+      registers,
+    })
+    this.#restarts = new Counter({
+      name: 'carehub_store_wal_restarts_total',
+      help: 'RESTART checkpoints run once the WAL held 8,000 frames: done (the next commit starts it over) or busy (readers or the writer held on; tried again next turn)',
+      labelNames: ['outcome'],
+      registers,
+    })
+    // The journal's commits wait this long for the write lock: a PUBACK delay, not an event-loop one.
+    this.#restartSeconds = new Histogram({
+      name: 'carehub_store_wal_restart_seconds',
+      help: 'Duration of each RESTART checkpoint, during which journal commits wait for the write lock',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
       registers,
     })
     const pinned = () => this.#pinned
@@ -73,14 +122,24 @@ export class WalCheckpointer implements Service {
     const module = createRequire(import.meta.url).resolve('better-sqlite3')
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { path: this.#d.path, module, intervalMs: this.#d.intervalMs },
+      workerData: {
+        path: this.#d.path,
+        module,
+        intervalMs: this.#d.intervalMs,
+        restartFrames: this.#d.restartFrames ?? RESTART_FRAMES,
+        restartWaitMs: RESTART_WAIT_MS,
+      },
       resourceLimits: BACKGROUND_WORKER_LIMITS,
     })
-    worker.on('message', (m: { ok: boolean; error?: string; log?: number; checkpointed?: number }) => {
+    worker.on('message', (m: CheckpointReport) => {
       // log is -1 when the checkpoint could not run (busy) or the store is not in WAL mode.
       if (m.ok && typeof m.log === 'number' && m.log >= 0) {
         this.#frames.observe(m.log)
         this.#pinned = Math.max(0, m.log - (m.checkpointed ?? 0))
+      }
+      if (m.restart) {
+        this.#restarts.inc({ outcome: m.restart.done ? 'done' : 'busy' })
+        this.#restartSeconds.observe(m.restart.ms / 1000)
       }
       if (m.ok || m.error === this.#lastError) return
       this.#lastError = m.error ?? ''

@@ -137,6 +137,9 @@ export async function measureCell(spec: CellSpec): Promise<Cell> {
             journalLockBusy: counterDelta(before, after, 'carehub_journal_lock_busy_total'),
             // The WAL's largest size in the window (upper bucket bound): at 20,000 frames SQLite's safety-net checkpoint runs on the event loop.
             walFramesMax: histogramQuantile(before, after, 'carehub_store_wal_frames', 1),
+            // RESTART checkpoints (wal-checkpointer.ts) and how long journal commits waited on each (bucket bound).
+            walRestarts: counterDelta(before, after, 'carehub_store_wal_restarts_total'),
+            walRestartMaxMs: ms(histogramQuantile(before, after, 'carehub_store_wal_restart_seconds', 1)),
             // Receive → alert stored and announced, inside the gateway (bucket bounds): the rest of
             // publish → rule is the device's send, the panel stream's write and the client's read.
             ...(spec.alerts

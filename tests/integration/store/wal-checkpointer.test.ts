@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import Database from 'better-sqlite3'
@@ -41,4 +42,57 @@ test('the background checkpointer empties the WAL into the database and reports 
     await checkpointer.stop()
     db.close()
   }
+})
+
+/** How many times the WAL started over: its header's checkpoint sequence (fileformat2.html §4.1). */
+const walResets = (path: string) => readFileSync(`${path}-wal`).readUInt32BE(12)
+
+/**
+ * Commits back to back for `ms` as the journal does at saturation (several readings a transaction,
+ * synchronous=NORMAL, the event loop free between commits), with SQLite's own automatic checkpoint
+ * off so only the worker can let the WAL start over. Returns what the checkpointer reported.
+ */
+async function commitContinuously(restartFrames: number, ms: number) {
+  const { log, lines } = captureLogger()
+  const path = join(tempDir(), 'busy.db')
+  const db = openStore({ path, log, now: Date.now(), checkIntegrity: false })
+  db.exec('CREATE TABLE t (b BLOB)')
+  db.pragma('synchronous = NORMAL')
+  db.pragma('wal_autocheckpoint = 0')
+  const insert = db.prepare('INSERT INTO t VALUES (randomblob(200))')
+  const commit = db.transaction(() => {
+    for (let i = 0; i < 5; i++) insert.run()
+  })
+  commit()
+  const resetsBefore = walResets(path)
+  const registry = new Registry()
+  const checkpointer = new WalCheckpointer({ path, intervalMs: 50, restartFrames, log, registry })
+  await checkpointer.start()
+  let commits = 0
+  let resets: number
+  try {
+    for (const until = Date.now() + ms; Date.now() < until; commits++) {
+      commit()
+      await new Promise((r) => setImmediate(r))
+    }
+    resets = walResets(path) - resetsBefore
+  } finally {
+    await checkpointer.stop()
+    db.close()
+  }
+  const text = await registry.metrics()
+  const restarts = Number(/^carehub_store_wal_restarts_total\{outcome="done"\} (\d+)$/m.exec(text)?.[1] ?? 0)
+  return { commits, resets, restarts, warnings: lines().filter((l) => l.level >= 40) }
+}
+
+test('PASSIVE checkpoints alone never let a continuously written WAL start over; a RESTART once it is large does', async () => {
+  const starved = await commitContinuously(Number.MAX_SAFE_INTEGER, 1000)
+  assert.ok(starved.resets <= 2, `without RESTART the WAL (almost) never starts over: ${starved.resets} times in ${starved.commits} commits`)
+  assert.equal(starved.restarts, 0)
+
+  const bounded = await commitContinuously(300, 1000)
+  assert.ok(bounded.restarts >= 3, `RESTART checkpoints ran (${bounded.restarts})`)
+  assert.ok(bounded.resets >= 3, `and the WAL started over after them: ${bounded.resets} times in ${bounded.commits} commits`)
+  assert.ok(bounded.commits > starved.commits / 3, `commits went on meanwhile (${bounded.commits} vs ${starved.commits})`)
+  assert.deepEqual(bounded.warnings, [])
 })
