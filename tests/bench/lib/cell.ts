@@ -134,6 +134,8 @@ export async function measureCell(spec: CellSpec): Promise<Cell> {
       ...(before && after
         ? {
             walSyncP99Ms: bound('carehub_journal_sync_seconds'),
+            // One slow sync holds every PUBACK waiting for it: the largest, as a bucket bound (1 s: above 250 ms).
+            walSyncMaxMs: ms(histogramQuantile(before, after, 'carehub_journal_sync_seconds', 1)),
             journalLockBusy: counterDelta(before, after, 'carehub_journal_lock_busy_total'),
             // The WAL's largest size in the window (upper bucket bound): at 20,000 frames SQLite's safety-net checkpoint runs on the event loop.
             walFramesMax: histogramQuantile(before, after, 'carehub_store_wal_frames', 1),

@@ -11,7 +11,7 @@ export interface Percentiles {
   readonly max: number | null
 }
 
-export type System = 'gateway' | 'mosquitto'
+export type System = 'gateway' | 'mosquitto' | 'node-floor'
 export type WorkloadId = 'W1' | 'W2' | 'W3' | 'W4' | 'W5' | 'W6' | 'W7'
 
 export interface Shape {

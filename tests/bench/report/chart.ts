@@ -15,8 +15,8 @@ const Y_MIN = 0.1
 const Y_MAX = 10_000
 const DECADES = Math.log10(Y_MAX / Y_MIN)
 // Colour-blind-safe pair (Okabe–Ito blue and vermillion).
-const COLOUR: Record<System, string> = { gateway: '#0072B2', mosquitto: '#D55E00' }
-const NAME: Record<System, string> = { gateway: 'Gateway', mosquitto: 'Mosquitto' }
+const COLOUR: Record<System, string> = { gateway: '#0072B2', mosquitto: '#D55E00', 'node-floor': '#009E73' }
+const NAME: Record<System, string> = { gateway: 'Gateway', mosquitto: 'Mosquitto', 'node-floor': 'Bare Node TLS' }
 // The latency-vs-load story is told by the steady-load workloads; W4–W7 measure other things.
 const WORKLOADS = new Set(['W1', 'W2', 'W3'])
 // TargetCheck carries the target only as text, so the reference lines are fixed here.

@@ -6,7 +6,7 @@ import type { BenchResult, Cell, Percentiles, System, TargetCheck } from '../lib
 const DASH = '–'
 // A fixed locale: the report must not change with the machine's LANG.
 const intFmt = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 })
-const SYSTEM_ORDER: Record<System, number> = { gateway: 0, mosquitto: 1 }
+const SYSTEM_ORDER: Record<System, number> = { gateway: 0, mosquitto: 1, 'node-floor': 2 }
 
 /** Escapes text placed in a table cell or a bullet: `|` would split the cell, the rest would turn into emphasis or HTML. */
 export function md(text: string): string {

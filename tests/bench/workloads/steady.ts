@@ -3,8 +3,9 @@
 // Each shape runs on the gateway, then on Mosquitto, with the same generator.
 import { measureCell, type Server } from '../lib/cell.js'
 import { type BenchContext, scaled, useDevices } from '../lib/context.js'
-import { driveClosed, driveOpen, type SimDevice } from '../lib/fleet.js'
-import { nodeTlsFloor } from '../lib/node-floor.js'
+import { diskSyncFloor } from '../lib/disk-floor.js'
+import { driveClosed, driveOpen, Recorder, SimDevice } from '../lib/fleet.js'
+import { nodeTlsFloor, startFloorServer } from '../lib/node-floor.js'
 import { freePort } from '../lib/ports.js'
 import { rssMiB, sleep } from '../lib/stats.js'
 
@@ -41,6 +42,7 @@ export async function designPoint(ctx: BenchContext): Promise<void> {
       }),
     )
   }
+  await nodeFloor(ctx)
   const devices = await useDevices(ctx.gatewayFleet, W1_DEVICES)
   ctx.log('W1 gateway with API load and alerts')
   ctx.cells.push(
@@ -58,6 +60,40 @@ export async function designPoint(ctx: BenchContext): Promise<void> {
       notes: ['W1 plus the API at 20 req/s (W6) and every 50th reading per device firing its rule (20 alerts/s)'],
     }),
   )
+}
+
+/**
+ * W1 on a bare Node.js TLS server that only acknowledges (node-floor.ts): what Node's TLS and
+ * event loop cost per message before any broker, storage or rule work — the part of the CPU ratio
+ * to Mosquitto that no design of the gateway in Node can remove.
+ */
+async function nodeFloor(ctx: BenchContext): Promise<void> {
+  const floor = await startFloorServer({ port: await freePort(), ca: ctx.gateway.ca, ...(await ctx.gateway.serverTls()) })
+  const fleet = ctx.credentials.slice(0, W1_DEVICES).map((c) => new SimDevice(c, { port: floor.port, ca: ctx.gateway.ca }, new Recorder()))
+  try {
+    const devices = await useDevices(fleet, W1_DEVICES)
+    ctx.log('W1 node-floor')
+    ctx.cells.push(
+      await measureCell({
+        workload: 'W1',
+        label: 'W1 design point',
+        server: { system: 'node-floor', pid: floor.pid, gateway: null },
+        devices,
+        shape: { devices: W1_DEVICES, qos: 1, mode: 'open', offeredRate: W1_RATE, seconds: scaled(ctx, 30) },
+        warmupSeconds: 3,
+        drive: () => driveOpen(devices, W1_RATE),
+        // Meanwhile (this server writes nothing): the disk's own fdatasync times, beside the gateway's data.
+        during: () => diskSyncFloor(ctx.gateway.dataDir, scaled(ctx, 30) - 1),
+        notes: [
+          'a bare Node.js TLS server answering CONNECT, PUBLISH (PUBACK) and PINGREQ only: no MQTT broker, storage or rules',
+          'disk*: 4 KiB appends each fdatasync’d, every 2 ms, in the gateway’s data folder’s filesystem, during this cell',
+        ],
+      }),
+    )
+  } finally {
+    for (const d of fleet) d.close()
+    floor.stop()
+  }
 }
 
 /** W2: 5× and 10× W1, open loop: where does latency bend? */

@@ -82,7 +82,7 @@ async function commitContinuously(restartFrames: number, ms: number) {
   }
   const text = await registry.metrics()
   const restarts = Number(/^carehub_store_wal_restarts_total\{outcome="done"\} (\d+)$/m.exec(text)?.[1] ?? 0)
-  return { commits, resets, restarts, warnings: lines().filter((l) => l.level >= 40) }
+  return { commits, resets, restarts, warnings: lines().filter((l) => Number(l.level) >= 40) }
 }
 
 test('PASSIVE checkpoints alone never let a continuously written WAL start over; a RESTART once it is large does', async () => {

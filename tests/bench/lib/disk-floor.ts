@@ -1,0 +1,30 @@
+// A floor for the durable PUBACK: what this machine's disk takes to fdatasync small appends, with
+// nothing else writing. The journal acknowledges a reading only after an fdatasync of the WAL that
+// started after its commit (gateway/src/store/wal-sync.ts), so no PUBACK can beat one sync, and a
+// single slow sync holds every PUBACK that waits for it.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { open } from 'node:fs/promises'
+import { join } from 'node:path'
+import { percentiles } from './stats.js'
+
+/** Append 4 KiB (one WAL frame) and fdatasync, every `everyMs`, for `seconds`, in `dir`'s filesystem. */
+export async function diskSyncFloor(dir: string, seconds: number, everyMs = 2): Promise<Record<string, number | null>> {
+  const folder = mkdtempSync(join(dir, 'carehub-disk-floor-'))
+  const file = await open(join(folder, 'wal'), 'w')
+  const frame = Buffer.alloc(4096, 7)
+  const ms: number[] = []
+  try {
+    for (const until = performance.now() + seconds * 1000; performance.now() < until; ) {
+      await file.write(frame)
+      const t = performance.now()
+      await file.datasync()
+      ms.push(performance.now() - t)
+      await new Promise((r) => setTimeout(r, everyMs))
+    }
+  } finally {
+    await file.close()
+    rmSync(folder, { recursive: true, force: true })
+  }
+  const p = percentiles(ms)
+  return { diskSyncs: ms.length, diskSyncP50Ms: p.p50, diskSyncP99Ms: p.p99, diskSyncP999Ms: p.p999, diskSyncMaxMs: p.max }
+}
