@@ -51,6 +51,12 @@ export interface GatewayDeps {
   readonly recentErrors: RecentErrors
   readonly recentLogs: RecentLogs
   readonly host: { readonly hostname: string; readonly interfaces: () => NodeJS.Dict<NetworkInterfaceInfo[]> }
+  /**
+   * Ends the process at once, closing nothing (main.ts: SIGKILL after logging). For a failed WAL
+   * sync, where stopping cleanly would checkpoint pages the disk may not hold. Absent (tests): the
+   * journal refuses everything and reports itself down instead.
+   */
+  readonly panic?: (what: string, err: Error) => void
 }
 
 /**
@@ -136,6 +142,9 @@ export class Gateway {
       participant: { inTransaction: (entries, tx) => this.rules.engine.inTransaction(entries, tx) },
       // The fsync of each group commit runs on libuv's pool, not on the event loop (store/wal-sync.ts).
       syncWal: walSyncer(join(dataDir, STORE_FILE)),
+      // Not a clean stop: that would checkpoint the WAL (store-service.ts), as would the background
+      // checkpointer in a second, copying pages the kernel may have dropped into the database.
+      onSyncFailure: (err) => deps.panic?.('the disk failed to sync the journal: ending at once so the restart recovers what reached the disk', err),
     })
     this.presence = new Presence({
       db,

@@ -6,7 +6,7 @@ import { systemClock } from './core/clock.js'
 import { CarehubError, isCarehubError } from './core/errors.js'
 import { Gateway } from './gateway.js'
 import { createLogger } from './system/logger.js'
-import { superviseProcess } from './system/process-supervisor.js'
+import { panicExit, superviseProcess } from './system/process-supervisor.js'
 import { RecentErrors } from './system/recent-errors.js'
 import { RecentLogs } from './system/recent-logs.js'
 import { createSystemdNotifier } from './system/systemd-notifier.js'
@@ -49,6 +49,7 @@ async function main(): Promise<void> {
       recentErrors,
       recentLogs,
       host: { hostname: hostname(), interfaces: networkInterfaces },
+      panic: panicExit({ proc: process, log, stderr: (t) => process.stderr.write(t) }),
     })
 
     superviseProcess({

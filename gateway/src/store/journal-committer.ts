@@ -37,6 +37,11 @@ export interface CommitterOptions {
   readonly syncWal?: WalSync & { close?(): void }
   /** Acknowledgements released per event-loop turn (sliced-release.ts). */
   readonly acksPerTurn?: number
+  /**
+   * Called once, when a WAL sync fails: from then on nothing is acknowledged (wal-sync.ts), and the
+   * owner should end the process before anything checkpoints the WAL (gateway.ts does).
+   */
+  readonly onSyncFailure?: (err: Error) => void
 }
 
 /**
@@ -74,8 +79,11 @@ export class JournalCommitter implements Service {
     this.#acks = options.syncWal
       ? new DurableAcks(options.syncWal, (ms, err) => {
           this.#m.syncSeconds.observe(ms / 1000)
-          // Logged once: no sync runs after a failed one (DurableAcks).
-          if (err) options.log.error({ err }, 'syncing the journal to disk failed: nothing is acknowledged until the gateway restarts')
+          // Once: no sync runs after a failed one (DurableAcks); a transient failure fails its groups only.
+          if (err && err === this.#acks?.failure) {
+            options.log.error({ err }, 'syncing the journal to disk failed: nothing is acknowledged until the gateway restarts')
+            options.onSyncFailure?.(err)
+          } else if (err) options.log.warn({ err }, 'the journal could not be synced; its readings are not acknowledged')
         })
       : null
   }
@@ -118,7 +126,7 @@ export class JournalCommitter implements Service {
   submit(item: Item): Promise<number | null> {
     const refusal = this.#refusal()
     if (refusal) {
-      this.#m.refused.inc()
+      if (!this.#stopped) this.#m.refused.inc()
       return Promise.reject(refusal)
     }
     if (this.#queue.depth >= this.#o.maxPending) {

@@ -15,18 +15,20 @@ import { BACKGROUND_WORKER_LIMITS } from '../system/module-worker.js'
  *
  * PASSIVE alone never lets the WAL start over while the journal commits continuously: the log is
  * rewound only by a write that finds every frame copied (sqlite.org wal.html, "Avoiding Excessively
- * Large WAL Files"), and frames arrive while each checkpoint runs. Every bench cell at or above W1 (1k readings/s) had
- * its WAL reach the safety net, whose checkpoint then ran on the event loop (a 613 ms commit at
- * W3 N=1000). So once the WAL holds RESTART_FRAMES, the worker follows its PASSIVE checkpoint
- * with a RESTART one (c3ref/wal_checkpoint_v2.html): it holds the write lock only to copy what
- * arrived meanwhile and sync the database file, waits briefly for readers, and the next commit
- * starts the WAL over. The journal
- * meanwhile finds the lock busy and retries off the event loop (journal-committer.ts).
+ * Large WAL Files"), and frames arrive while each checkpoint runs. Every bench cell at or above W1
+ * (1k readings/s) had its WAL reach the safety net, whose checkpoint then ran on the event loop (a
+ * 613 ms commit at W3 N=1000). So once the WAL holds RESTART_FRAMES, the worker follows its
+ * PASSIVE checkpoint with a RESTART one (c3ref/wal_checkpoint_v2.html): it holds the write lock
+ * only to copy what arrived meanwhile and sync the database file, and the next commit starts the
+ * WAL over. The journal meanwhile finds the lock busy and retries off the event loop
+ * (journal-committer.ts). RESTART also waits for readers while it holds the lock, so it is skipped
+ * while a reader pins frames (PASSIVE could not copy them all), and it waits RESTART_WAIT_MS at
+ * most before trying again next turn.
  */
 export const SAFETY_NET_AUTOCHECKPOINT_PAGES = 20_000
 export const RESTART_FRAMES = 8000
 /** How long a RESTART checkpoint waits for the write lock and for readers before it gives up, this turn. */
-const RESTART_WAIT_MS = 500
+const RESTART_WAIT_MS = 100
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads')
@@ -34,16 +36,20 @@ const Database = require(workerData.module)
 const db = new Database(workerData.path, { fileMustExist: true })
 db.pragma('busy_timeout = 2000')
 db.pragma('synchronous = FULL')
+let restartedAt = -1
 const timer = setInterval(() => {
   try {
     const [r] = db.pragma('wal_checkpoint(PASSIVE)')
     let restart
-    if (r.log >= workerData.restartFrames) {
+    // Not while a reader pins frames (RESTART would wait for it holding the write lock), nor again
+    // for a WAL already restarted that no commit has written to since (it still reports its size).
+    if (r.log >= workerData.restartFrames && r.checkpointed === r.log && r.log !== restartedAt) {
       db.pragma('busy_timeout = ' + workerData.restartWaitMs)
       const started = performance.now()
       try {
         const [x] = db.pragma('wal_checkpoint(RESTART)')
         restart = { done: x.busy === 0, ms: performance.now() - started }
+        if (restart.done) restartedAt = r.log
       } finally {
         db.pragma('busy_timeout = 2000')
       }
@@ -96,7 +102,7 @@ export class WalCheckpointer implements Service {
     })
     this.#restarts = new Counter({
       name: 'carehub_store_wal_restarts_total',
-      help: 'RESTART checkpoints run once the WAL held 8,000 frames: done (the next commit starts it over) or busy (readers or the writer held on; tried again next turn)',
+      help: 'RESTART checkpoints, run once the WAL holds the restart threshold (8,000 frames by default): done (the next commit starts it over) or busy (tried again next turn)',
       labelNames: ['outcome'],
       registers,
     })

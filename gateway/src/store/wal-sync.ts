@@ -16,7 +16,8 @@ export function walSyncer(dbPath: string): WalSync & { close(): void } {
     try {
       fd ??= openSync(`${dbPath}-wal`, 'r')
     } catch (err) {
-      done(err as Error)
+      // Nothing was synced, and nothing the page cache holds was dropped: the next sync may succeed.
+      done(Object.assign(err as Error, { transient: true }))
       return
     }
     fdatasync(fd, (err) => done(err))
@@ -39,15 +40,17 @@ interface Group {
  * committed with synchronous=NORMAL is in the -wal file but maybe not on disk; it is told "durable"
  * after an fdatasync of that file which STARTED after its commit. One sync runs at a time; what
  * arrives meanwhile is committed in one transaction when it ends and shares the next sync (group
- * commit sized by the disk's own sync time: JournalCommitter waits via whenSynced). Why this is as durable as FULL: FULL is exactly "sync the WAL
- * after each commit" (sqlite.org pragma.html#pragma_synchronous; wal.html §2.3); WAL mode with
- * NORMAL is never corrupted by a power loss, it can only lose transactions not yet synced — and
- * those were never acknowledged.
+ * commit sized by the disk's own sync time: JournalCommitter waits via whenSynced). Why this is
+ * as durable as FULL: FULL is exactly "sync the WAL after each commit" (sqlite.org
+ * pragma.html#pragma_synchronous; wal.html §2.3); WAL mode with NORMAL is never corrupted by a
+ * power loss, it can only lose transactions not yet synced — and those were never acknowledged.
  *
- * A failed sync is final. Linux reports a writeback error to fdatasync once and may then mark the
- * unwritten pages clean, so a later sync that succeeds proves nothing about them (the "fsyncgate"
- * finding; PostgreSQL has PANICked on it since 11.2, data_sync_retry=off). Every group then fails,
- * now and later, until a restart lets SQLite recover the WAL from what the disk really holds: its
+ * A failed fdatasync is final. Linux reports a writeback error to fdatasync once and may then mark
+ * the unwritten pages clean, so a later sync that succeeds proves nothing about them (the
+ * "fsyncgate" finding; PostgreSQL PANICs on it since 2019, data_sync_retry=off). Every group then
+ * fails, now and later, and the journal's owner is told: the gateway ends the process at once,
+ * before anything copies the WAL into the database (a checkpoint would read pages the kernel may
+ * have dropped). A restart then lets SQLite recover the WAL from what the disk really holds: its
  * cumulative frame checksums end the log at the first frame that did not reach the disk
  * (sqlite.org fileformat2.html §4.1), and nothing from there on was acknowledged.
  */
@@ -99,7 +102,7 @@ export class DurableAcks {
     const started = performance.now()
     this.#sync((err) => {
       this.#running = false
-      if (err) this.#failure ??= err
+      if (err && (err as { transient?: boolean }).transient !== true) this.#failure ??= err
       this.#onSynced(performance.now() - started, err)
       for (const g of groups) {
         if (err) g.failed(err)

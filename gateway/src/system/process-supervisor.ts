@@ -23,6 +23,24 @@ export interface SupervisorOptions {
 export const EXIT = { clean: 0, crash: 1, stopTimeout: 70, secondSignal: 130 } as const
 
 /**
+ * Ends the process at once: logged (the logger writes synchronously), one line on stderr, then
+ * SIGKILL — no exit handlers, so nothing closes the store (better-sqlite3 closes open databases at
+ * exit, and the last close checkpoints the WAL) and no core is dumped on the box's SD card. systemd
+ * restarts the daemon (Restart=on-failure counts a kill by signal as a failure).
+ */
+export function panicExit(o: {
+  proc: { readonly pid: number; kill(pid: number, signal: NodeJS.Signals): unknown }
+  log: Logger
+  stderr: (text: string) => void
+}): (what: string, err: Error) => void {
+  return (what, err) => {
+    o.log.fatal({ err }, what)
+    o.stderr(`carehub: ${what}: ${err.message}\n`)
+    o.proc.kill(o.proc.pid, 'SIGKILL')
+  }
+}
+
+/**
  * Signals and fatal errors:
  * - SIGTERM/SIGINT: STOPPING=1, stop every part (in-flight work finishes), exit 0;
  * - a second signal exits at once (130); stopping past the deadline exits 70;

@@ -9,7 +9,7 @@ import type { CommitParticipant } from '../../../gateway/src/store/commit-partic
 import { JournalWriter } from '../../../gateway/src/store/journal.js'
 import { JournalCommitter } from '../../../gateway/src/store/journal-committer.js'
 import { type Db, openStore } from '../../../gateway/src/store/open.js'
-import { walSyncer } from '../../../gateway/src/store/wal-sync.js'
+import { DurableAcks, walSyncer } from '../../../gateway/src/store/wal-sync.js'
 import { captureLogger } from '../../_support/log-capture.js'
 import { tempDir } from '../../_support/temp.js'
 
@@ -67,6 +67,7 @@ function setup(real = false, maxBatch = 1000) {
       return { durable: () => followUps.push('durable'), failed: (err) => followUps.push(`failed: ${err.message}`) }
     },
   }
+  const syncFailures: string[] = []
   const committer = new JournalCommitter({
     writer: () => writer,
     clock: { now: () => Date.now() },
@@ -76,9 +77,10 @@ function setup(real = false, maxBatch = 1000) {
     maxPending: 10_000,
     participant,
     syncWal,
+    onSyncFailure: (err) => syncFailures.push(err.message),
   })
   const count = (sql = 'SELECT count(*) FROM readings') => reader.prepare(sql).pluck().get() as number
-  return { db, path, committer, held, modes, written, followUps, participation, faults, count, lines }
+  return { db, path, committer, held, modes, written, followUps, participation, faults, count, lines, syncFailures }
 }
 
 describe('journal: the fsync runs off the event loop, acknowledgements wait for it', () => {
@@ -231,7 +233,7 @@ describe('journal: the fsync runs off the event loop, acknowledgements wait for 
 
   test('a failed sync is final: what waits for the next sync and everything after it is refused, with no further sync, and the journal reports itself down', async () => {
     // maxBatch 1: a full batch commits during the sync in flight, so a group waits behind it.
-    const { committer, held, count, lines } = setup(false, 1)
+    const { committer, held, count, lines, syncFailures } = setup(false, 1)
     const outcome = (p: Promise<unknown>) =>
       p.then(
         () => 'acked',
@@ -257,6 +259,41 @@ describe('journal: the fsync runs off the event loop, acknowledgements wait for 
     assert.equal(health.status, 'down', 'critical: the watchdog stops pinging and systemd restarts the gateway')
     assert.match(health.detail ?? '', /EIO.*until the gateway restarts/)
     assert.equal(lines().filter((l) => /syncing the journal to disk failed/.test(String(l.msg))).length, 1, 'said once')
+    assert.deepEqual(syncFailures, ['EIO: i/o error, fdatasync'], 'the owner is told once (the gateway ends the process)')
+  })
+
+  test('a -wal file that cannot be opened fails only that sync: nothing was written or dropped, so the next one acknowledges', async () => {
+    const { committer, held, syncFailures } = setup()
+    const first = committer.submit({ reading: reading(1) }).then(
+      () => 'acked',
+      (err: Error) => err.message,
+    )
+    await tick()
+    held.shift()?.(Object.assign(new Error('EMFILE: too many open files'), { transient: true }))
+    assert.match(await first, /EMFILE/)
+    const second = committer.submit({ reading: reading(2) })
+    await tick()
+    held.shift()?.(null)
+    assert.equal(await second, 2)
+    assert.deepEqual(syncFailures, [])
+    assert.deepEqual(await committer.healthCheck.check(), { status: 'ok' })
+  })
+
+  test('DurableAcks: a group added after a failed sync is failed, not synced, and not before add() returns', async () => {
+    const syncs: Array<(err: Error | null) => void> = []
+    const acks = new DurableAcks(
+      (done) => void syncs.push(done),
+      () => {},
+    )
+    const told: string[] = []
+    acks.add({ durable: () => told.push('1 durable'), failed: (e) => told.push(`1 ${e.message}`) })
+    syncs.shift()?.(new Error('EIO'))
+    acks.add({ durable: () => told.push('2 durable'), failed: (e) => told.push(`2 ${e.message}`) })
+    assert.deepEqual(told, ['1 EIO'])
+    await acks.drain()
+    assert.deepEqual(told, ['1 EIO', '2 EIO'])
+    assert.equal(syncs.length, 0)
+    assert.equal(acks.failure?.message, 'EIO')
   })
 
   test('stop commits what is queued and waits for its sync', async () => {

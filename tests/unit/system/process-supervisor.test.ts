@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { EventEmitter } from 'node:events'
 import { describe, test } from 'node:test'
-import { EXIT, type SupervisedProcess, superviseProcess } from '../../../gateway/src/system/process-supervisor.js'
+import { EXIT, panicExit, type SupervisedProcess, superviseProcess } from '../../../gateway/src/system/process-supervisor.js'
 import type { SystemdNotifier } from '../../../gateway/src/system/systemd-notifier.js'
 import { captureLogger } from '../../_support/log-capture.js'
 
@@ -97,4 +97,22 @@ describe('process supervisor', () => {
     proc.emit('uncaughtException', new TypeError('boom'))
     assert.deepEqual(proc.exits, [EXIT.crash, EXIT.crash])
   })
+})
+
+test('a panic logs, says why on stderr and kills the process at once (no exit handlers: nothing closes or checkpoints the store)', () => {
+  const { log, lines } = captureLogger()
+  const kills: Array<[number, string]> = []
+  let stderr = ''
+  const panic = panicExit({
+    proc: { pid: 4242, kill: (pid, signal) => kills.push([pid, signal]) },
+    log,
+    stderr: (t) => {
+      stderr += t
+    },
+  })
+  panic('the disk failed to sync the journal', new Error('EIO: i/o error, fdatasync'))
+  assert.deepEqual(kills, [[4242, 'SIGKILL']])
+  assert.match(stderr, /^carehub: the disk failed to sync the journal: EIO: i\/o error, fdatasync\n$/)
+  const fatal = lines().find((l) => l.level === 'fatal')
+  assert.equal(fatal?.msg, 'the disk failed to sync the journal')
 })
