@@ -41,6 +41,9 @@ function counterDelta(before: Scrape, after: Scrape, name: string): number | nul
   return d < 0 ? null : d
 }
 
+/** A histogram's +Inf bucket as text (JSON has no Infinity): above its top bound. */
+const beyondTop = (v: number | null, top: number): number | string | null => (v === Number.POSITIVE_INFINITY ? `>${top}` : v)
+
 const ratio = (a: number | null, b: number | null): number | null => (a === null || !b ? null : Math.round((a / b) * 10) / 10)
 
 async function scrape(server: Server): Promise<Scrape | null> {
@@ -134,8 +137,9 @@ export async function measureCell(spec: CellSpec): Promise<Cell> {
       ...(before && after
         ? {
             walSyncP99Ms: bound('carehub_journal_sync_seconds'),
-            // One slow sync holds every PUBACK waiting for it: the largest, as a bucket bound (1 s: above 250 ms).
-            walSyncMaxMs: ms(histogramQuantile(before, after, 'carehub_journal_sync_seconds', 1)),
+            // One slow sync holds every PUBACK waiting for it: the largest, as a bucket's upper bound
+            // (1000: between 250 ms and 1 s; '>1000': longer).
+            walSyncMaxMs: beyondTop(ms(histogramQuantile(before, after, 'carehub_journal_sync_seconds', 1)), 1000),
             journalLockBusy: counterDelta(before, after, 'carehub_journal_lock_busy_total'),
             // The WAL's largest size in the window (upper bucket bound): at 20,000 frames SQLite's safety-net checkpoint runs on the event loop.
             walFramesMax: histogramQuantile(before, after, 'carehub_store_wal_frames', 1),
