@@ -7,7 +7,7 @@ import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import { percentiles } from './stats.js'
 
-const FILE_BYTES = 32 * 1024 * 1024
+const FILE_BYTES = 8 * 1024 * 1024
 
 /**
  * Write 4 KiB (one WAL frame) and fdatasync, every `everyMs`, for `seconds`, in `dir`'s filesystem:
