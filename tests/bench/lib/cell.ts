@@ -5,7 +5,7 @@ import type { AlertStream } from './alert-stream.js'
 import type { ApiLoadThread } from './api-load-thread.js'
 import { drain, Recorder, type SimDevice } from './fleet.js'
 import type { GatewayTarget } from './gateway-target.js'
-import { histogramQuantile, parseScrape, type Scrape, sum } from './prometheus-text.js'
+import { histogramAbove, histogramQuantile, parseScrape, type Scrape, sum } from './prometheus-text.js'
 import type { Cell, Shape, System, WorkloadId } from './result.js'
 import { percentiles, rssMiB, Stopwatch, sleep } from './stats.js'
 
@@ -140,6 +140,9 @@ export async function measureCell(spec: CellSpec): Promise<Cell> {
             // One slow sync holds every PUBACK waiting for it: the largest, as a bucket's upper bound
             // (1000: between 250 ms and 1 s; '>1000': longer).
             walSyncMaxMs: beyondTop(ms(histogramQuantile(before, after, 'carehub_journal_sync_seconds', 1)), 1000),
+            // Syncs long enough to hold PUBACKs past the W1 target, and the long stalls.
+            walSyncsOver10Ms: histogramAbove(before, after, 'carehub_journal_sync_seconds', 0.01),
+            walSyncsOver100Ms: histogramAbove(before, after, 'carehub_journal_sync_seconds', 0.1),
             journalLockBusy: counterDelta(before, after, 'carehub_journal_lock_busy_total'),
             // The WAL's largest size in the window (upper bucket bound): at 20,000 frames SQLite's safety-net checkpoint runs on the event loop.
             walFramesMax: histogramQuantile(before, after, 'carehub_store_wal_frames', 1),

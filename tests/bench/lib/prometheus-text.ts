@@ -26,6 +26,16 @@ export function sum(s: Scrape, name: string): number {
   return total
 }
 
+/** How many observations between two scrapes were above `bound` (one of the histogram's bucket bounds). */
+export function histogramAbove(before: Scrape, after: Scrape, name: string, bound: number): number | null {
+  const key = (le: string) => [...after.keys()].find((k) => new RegExp(`^${name}_bucket\\{(?:.*,)?le="${le}"`).test(k))
+  const inf = key('\\+Inf')
+  const at = key(String(bound).replace('.', '\\.'))
+  if (!inf || !at) return null
+  const delta = (k: string) => (after.get(k) ?? 0) - (before.get(k) ?? 0)
+  return delta(inf) - delta(at)
+}
+
 /**
  * The upper bound (in the metric's unit) of the bucket holding quantile q of the observations made
  * between two scrapes; null when nothing was observed, Infinity past the last bound.
