@@ -7,6 +7,8 @@ import { revocationVersion } from '../store/device-certificates.js'
 import type { Db } from '../store/open.js'
 import type { BrokerWorkerData, FromBrokerWorker, InboundPublish, ToBrokerWorker } from './broker-protocol.js'
 import { BrokerService } from './broker-service.js'
+import type { DeviceSession } from './device-session.js'
+import { OrderedAcks } from './ordered-acks.js'
 import { RevocationWatch } from './revocation-watch.js'
 
 /**
@@ -29,8 +31,9 @@ const log = pino({ level: data.logLevel }, { write: (line: string) => send({ typ
 const db = new Database(data.storePath, { readonly: true, fileMustExist: true }) as Db
 db.pragma('busy_timeout = 5000')
 
-/** Publishes waiting for the gateway to store them, by id. */
-const waiting = new Map<number, { resolve(): void; reject(err: Error): void }>()
+/** Publishes waiting for the gateway to store them, by id; released in each connection's order. */
+const waiting = new Map<number, (outcome: Error | null) => void>()
+const inOrder = new OrderedAcks<DeviceSession>()
 let nextId = 1
 // One message per event-loop turn: every publish read from every socket in that turn goes together,
 // 500 at most per message (at 1,000 devices one turn here reads ~10,000). The cap bounds a message,
@@ -55,7 +58,7 @@ const broker = new BrokerService({
     onPublish: (session, topic, packet) =>
       new Promise((resolve, reject) => {
         const id = nextId++
-        waiting.set(id, { resolve, reject })
+        waiting.set(id, inOrder.add(session, { resolve, reject }))
         if (outbox.length === 0) setImmediate(flush)
         outbox.push({ id, publish: classifyPublish(session.deviceId, topic, packet, Date.now(), data.limits) })
         if (outbox.length >= MAX_PER_MESSAGE) flush()
@@ -91,8 +94,8 @@ const started = (async () => {
 port.on('message', (m: ToBrokerWorker) => {
   switch (m.type) {
     case 'settled':
-      for (const id of m.ok) settle(id)?.resolve()
-      for (const [id, message] of m.failed) settle(id)?.reject(new Error(message))
+      for (const id of m.ok) settle(id)?.(null)
+      for (const [id, message] of m.failed) settle(id)?.(new Error(message))
       return
     case 'publish':
       broker.publish(m.topic, typeof m.payload === 'string' ? m.payload : Buffer.from(m.payload), { qos: m.qos, retain: m.retain }).then(

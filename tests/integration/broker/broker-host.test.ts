@@ -109,6 +109,29 @@ describe('the broker worker host', () => {
     await closed
   })
 
+  test('PUBACKs keep the order of their PUBLISHes: a status stored at once waits for the reading before it [MQTT-4.6.0-2]', async (t) => {
+    const s = await setup()
+    await s.host.start()
+    t.after(() => s.host.stop())
+    const client = await connectDevice(s.host.address?.port ?? 0, s.certs, { clientId: 'dev_a' })
+    const order: string[] = []
+    const reading = client
+      .publishAsync('care/dev_a/climate', JSON.stringify({ fields: { temp_c: 21.5 } }), { qos: 1 })
+      .then(() => order.push('reading'))
+    const status = client.publishAsync('care/dev_a/status', 'online', { qos: 1 }).then(() => order.push('status'))
+    await waitFor('both publishes to reach the gateway', () => s.held.length === 2, 5000)
+    assert.deepEqual(
+      s.held.map((h) => h.publish.kind),
+      ['reading', 'status'],
+    )
+    s.held[1]?.resolve()
+    await new Promise((r) => setTimeout(r, 300))
+    assert.deepEqual(order, [], 'no PUBACK for the status while the reading before it is not stored')
+    s.held[0]?.resolve()
+    await Promise.all([reading, status])
+    assert.deepEqual(order, ['reading', 'status'])
+  })
+
   test('sessions reach the gateway: presence events, isConnected, the clients gauge; refusals are counted', async (t) => {
     const s = await setup()
     await s.host.start()
