@@ -6,6 +6,7 @@ import type { Service } from '../core/service.js'
 import { journalLag } from '../store/journal.js'
 import type { Db } from '../store/open.js'
 import { siblingModule, startModuleWorker, stopWorker } from '../system/module-worker.js'
+import { nextFoldDelay } from './rollup-cadence.js'
 import type { FromRollupWorker, RollupWorkerData, ToRollupWorker } from './rollup-worker.js'
 
 /** Journal entries folded into one rollup transaction at most (a long backlog takes several). */
@@ -39,6 +40,7 @@ export class RollupService implements Service {
   #failing = false
   readonly #folded: Counter
   #cursor = 0
+  #lastFold: { buckets: number; values: number } | null = null
 
   constructor(options: RollupServiceOptions) {
     this.#o = options
@@ -61,10 +63,21 @@ export class RollupService implements Service {
     // Catching up on a long backlog (after an upgrade, or readings written while stopped) runs in
     // the worker and must not hold up start-up.
     void this.flush()
-    this.#timer = setInterval(() => {
-      // One flush at a time from the timer: a slow one (a backlog) is not queued up behind.
-      if (this.#waiting.size === 0) void this.flush()
-    }, this.#o.flushMs)
+    this.#scheduleFold(this.#o.flushMs)
+  }
+
+  /** The next fold from the timer, once the last one ended (a slow one, a backlog, is not queued up behind). */
+  #scheduleFold(ms: number): void {
+    this.#timer = setTimeout(() => {
+      void this.flush().then(() => {
+        if (!this.#stopped) this.#scheduleFold(nextFoldDelay(this.#lastFold, this.#o.flushMs))
+      })
+    }, ms)
+  }
+
+  /** How long until the next fold from the timer (rollup-cadence.ts). */
+  get nextFoldInMs(): number {
+    return nextFoldDelay(this.#lastFold, this.#o.flushMs)
   }
 
   /** Fold everything committed before this call (tests and stop call it directly). Never rejects. */
@@ -85,7 +98,7 @@ export class RollupService implements Service {
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.#timer)
+    clearTimeout(this.#timer)
     this.#stopped = true
     const worker = this.#worker
     if (!worker) return
@@ -120,6 +133,7 @@ export class RollupService implements Service {
       this.#failing = false
       this.#cursor = m.cursor
       this.#folded.inc(m.folded)
+      if (m.folded > 0) this.#lastFold = { buckets: m.buckets, values: m.values }
     } else if (!this.#failing) {
       // The cursor did not move: the same entries are folded again next time. Logged once per episode.
       this.#o.log.error({ err: m.message }, 'folding readings into rollups failed; retrying every flush')
