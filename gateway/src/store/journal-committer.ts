@@ -97,7 +97,7 @@ export class JournalCommitter implements Service {
     return this.#queue.oldestReceivedAt()
   }
 
-  /** Critical: after a failed WAL sync nothing is acknowledged, and systemd's watchdog restarts us. */
+  /** Critical: after a failed WAL sync nothing is acknowledged (the gateway ends itself: onSyncFailure). */
   readonly healthCheck: HealthCheck = {
     name: 'journal',
     critical: true,
