@@ -134,6 +134,11 @@ export async function measureCell(spec: CellSpec): Promise<Cell> {
       ...extra,
       ...(journal ? { journalEntries: journal.entries } : {}),
       generatorLoopP99Ms,
+      // What the disk (an SD card on a Pi) is asked to write per acknowledged message: the WAL's
+      // whole 4 KiB pages per commit, checkpoints, rollups, the broker's LevelDB.
+      ...(recorder.ackCount > 0 && Number.isFinite(w.serverWrittenBytes)
+        ? { writtenKiBPerMsg: Math.round((w.serverWrittenBytes / 1024 / recorder.ackCount) * 10) / 10 }
+        : {}),
       ...(before && after
         ? {
             walSyncP99Ms: bound('carehub_journal_sync_seconds'),

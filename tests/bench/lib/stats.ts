@@ -23,6 +23,18 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/**
+ * Bytes a process (all its threads) has caused to be written to storage (write_bytes of
+ * /proc/<pid>/io, proc(5): counted when pages are dirtied), NaN once it is gone.
+ */
+export function writtenBytes(pid: number): number {
+  try {
+    return Number(/^write_bytes:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? Number.NaN)
+  } catch {
+    return Number.NaN
+  }
+}
+
 export function rssMiB(pid: number): number {
   try {
     return Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024)
@@ -35,23 +47,27 @@ export function rssMiB(pid: number): number {
 export class Stopwatch {
   readonly #pid: number
   readonly #cpu0: number
+  readonly #written0: number
   readonly #gen0 = process.cpuUsage()
   readonly #t0 = performance.now()
 
   constructor(pid: number) {
     this.#pid = pid
     this.#cpu0 = cpuSeconds(pid)
+    this.#written0 = writtenBytes(pid)
   }
 
-  read(): { seconds: number; serverCpuSeconds: number; serverCpuPct: number; generatorCpuPct: number } {
+  read(): { seconds: number; serverCpuSeconds: number; serverCpuPct: number; generatorCpuPct: number; serverWrittenBytes: number } {
     const seconds = (performance.now() - this.#t0) / 1000
     const serverCpuSeconds = cpuSeconds(this.#pid) - this.#cpu0
+    const serverWrittenBytes = writtenBytes(this.#pid) - this.#written0
     const gen = process.cpuUsage(this.#gen0)
     return {
       seconds,
       serverCpuSeconds,
       serverCpuPct: Math.round((serverCpuSeconds / seconds) * 100),
       generatorCpuPct: Math.round(((gen.user + gen.system) / 1e6 / seconds) * 100),
+      serverWrittenBytes,
     }
   }
 }
