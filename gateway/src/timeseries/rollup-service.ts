@@ -75,7 +75,7 @@ export class RollupService implements Service {
     }, ms)
   }
 
-  /** How long until the next fold from the timer (rollup-cadence.ts). */
+  /** The wait the timer puts after the last fold before the next (rollup-cadence.ts). */
   get nextFoldInMs(): number {
     return nextFoldDelay(this.#lastFold, this.#o.flushMs)
   }
