@@ -70,7 +70,7 @@ export class RollupService implements Service {
   #scheduleFold(ms: number): void {
     this.#timer = setTimeout(() => {
       void this.flush().then(() => {
-        if (!this.#stopped) this.#scheduleFold(nextFoldDelay(this.#lastFold, this.#o.flushMs))
+        if (!this.#stopped) this.#scheduleFold(this.nextFoldInMs)
       })
     }, ms)
   }

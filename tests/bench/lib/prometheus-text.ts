@@ -26,29 +26,31 @@ export function sum(s: Scrape, name: string): number {
   return total
 }
 
-/** How many observations between two scrapes were above `bound` (one of the histogram's bucket bounds). */
-export function histogramAbove(before: Scrape, after: Scrape, name: string, bound: number): number | null {
-  const key = (le: string) => [...after.keys()].find((k) => new RegExp(`^${name}_bucket\\{(?:.*,)?le="${le}"`).test(k))
-  const inf = key('\\+Inf')
-  const at = key(String(bound).replace('.', '\\.'))
-  if (!inf || !at) return null
-  const delta = (k: string) => (after.get(k) ?? 0) - (before.get(k) ?? 0)
-  return delta(inf) - delta(at)
-}
-
 /**
  * The upper bound (in the metric's unit) of the bucket holding quantile q of the observations made
  * between two scrapes; null when nothing was observed, Infinity past the last bound.
  */
 export function histogramQuantile(before: Scrape, after: Scrape, name: string, q: number): number | null {
+  const buckets = bucketDeltas(before, after, name)
+  const total = buckets.at(-1)?.n ?? 0
+  if (total <= 0) return null
+  return buckets.find((b) => b.n >= q * total)?.le ?? null
+}
+
+/** How many observations between two scrapes were above `bound` (one of the histogram's bucket bounds). */
+export function histogramAbove(before: Scrape, after: Scrape, name: string, bound: number): number | null {
+  const buckets = bucketDeltas(before, after, name)
+  const at = buckets.find((b) => b.le === bound)
+  return at ? (buckets.at(-1)?.n ?? 0) - at.n : null
+}
+
+/** A histogram's cumulative buckets over the window, by upper bound (+Inf last). */
+function bucketDeltas(before: Scrape, after: Scrape, name: string): Array<{ le: number; n: number }> {
   const buckets: Array<{ le: number; n: number }> = []
   for (const [k, v] of after) {
     const m = new RegExp(`^${name}_bucket\\{(?:.*,)?le="([^"]+)"`).exec(k)
     if (!m) continue
     buckets.push({ le: m[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[1]), n: v - (before.get(k) ?? 0) })
   }
-  buckets.sort((a, b) => a.le - b.le)
-  const total = buckets.at(-1)?.n ?? 0
-  if (total <= 0) return null
-  return buckets.find((b) => b.n >= q * total)?.le ?? null
+  return buckets.sort((a, b) => a.le - b.le)
 }
