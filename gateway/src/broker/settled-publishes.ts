@@ -1,7 +1,12 @@
 import type { Worker } from 'node:worker_threads'
 import type { ToBrokerWorker } from './broker-protocol.js'
 
-/** Ids stored (or refused) in one event-loop turn, sent back to the worker together. */
+/**
+ * Ids stored (or refused) together, sent back to the worker in one message. Sent from a microtask,
+ * not a later phase of the loop: the acknowledgements a WAL sync releases resolve together, in one
+ * run of microtasks, and go out before the journal's next commit (which runs in a turn of its own,
+ * durable-acks.ts) instead of after it.
+ */
 export class SettledPublishes {
   #ok: number[] = []
   #failed: Array<[number, string]> = []
@@ -25,7 +30,7 @@ export class SettledPublishes {
   #schedule(): void {
     if (this.#scheduled) return
     this.#scheduled = true
-    setImmediate(() => {
+    queueMicrotask(() => {
       this.#scheduled = false
       const m: ToBrokerWorker = { type: 'settled', ok: this.#ok, failed: this.#failed }
       this.#ok = []

@@ -5,12 +5,13 @@ import { CarehubError } from '../core/errors.js'
 import type { CommittedReading } from '../core/events.js'
 import type { HealthCheck, Service } from '../core/service.js'
 import type { CommitFollowUp, CommitParticipant } from './commit-participant.js'
+import { DurableAcks } from './durable-acks.js'
 import type { JournalWriter } from './journal.js'
 import { type JournalMetrics, journalMetrics } from './journal-metrics.js'
 import { type Item, JournalQueue, type Pending, type Taken } from './journal-queue.js'
 import type { Db } from './open.js'
 import { SlicedRelease } from './sliced-release.js'
-import { DurableAcks, type WalSync } from './wal-sync.js'
+import type { WalSyncer } from './wal-sync.js'
 
 export interface CommitterOptions {
   readonly writer: () => JournalWriter
@@ -32,13 +33,14 @@ export interface CommitterOptions {
   readonly participant?: CommitParticipant
   /**
    * Sync the -wal file off the event loop (wal-sync.ts): transactions then commit without an fsync
-   * and are acknowledged after this sync. Absent: every commit fsyncs inline (synchronous=FULL).
+   * and are acknowledged after this sync, with up to `syncWal.slots` syncs at once. Absent: every
+   * commit fsyncs inline (synchronous=FULL).
    */
-  readonly syncWal?: WalSync & { close?(): void }
+  readonly syncWal?: WalSyncer
   /** Acknowledgements released per event-loop turn (sliced-release.ts). */
   readonly acksPerTurn?: number
   /**
-   * Called once, when a WAL sync fails: from then on nothing is acknowledged (wal-sync.ts), and the
+   * Called once, when a WAL sync fails: from then on nothing is acknowledged (durable-acks.ts), and the
    * owner should end the process before anything checkpoints the WAL (gateway.ts does).
    */
   readonly onSyncFailure?: (err: Error) => void
@@ -77,14 +79,18 @@ export class JournalCommitter implements Service {
       () => options.clock.now(),
     )
     this.#acks = options.syncWal
-      ? new DurableAcks(options.syncWal, (ms, err) => {
-          this.#m.syncSeconds.observe(ms / 1000)
-          // Once: no sync runs after a failed one (DurableAcks); a transient failure fails its groups only.
-          if (err && err === this.#acks?.failure) {
-            options.log.error({ err }, 'syncing the journal to disk failed: nothing is acknowledged until the gateway restarts')
-            options.onSyncFailure?.(err)
-          } else if (err) options.log.warn({ err }, 'the journal could not be synced; its readings are not acknowledged')
-        })
+      ? new DurableAcks(
+          options.syncWal,
+          (ms, err) => {
+            this.#m.syncSeconds.observe(ms / 1000)
+            // Once: no sync runs after a failed one (DurableAcks); a transient failure fails its groups only.
+            if (err && err === this.#acks?.failure) {
+              options.log.error({ err }, 'syncing the journal to disk failed: nothing is acknowledged until the gateway restarts')
+              options.onSyncFailure?.(err)
+            } else if (err) options.log.warn({ err }, 'the journal could not be synced; its readings are not acknowledged')
+          },
+          options.syncWal.slots,
+        )
       : null
   }
 
@@ -176,12 +182,12 @@ export class JournalCommitter implements Service {
 
   #run(): void {
     this.#retry = undefined
-    // While a WAL sync runs, what is queued could not be acknowledged before the NEXT sync anyway,
-    // and that one starts only when this one ends: committing now would buy no latency, only more
-    // and smaller transactions (CPU per reading). So wait for it, then commit everything in one —
+    // While every sync slot is busy (durable-acks.ts), what is queued could not be
+    // acknowledged before a slot frees anyway: committing now would buy no latency, only more and
+    // smaller transactions (CPU per reading). So wait for one, then commit everything in one —
     // unless a whole batch is already waiting: it commits now, in a turn of its own, so a slow disk
     // does not cap throughput at maxBatch per sync (the next sync covers every batch before it).
-    if (this.#acks?.syncing && this.#queue.depth < this.#o.maxBatch) {
+    if (this.#acks?.saturated && this.#queue.depth < this.#o.maxBatch) {
       this.#acks.whenSynced(() => this.#run())
       return
     }
@@ -200,7 +206,7 @@ export class JournalCommitter implements Service {
     if (taken.empty) return
     const failure = this.#acks?.failure
     if (failure) {
-      // Nothing committed from here on could be acknowledged (wal-sync.ts DurableAcks): refuse it.
+      // Nothing committed from here on could be acknowledged (durable-acks.ts): refuse it.
       this.#m.refused.inc(taken.batch.length)
       taken.refuse(this.#syncFailed(failure))
       return

@@ -6,10 +6,11 @@ import Database from 'better-sqlite3'
 import { Registry } from 'prom-client'
 import type { Reading } from '../../../gateway/src/core/reading.js'
 import type { CommitParticipant } from '../../../gateway/src/store/commit-participant.js'
+import { DurableAcks } from '../../../gateway/src/store/durable-acks.js'
 import { JournalWriter } from '../../../gateway/src/store/journal.js'
 import { JournalCommitter } from '../../../gateway/src/store/journal-committer.js'
 import { type Db, openStore } from '../../../gateway/src/store/open.js'
-import { DurableAcks, walSyncer } from '../../../gateway/src/store/wal-sync.js'
+import { walSyncer } from '../../../gateway/src/store/wal-sync.js'
 import { captureLogger } from '../../_support/log-capture.js'
 import { tempDir } from '../../_support/temp.js'
 
@@ -27,7 +28,7 @@ const reading = (i: number): Reading => ({
 const tick = () => new Promise((r) => setImmediate(r))
 
 /** A committer whose WAL syncs the test releases by hand (or the real one). */
-function setup(real = false, maxBatch = 1000) {
+function setup(real = false, maxBatch = 1000, slots = 1) {
   const { log, lines } = captureLogger()
   const path = join(tempDir(), 'j.db')
   const db = openStore({ path, log, now: NOW, checkIntegrity: false })
@@ -52,7 +53,7 @@ function setup(real = false, maxBatch = 1000) {
         if (faults.afterParticipant) throw faults.afterParticipant
       },
     })
-  const syncWal = real ? walSyncer(path) : (done: (err: Error | null) => void) => void held.push(done)
+  const syncWal = real ? walSyncer(path) : Object.assign((done: (err: Error | null) => void) => void held.push(done), { slots })
   const written: number[] = []
   // Stands in for the rules engine: hears each transaction's readings inside it, may write there.
   const followUps: string[] = []
@@ -113,10 +114,12 @@ describe('journal: the fsync runs off the event loop, acknowledgements wait for 
     for (const i of [2, 3, 4]) void committer.submit({ reading: reading(i) }).then((s) => acks.push(s as number))
     await tick()
     await tick()
-    assert.equal(count(), 1, 'held back: committing now could not be acknowledged any sooner')
+    assert.equal(count(), 1, 'held back: with its one sync slot busy, committing now could not be acknowledged any sooner')
     held.shift()?.(null)
+    await new Promise<void>((r) => queueMicrotask(r))
+    assert.deepEqual(acks, [1], 'the sync’s acknowledgements are out in its own turn…')
+    assert.equal(count(), 1, '…before the held-back commit, which waits for the next turn')
     await tick()
-    assert.deepEqual(acks, [1])
     assert.equal(count(), 4, 'committed as soon as the sync ended')
     assert.equal(modes.length, 2, 'readings 2–4 in ONE transaction')
     assert.equal(held.length, 1, 'and the next sync started for them')
@@ -296,6 +299,35 @@ describe('journal: the fsync runs off the event loop, acknowledgements wait for 
     assert.equal(acks.failure?.message, 'EIO')
   })
 
+  test('with two sync slots, what arrives during a sync commits at once and gets a sync of its own; a third waits for a slot', async () => {
+    const { committer, held, count, modes } = setup(false, 1000, 2)
+    const acks: number[] = []
+    const submit = (i: number) => void committer.submit({ reading: reading(i) }).then((s) => acks.push(s as number))
+    submit(1)
+    await tick()
+    submit(2)
+    await tick()
+    assert.equal(count(), 2, 'not held back while a slot is free')
+    assert.equal(held.length, 2, 'two syncs at once')
+    submit(3)
+    submit(4)
+    await tick()
+    await tick()
+    assert.equal(count(), 2, 'both slots busy: 3 and 4 wait')
+    held[1]?.(null)
+    await tick()
+    assert.deepEqual(acks, [1, 2], 'the later sync covers the earlier commit too, released in commit order')
+    assert.equal(count(), 4, 'the waiting readings commit in one transaction once a slot frees')
+    assert.equal(modes.length, 3)
+    held[0]?.(null)
+    await tick()
+    assert.deepEqual(acks, [1, 2], 'the earlier sync, ending last, has nothing left to tell')
+    assert.equal(held.length, 3)
+    held[2]?.(null)
+    await tick()
+    assert.deepEqual(acks, [1, 2, 3, 4])
+  })
+
   test('stop commits what is queued and waits for its sync', async () => {
     const { committer, held } = setup()
     let acked = false
@@ -323,8 +355,25 @@ describe('journal: the fsync runs off the event loop, acknowledgements wait for 
     const before = walFds() // SQLite's own descriptor
     const seqs = await Promise.all([1, 2, 3].map((i) => committer.submit({ reading: reading(i) })))
     assert.deepEqual(seqs, [1, 2, 3])
-    assert.equal(walFds(), before + 1, 'the syncer holds a descriptor on <store>-wal')
+    assert.equal(walFds(), before + 2, 'the syncer holds a descriptor on <store>-wal per sync slot')
     await committer.stop()
     assert.equal(walFds(), before)
+  })
+
+  test('the real syncer under a steady stream: syncs overlap, every reading is acknowledged once, in order, and stored', async () => {
+    const { committer, count } = setup(true)
+    const acks: number[] = []
+    const all: Array<Promise<unknown>> = []
+    for (let i = 1; i <= 300; i++) {
+      all.push(committer.submit({ reading: reading(i) }).then((s) => acks.push(s as number)))
+      if (i % 3 === 0) await tick()
+    }
+    await Promise.all(all)
+    assert.deepEqual(
+      acks,
+      Array.from({ length: 300 }, (_, i) => i + 1),
+    )
+    assert.equal(count(), 300)
+    await committer.stop()
   })
 })
