@@ -93,15 +93,17 @@ export class DurableAcks {
       this.#onSynced(performance.now() - started, err)
       this.#settle(flight, err)
       const after = this.#afterSync.splice(0)
-      if (after.length === 0) this.#next()
+      if (after.length === 0) {
+        this.#next()
+        return
+      }
       // The committer's held-back batch commits in a turn of its own, before the next sync starts
       // (which then covers it): the acknowledgements just released reach the broker thread first,
       // not after that commit (bench W1 traced up to 4 ms of the slowest 1 % waiting there).
-      else
-        setImmediate(() => {
-          for (const fn of after) fn()
-          this.#next()
-        })
+      setImmediate(() => {
+        for (const fn of after) fn()
+        this.#next()
+      })
     })
   }
 
