@@ -68,9 +68,10 @@ export class JournalWriter {
       `INSERT INTO latest_readings (device_id, measurement, seq) VALUES (?, ?, ?)
        ON CONFLICT (device_id, measurement) DO UPDATE SET seq = max(seq, excluded.seq)`,
     )
-    this.#touchDevice = db.prepare(
-      `UPDATE devices SET last_seen_at = max(coalesce(last_seen_at, 0), ?), updated_at = max(updated_at, ?) WHERE id = ?`,
-    )
+    // last_seen_at only: updated_at says the device's record changed (name, room, type), and the
+    // cloud uploader sends every device whose updated_at moved. Moved by every reading, it sent each
+    // reporting device again every 5 s, and with more of them than one batch, without a pause.
+    this.#touchDevice = db.prepare('UPDATE devices SET last_seen_at = max(coalesce(last_seen_at, 0), ?) WHERE id = ?')
     this.#transaction = db.transaction(
       (readings: readonly Reading[], deadLetters: readonly DeadLetter[], writes: readonly RideAlong[], during: CommitOptions['during']) =>
         this.#append(readings, deadLetters, writes, during),
@@ -134,7 +135,7 @@ export class JournalWriter {
     for (const d of deadLetters) {
       this.#insertDeadLetter.run(d.receivedAt, d.source, d.origin, d.reasonCode, d.reason, d.payload === null ? null : Buffer.from(d.payload))
     }
-    for (const [id, at] of lastSeen) this.#touchDevice.run(at, at, id)
+    for (const [id, at] of lastSeen) this.#touchDevice.run(at, id)
     during?.(seqs, flags, this.#db)
     this.#stillInTransaction()
     // Other writes sharing this commit, each in a savepoint: one failing undoes only itself.

@@ -43,11 +43,13 @@ describe('cloud sync: offline, then online', { skip: !mariadbAvailable() && 'mar
     // Lose the answer to one batch after the service committed it (a connection cut on the way back):
     // the box must resend, and the service must recognise the resend.
     let dropAnswers = 0
+    let devicePosts = 0
     const handler = toNodeHandler(app)
     const cloudUp = () =>
       new Promise<void>(
         (resolve) =>
           (server = createServer((req, res) => {
+            if (req.url === '/v1/sync/devices') devicePosts++
             if (req.url === '/v1/sync/alerts' && dropAnswers > 0) {
               dropAnswers--
               res.end = (() => {
@@ -174,6 +176,10 @@ describe('cloud sync: offline, then online', { skip: !mariadbAvailable() && 'mar
       const [rows] = await pool.query<RowDataPacket[]>("SELECT name, room, home_id AS home FROM devices WHERE device_id = 'hall-lamp'")
       return (rows[0] as { name?: string } | undefined)?.name === 'Hall lamp'
     })
+    // Its readings are no change to its record: they are not sent again (checked once the box has
+    // pulled the guardian's acknowledgement below, which takes a sync round after them).
+    const devicePostsBefore = devicePosts
+    await Promise.all([1, 2, 3].map((i) => h2.gateway.journal.submit({ reading: reading('hall-lamp', 'power', { on: i % 2 === 1 }, Date.now()) })))
 
     // A guardian away from home acknowledges another alert in the cloud: it comes down to the box.
     const guardian = (await (
@@ -192,6 +198,7 @@ describe('cloud sync: offline, then online', { skip: !mariadbAvailable() && 'mar
       h2.gateway.store.db.prepare('SELECT status, acknowledged_by AS who FROM alerts WHERE id = ?').get(second) as { status: string; who: string }
     await waitFor('the acknowledgement on the box', () => local2().status === 'acknowledged', 15_000)
     assert.equal(local2().who, 'guardian:Ben')
+    assert.equal(devicePosts, devicePostsBefore, 'readings did not send the device to the cloud again')
     const audit = h2.gateway.store.db
       .prepare("SELECT actor, detail FROM audit_log WHERE action = 'alert.ack' AND target = ?")
       .get(`alert:${second}`) as { actor: string; detail: string }

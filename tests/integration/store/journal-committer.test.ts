@@ -280,17 +280,17 @@ describe('journal committer: lifecycle and observability', () => {
     assert.equal((await metric('carehub_journal_queue_depth')).metrics[0]?.value, '0')
   })
 
-  test("the device's last_seen_at moves to the newest receive time and never back", async () => {
+  test("the device's last_seen_at moves to the newest receive time and never back; its updated_at (a record change, synced to the cloud) stays", async () => {
     const { committer, reader } = setup()
     const lastSeen = () => reader.prepare(`SELECT last_seen_at, updated_at FROM devices WHERE id = 'd1'`).get()
     assert.deepEqual(lastSeen(), { last_seen_at: null, updated_at: 0 })
     await Promise.all([committer.submit({ reading: reading(5) }), committer.submit({ reading: reading(3) })])
-    assert.deepEqual(lastSeen(), { last_seen_at: NOW + 5, updated_at: NOW + 5 })
+    assert.deepEqual(lastSeen(), { last_seen_at: NOW + 5, updated_at: 0 })
     await committer.submit({ reading: reading(1) })
-    assert.deepEqual(lastSeen(), { last_seen_at: NOW + 5, updated_at: NOW + 5 })
+    assert.deepEqual(lastSeen(), { last_seen_at: NOW + 5, updated_at: 0 })
     await committer.submit({ reading: reading(10) })
-    assert.deepEqual(lastSeen(), { last_seen_at: NOW + 10, updated_at: NOW + 10 })
+    assert.deepEqual(lastSeen(), { last_seen_at: NOW + 10, updated_at: 0 })
     await committer.submit({ deadLetter: deadLetter('x', null) })
-    assert.deepEqual(lastSeen(), { last_seen_at: NOW + 10, updated_at: NOW + 10 }, 'a dead letter is not a sign of life')
+    assert.deepEqual(lastSeen(), { last_seen_at: NOW + 10, updated_at: 0 }, 'a dead letter is not a sign of life')
   })
 })
