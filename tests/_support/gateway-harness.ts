@@ -36,8 +36,8 @@ export interface Harness {
   addUser(username: string, role: Role, password?: string): Promise<number>
   /** Sign in over real HTTPS; returns the token pair. */
   login(username: string, password?: string): Promise<{ accessToken: string; refreshToken: string }>
-  /** Stop and start a new Gateway on the same data folder and ports. */
-  restart(): Promise<Harness>
+  /** Stop and start a new Gateway on the same data folder and ports (with other options, e.g. a clock: the box back later). */
+  restart(options?: HarnessOptions): Promise<Harness>
 }
 
 export interface DeviceCerts extends IssuedCertificate {
@@ -130,10 +130,10 @@ export async function startGateway(
       if (res.status !== 200) throw new Error(`login failed: ${res.status} ${JSON.stringify(res.body)}`)
       return res.body as { accessToken: string; refreshToken: string }
     },
-    async restart() {
+    async restart(next = options) {
       stopped = true
       await gateway.stop()
-      return startGateway(overrides, { dataDir, mqttPort, httpPort }, options)
+      return startGateway(overrides, { dataDir, mqttPort, httpPort }, next)
     },
   }
   return harness

@@ -1,3 +1,4 @@
+import { LAST_SEEN_SQL } from './last-seen.js'
 import type { Db } from './open.js'
 
 export type Availability = 'unknown' | 'online' | 'offline' | 'unavailable'
@@ -25,7 +26,8 @@ interface DeviceRow {
   capabilities: string
   metadata: string
   availability: Availability
-  last_seen_at: number | null
+  /** LAST_SEEN_SQL: 0 when never seen. */
+  seen: number
   created_at: number
   updated_at: number
 }
@@ -39,13 +41,13 @@ const toDevice = (r: DeviceRow): Device => ({
   capabilities: JSON.parse(r.capabilities) as string[],
   metadata: JSON.parse(r.metadata) as Record<string, unknown>,
   availability: r.availability,
-  lastSeenAt: r.last_seen_at,
+  lastSeenAt: r.seen || null,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 })
 
 export function getDevice(db: Db, id: string): Device | undefined {
-  const row = db.prepare('SELECT * FROM devices WHERE id = ?').get(id) as DeviceRow | undefined
+  const row = db.prepare(`SELECT d.*, ${LAST_SEEN_SQL} AS seen FROM devices d WHERE id = ?`).get(id) as DeviceRow | undefined
   return row ? toDevice(row) : undefined
 }
 
@@ -59,7 +61,7 @@ export interface DevicePage {
 export function listDevices(db: Db, filter: { source?: string; type?: string; room?: string } = {}, page?: DevicePage): Device[] {
   const rows = db
     .prepare(
-      `SELECT * FROM devices WHERE (@source IS NULL OR source = @source) AND (@type IS NULL OR type = @type)
+      `SELECT d.*, ${LAST_SEEN_SQL} AS seen FROM devices d WHERE (@source IS NULL OR source = @source) AND (@type IS NULL OR type = @type)
        AND (@room IS NULL OR room = @room) AND id > coalesce(@after, '') ORDER BY id LIMIT @limit`, // ids are never empty: '' starts at the first
     )
     .all({

@@ -1,4 +1,5 @@
 import type { FieldValue, Reading } from '../core/reading.js'
+import { LastSeenSteps } from './last-seen.js'
 import type { Db } from './open.js'
 
 /** Flags anomalous numeric fields of a reading before it is stored (timeseries/anomaly-detector). */
@@ -45,6 +46,7 @@ export class JournalWriter {
   readonly #insertReading
   readonly #insertDeadLetter
   readonly #touchDevice
+  readonly #lastSeenSteps = new LastSeenSteps()
   readonly #setLatest
   readonly #anomalies: AnomalyCheck | undefined
   readonly #busyTimeout: number
@@ -135,7 +137,7 @@ export class JournalWriter {
     for (const d of deadLetters) {
       this.#insertDeadLetter.run(d.receivedAt, d.source, d.origin, d.reasonCode, d.reason, d.payload === null ? null : Buffer.from(d.payload))
     }
-    for (const [id, at] of lastSeen) this.#touchDevice.run(at, id)
+    for (const [id, at] of lastSeen) if (this.#lastSeenSteps.due(id, at)) this.#touchDevice.run(at, id)
     during?.(seqs, flags, this.#db)
     this.#stillInTransaction()
     // Other writes sharing this commit, each in a savepoint: one failing undoes only itself.

@@ -4,8 +4,10 @@ import { after, describe, test } from 'node:test'
 import Database from 'better-sqlite3'
 import { Registry } from 'prom-client'
 import type { Reading } from '../../../gateway/src/core/reading.js'
+import { getDevice } from '../../../gateway/src/store/devices.js'
 import { type DeadLetter, JournalWriter } from '../../../gateway/src/store/journal.js'
 import { JournalCommitter } from '../../../gateway/src/store/journal-committer.js'
+import { LAST_SEEN_STEP_MS } from '../../../gateway/src/store/last-seen.js'
 import { openStore } from '../../../gateway/src/store/open.js'
 import { carehubError } from '../../_support/carehub-error.js'
 import { captureLogger } from '../../_support/log-capture.js'
@@ -280,17 +282,28 @@ describe('journal committer: lifecycle and observability', () => {
     assert.equal((await metric('carehub_journal_queue_depth')).metrics[0]?.value, '0')
   })
 
-  test("the device's last_seen_at moves to the newest receive time and never back; its updated_at (a record change, synced to the cloud) stays", async () => {
-    const { committer, reader } = setup()
-    const lastSeen = () => reader.prepare(`SELECT last_seen_at, updated_at FROM devices WHERE id = 'd1'`).get()
-    assert.deepEqual(lastSeen(), { last_seen_at: null, updated_at: 0 })
-    await Promise.all([committer.submit({ reading: reading(5) }), committer.submit({ reading: reading(3) })])
-    assert.deepEqual(lastSeen(), { last_seen_at: NOW + 5, updated_at: 0 })
-    await committer.submit({ reading: reading(1) })
-    assert.deepEqual(lastSeen(), { last_seen_at: NOW + 5, updated_at: 0 })
-    await committer.submit({ reading: reading(10) })
-    assert.deepEqual(lastSeen(), { last_seen_at: NOW + 10, updated_at: 0 })
+  test("the device's last-seen time is the newest receive time, never back; the column moves once a minute; updated_at (a record change, synced to the cloud) stays", async () => {
+    const { committer, reader, db } = setup()
+    const row = () => reader.prepare(`SELECT last_seen_at, updated_at FROM devices WHERE id = 'd1'`).get()
+    const seen = () => getDevice(db, 'd1')?.lastSeenAt
+    const at = (receivedAt: number) => committer.submit({ reading: { ...reading(receivedAt - NOW), receivedAt } })
+    assert.deepEqual(row(), { last_seen_at: null, updated_at: 0 })
+    assert.equal(seen(), null)
+    await Promise.all([at(NOW + 5), at(NOW + 3)])
+    assert.deepEqual(row(), { last_seen_at: NOW + 5, updated_at: 0 }, 'the first reading in this process writes it')
+    assert.equal(seen(), NOW + 5)
+    await at(NOW + 1)
+    assert.equal(seen(), NOW + 5, 'never back')
+    await at(NOW + 10)
+    assert.deepEqual(row(), { last_seen_at: NOW + 5, updated_at: 0 }, 'within a step: no write to the device row')
+    assert.equal(seen(), NOW + 10, 'read exactly, from its latest readings')
+    await at(NOW + 5 + LAST_SEEN_STEP_MS)
+    assert.deepEqual(row(), { last_seen_at: NOW + 5 + LAST_SEEN_STEP_MS, updated_at: 0 }, 'a step later the column moves')
     await committer.submit({ deadLetter: deadLetter('x', null) })
-    assert.deepEqual(lastSeen(), { last_seen_at: NOW + 10, updated_at: 0 }, 'a dead letter is not a sign of life')
+    assert.equal(seen(), NOW + 5 + LAST_SEEN_STEP_MS, 'a dead letter is not a sign of life')
+    // Once its readings are purged, the column is what is left: at most a step behind.
+    await committer.submit({ reading: reading(LAST_SEEN_STEP_MS + 30_000) })
+    db.prepare('DELETE FROM readings').run()
+    assert.equal(seen(), NOW + 5 + LAST_SEEN_STEP_MS)
   })
 })

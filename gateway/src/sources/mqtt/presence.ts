@@ -3,6 +3,7 @@ import { Gauge, type Registry } from 'prom-client'
 import type { Clock } from '../../core/clock.js'
 import type { Service } from '../../core/service.js'
 import type { Availability } from '../../store/devices.js'
+import { LAST_SEEN_SQL } from '../../store/last-seen.js'
 import type { Db } from '../../store/open.js'
 
 export interface PresenceOptions {
@@ -148,7 +149,9 @@ export class Presence implements Service {
     )
     // The rhythm survives restarts, so a sensor that died during the outage shows as silent.
     const rows = db
-      .prepare("SELECT id, last_seen_at AS lastAt, report_interval_ms AS intervalMs FROM devices WHERE source = 'mqtt' AND last_seen_at IS NOT NULL")
+      .prepare(
+        `SELECT id, ${LAST_SEEN_SQL} AS lastAt, report_interval_ms AS intervalMs FROM devices d WHERE source = 'mqtt' AND last_seen_at IS NOT NULL`,
+      )
       .all() as Array<{ id: string; lastAt: number; intervalMs: number | null }>
     for (const r of rows) this.#rhythm.set(r.id, { lastAt: r.lastAt, intervalMs: r.intervalMs })
     this.#timer = setInterval(() => {
