@@ -79,12 +79,15 @@ export class RuleEngine implements Service, CommitParticipant {
   #version = ''
   #failing = false
   /**
-   * A batch is recorded in a transaction not yet durable: one at a time, so a failed one is never
-   * overtaken by a later cursor. Usually the next transaction finds this settled; at saturation
-   * the journal commits a full batch while the previous one syncs, and that transaction then only
-   * evaluates: what it fired is recorded in the next one, a sync later.
+   * Recorded batches whose transaction is not yet durable. The journal commits the next
+   * transaction while one syncs (two WAL syncs at once, durable-acks.ts), and what that one's
+   * readings fired is recorded in it too, not a sync later: a later recording cannot overtake a
+   * failed one. A commit that fails is known before the next transaction starts (#fail marks the
+   * engine stale, and nothing is recorded until the retry reloaded); a failed sync is final and
+   * fails every transaction after it (the gateway ends), and SQLite's WAL keeps a later
+   * transaction only with every earlier one.
    */
-  #recording = false
+  #recordings = 0
   readonly #m: RuleMetrics
   /** The follow-up of a transaction in which readings were evaluated but nothing recorded. */
   readonly #evaluatedOnly: CommitFollowUp = {
@@ -122,7 +125,7 @@ export class RuleEngine implements Service, CommitParticipant {
     await this.#catchingUp
     // Whatever was evaluated is recorded before the journal stops (it stops after this), in one
     // last transaction; one still settling settles first.
-    if (this.#recording || this.#mayRecord(true)) {
+    if (this.#recordings > 0 || this.#mayRecord(true)) {
       this.#closing = true
       await this.#o.requestCommit().finally(() => {
         this.#closing = false
@@ -157,13 +160,14 @@ export class RuleEngine implements Service, CommitParticipant {
       this.#fail(err)
       return undefined
     }
-    this.#recording = true
+    this.#recordings++
+    // When taken, not when durable: a quiet checkpoint is not taken again while this one syncs.
+    this.#lastCheckpoint = now
     return {
       durable: () => {
-        this.#recording = false
+        this.#recordings--
         this.#failing = false
         this.#recordedCursor = batch.cursor
-        this.#lastCheckpoint = now
         for (const f of batch.firings) this.#m.fired.inc({ rule: f })
         const announced = this.#o.clock.now()
         for (const n of notices) {
@@ -175,7 +179,7 @@ export class RuleEngine implements Service, CommitParticipant {
         this.#flush()
       },
       failed: (err) => {
-        this.#recording = false
+        this.#recordings--
         this.#fail(err)
       },
     }
@@ -303,11 +307,11 @@ export class RuleEngine implements Service, CommitParticipant {
   }
 
   /**
-   * Something is due and may be recorded now: not while a recording settles, nor after a failure
-   * until the retry has reloaded (`force`, at stop, does not wait for the retry's pause).
+   * Something is due and may be recorded now: not after a failure until the retry has reloaded
+   * (`force`, at stop, does not wait for the retry's pause).
    */
   #mayRecord(force: boolean): boolean {
-    return !this.#recording && !this.#stale && (force || this.#retry === undefined) && this.#due(force)
+    return !this.#stale && (force || this.#retry === undefined) && this.#due(force)
   }
 
   #due(force: boolean): boolean {

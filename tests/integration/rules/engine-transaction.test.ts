@@ -74,6 +74,40 @@ describe('rules engine: what a reading fires is recorded in the reading’s own 
     }
   })
 
+  test('with two WAL syncs at once, a reading that fires while the last recording still syncs is recorded in its own transaction', async () => {
+    const held: Array<(err: Error | null) => void> = []
+    const hotHall = { ...hot, id: 'hot-hall', when: { threshold: { ...hot.when.threshold, device: 'hall' } } }
+    const sync = { held: true }
+    const syncWal = Object.assign((done: (err: Error | null) => void) => void (sync.held ? held.push(done) : setImmediate(() => done(null))), {
+      slots: 2,
+    })
+    const rig = ruleEngineRig({ devices: ['kitchen', 'hall'], rules: [hot, hotHall], syncWal })
+    await rig.start()
+    try {
+      await sleep(20) // the engine's start-up catch-up
+      for (const done of held.splice(0)) done(null)
+      await tick()
+      void rig.committer.submit({ reading: temp(31) })
+      await tick()
+      assert.equal(held.length, 1, 'the kitchen alert’s transaction syncs')
+      void rig.committer.submit({ reading: ruleReading('hall', 'climate', { temp_c: 32 }, Date.now()) })
+      await tick()
+      assert.equal(held.length, 2, 'the hall reading committed meanwhile, with a sync of its own')
+      assert.equal(count(rig.path, "SELECT count(*) FROM alerts WHERE rule_id IN ('hot', 'hot-hall')"), 2, 'its alert is in its transaction')
+      held.splice(1, 1)[0]?.(null)
+      await tick()
+      assert.deepEqual(
+        rig.announced.map((n) => n.event),
+        ['raised', 'raised'],
+        'the later sync makes both durable: both announced, in order',
+      )
+    } finally {
+      sync.held = false
+      for (const done of held.splice(0)) done(null)
+      await rig.stop()
+    }
+  })
+
   test('an alert a timer raises is recorded in a transaction the engine asks for', async () => {
     const rig = ruleEngineRig({ devices: ['kitchen'], rules: [quietKitchen] })
     await rig.start()
