@@ -40,8 +40,8 @@ export interface CommitterOptions {
   /** Acknowledgements released per event-loop turn (sliced-release.ts). */
   readonly acksPerTurn?: number
   /**
-   * Called once, when a WAL sync fails: from then on nothing is acknowledged (durable-acks.ts), and the
-   * owner should end the process before anything checkpoints the WAL (gateway.ts does).
+   * Called once, when a WAL sync fails: from then on nothing is acknowledged (durable-acks.ts),
+   * and the owner should end the process before anything checkpoints the WAL (gateway.ts does).
    */
   readonly onSyncFailure?: (err: Error) => void
 }
@@ -182,9 +182,9 @@ export class JournalCommitter implements Service {
 
   #run(): void {
     this.#retry = undefined
-    // While every sync slot is busy (durable-acks.ts), what is queued could not be
-    // acknowledged before a slot frees anyway: committing now would buy no latency, only more and
-    // smaller transactions (CPU per reading). So wait for one, then commit everything in one —
+    // While every sync slot is busy (durable-acks.ts), what is queued could not be acknowledged
+    // before a slot frees anyway: committing now would buy no latency, only more and smaller
+    // transactions (CPU per reading). So wait for one, then commit everything in one —
     // unless a whole batch is already waiting: it commits now, in a turn of its own, so a slow disk
     // does not cap throughput at maxBatch per sync (the next sync covers every batch before it).
     if (this.#acks?.saturated && this.#queue.depth < this.#o.maxBatch) {
