@@ -32,13 +32,16 @@ describe('forwarding the journal to InfluxDB v2 (VictoriaMetrics, real server)',
     assert.equal(warnings.length, 1, 'one warning per outage, not one per retry')
 
     await vm.start()
-    // The cursor moves when the journal has it; the forwarder's worker reports health and counts just after.
+    // The cursor moves when the journal has it; the forwarder's worker reports health and counts
+    // just after, each in a message of its own (a slow machine saw the cursor and health before the
+    // last batch's count).
+    const forwarded = () => metricValue(h.gateway, 'carehub_timeseries_points_forwarded_total', { sink: 'influx-v2' })
     await waitFor(
-      'the backlog to be forwarded after the outage, and health ok',
-      () => forwarder.cursor >= last && (forwarder.healthCheck.check() as { status: string }).status === 'ok',
+      'the backlog to be forwarded after the outage, counted, and health ok',
+      async () => forwarder.cursor >= last && (forwarder.healthCheck.check() as { status: string }).status === 'ok' && (await forwarded()) >= 6000,
     )
     assert.equal(await metricValue(h.gateway, 'carehub_timeseries_queue_depth', { sink: 'influx-v2' }), 0)
-    assert.equal(await metricValue(h.gateway, 'carehub_timeseries_points_forwarded_total', { sink: 'influx-v2' }), 6000)
+    assert.equal(await forwarded(), 6000)
     assert.ok(h.lines().some((l) => l.msg === 'time-series server reachable again; catching up'))
 
     const series = await vm.exportSeries('{__name__="climate_temp_c"}')
