@@ -87,7 +87,11 @@ export class DurableAcks {
     this.#flights.push(flight)
     this.#running++
     const started = performance.now()
+    let ended = false
     this.#sync((err) => {
+      // A callback called twice would free a slot twice, and drain() would then wait forever.
+      if (ended) return
+      ended = true
       this.#running--
       if (err && (err as { transient?: boolean }).transient !== true) this.#failure ??= err
       this.#onSynced(performance.now() - started, err)

@@ -34,6 +34,8 @@ export interface CellSpec {
 }
 
 const GENERATOR_BOTTLENECK_PCT = 90
+/** prom-client's default metric: a restarted process reports another start time. */
+const START_TIME = 'process_start_time_seconds'
 
 /** A counter's increase over the window; null when it went down (a restart inside the window, W4). */
 function counterDelta(before: Scrape, after: Scrape, name: string): number | null {
@@ -73,7 +75,7 @@ export async function measureCell(spec: CellSpec): Promise<Cell> {
     spec.alerts.latencies = []
   }
   await spec.api?.take()
-  const before = await scrape(server)
+  const scrapedBefore = await scrape(server)
   const watch = new Stopwatch(server.pid)
   // The generator's own event loop: PUBACKs are timed there, so its delay bounds how much of a
   // PUBACK figure may be the generator's (the API client has a thread of its own: api-load-thread).
@@ -87,7 +89,12 @@ export async function measureCell(spec: CellSpec): Promise<Cell> {
   const generatorLoopP99Ms = loopDelayMs(generatorLoop.percentile(99) / 1e9)
   await sleep(spec.alerts ? 300 : 0) // the last alerts on the live stream
   const rss = rssMiB(server.pid)
-  const after = await scrape(server)
+  const scraped = await scrape(server)
+  // A gateway restarted inside the window (W4) counts from zero again: its deltas are then the
+  // restarted process's own counts since it started, not after minus before (which went negative).
+  const restarted = scrapedBefore !== null && scraped !== null && sum(scraped, START_TIME) !== sum(scrapedBefore, START_TIME)
+  const before = restarted ? (new Map() as Scrape) : scrapedBefore
+  const after = scraped
   await spec.api?.stop()
   const taken = spec.api ? await spec.api.take() : null
   const api = taken && {
@@ -106,6 +113,7 @@ export async function measureCell(spec: CellSpec): Promise<Cell> {
   const ms = (seconds: number | null) => (seconds === null ? null : seconds * 1000)
   const bound = (name: string) => (before && after ? ms(histogramQuantile(before, after, name, 0.99)) : null)
   const notes = [...(spec.notes ?? [])]
+  if (restarted) notes.push("the gateway restarted in the window: its own counters and histograms cover only the restarted process's part")
   if (unacked > 0) notes.push(`${unacked} messages were still unacknowledged 5 s after the load stopped`)
   if (taken && taken.errors > 0) notes.push(`API errors: ${taken.errorKinds.join('; ')}`)
   if (taken && taken.n > 0) notes.push(`API p99 by endpoint: ${taken.p99ByEndpoint.join(', ')}`)
@@ -118,7 +126,7 @@ export async function measureCell(spec: CellSpec): Promise<Cell> {
     sent: recorder.sent,
     acked: recorder.ackCount,
     ackedRate: Math.round(recorder.ackCount / w.seconds),
-    committedRate: committed === null || committed < 0 ? null : Math.round(committed / w.seconds),
+    committedRate: committed === null || committed < 0 || restarted ? null : Math.round(committed / w.seconds),
     lost: journal ? journal.lost : null,
     duplicates: journal ? journal.duplicates : null,
     puback: percentiles(recorder.puback),

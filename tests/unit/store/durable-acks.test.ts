@@ -106,6 +106,21 @@ describe('DurableAcks with overlapping syncs', () => {
     assert.deepEqual(told, ['a durable', 'b durable'])
   })
 
+  test('a sync callback called twice counts once: the slot is freed once and drain still resolves', async () => {
+    const { acks, syncs, told, add } = setup(1)
+    add('a')
+    syncs[0]?.(null)
+    syncs[0]?.(null)
+    add('b')
+    assert.equal(acks.saturated, true, 'b’s sync holds the only slot')
+    add('c')
+    assert.equal(syncs.length, 2, 'c waits: the second call freed no slot')
+    syncs[1]?.(null)
+    syncs[2]?.(null)
+    await acks.drain()
+    assert.deepEqual(told, ['a durable', 'b durable', 'c durable'])
+  })
+
   test('overlap below 1 is refused', () => {
     assert.throws(
       () =>
