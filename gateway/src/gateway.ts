@@ -28,7 +28,7 @@ import { WalCheckpointer } from './store/wal-checkpointer.js'
 import { walSyncer } from './store/wal-sync.js'
 import { clockTrust } from './system/clock-trust.js'
 import { prepareDataDir } from './system/data-dir.js'
-import { BROKER_DIR, PKI_DIR, SECRETS_DIR, STORE_FILE } from './system/data-layout.js'
+import { BROKER_DIR, PKI_DIR, ROLLUP_FILE, SECRETS_DIR, STORE_FILE } from './system/data-layout.js'
 import { gatewayAdvertisement } from './system/gateway-advertisement.js'
 import { HealthRegistry } from './system/health.js'
 import { type AcquiredLock, acquireInstanceLock } from './system/instance-lock.js'
@@ -94,12 +94,14 @@ export class Gateway {
     this.bus = new EventBus<GatewayEvents>(child('bus'))
     this.store = new StoreService({
       path: join(dataDir, STORE_FILE),
+      rollupPath: join(dataDir, ROLLUP_FILE),
       log: child('store'),
       clock,
       checkIntegrity: () => this.#lock?.uncleanStop === true,
     })
     const store = this.store
     const db = () => store.db
+    const rollupDb = () => store.rollupDb
     this.pki = new PkiService({
       dir: join(dataDir, PKI_DIR),
       config: config.pki,
@@ -120,6 +122,7 @@ export class Gateway {
       history: config.history,
       influx: config.influx,
       db,
+      rollupDb,
       clock,
       log: child,
       registry,
@@ -243,7 +246,7 @@ export class Gateway {
         devices: { db, isSilent: (id) => presence.isSilent(id), clock },
         commands: () => this.commands,
         ingestHa: { guard: () => this.homeassistant.guard, ingest: () => this.homeassistant.ingest, maxStates: 1000 },
-        telemetry: { db, clock, history: config.history, timeZone },
+        telemetry: { db, rollupDb, clock, history: config.history, timeZone },
         ...this.rules.routes({ reauthenticate: (token) => this.auth.authenticate(token), heartbeatMs: config.http.eventsHeartbeatSeconds * 1000 }),
         auth: this.auth,
         recentLogs: deps.recentLogs,

@@ -66,22 +66,24 @@ describe('rollups stay exactly-once across SIGKILL (worker-thread fold)', () => 
     }
     // One clean run folds whatever the kills left behind, then stops.
     const last = await spawnDaemon({ dataDir, env })
-    const path = join(dataDir, 'carehub.db')
-    const db = new Database(path, { readonly: true })
+    const db = new Database(join(dataDir, 'carehub.db'), { readonly: true })
+    const rollupDb = new Database(join(dataDir, 'rollups.db'), { readonly: true })
     const q = (sql: string) => db.prepare(sql).pluck().get() as number
+    const qr = (sql: string) => rollupDb.prepare(sql).pluck().get() as number
     const stored = q("SELECT count(*) FROM readings WHERE device_id = 'fold_dev'")
     const lastSeq = q('SELECT max(seq) FROM readings')
-    for (let i = 0; i < 200 && (q("SELECT coalesce(max(seq), 0) FROM cursors WHERE consumer = 'rollups'") ?? 0) < lastSeq; i++) {
+    for (let i = 0; i < 200 && (qr('SELECT coalesce(max(seq), 0) FROM fold_cursor') ?? 0) < lastSeq; i++) {
       await new Promise((r) => setTimeout(r, 50))
     }
     last.proc.kill('SIGTERM')
     await last.exited
     const sumSeq = q("SELECT sum(json_extract(fields, '$.seq')) FROM readings WHERE device_id = 'fold_dev'")
-    const tiers = db
+    const tiers = rollupDb
       .prepare(
         "SELECT tier, sum(count) AS count, sum(sum) AS total FROM rollups WHERE device_id = 'fold_dev' AND field = 'seq' GROUP BY tier ORDER BY tier",
       )
       .all() as Array<{ tier: string; count: number; total: number }>
+    rollupDb.close()
     db.close()
     assert.ok(stored > TRIALS * 50, `enough load to mean something: ${stored} readings stored`)
     process.stdout.write(`# rollups: ${stored} readings stored over ${TRIALS} SIGKILLs\n`)

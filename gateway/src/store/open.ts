@@ -3,7 +3,7 @@ import Database from 'better-sqlite3'
 import type { Logger } from 'pino'
 import { CarehubError } from '../core/errors.js'
 import { migrate } from './migrate.js'
-import { MIGRATIONS } from './migrations/registry.js'
+import { MIGRATIONS, type Migration } from './migrations/registry.js'
 import { SAFETY_NET_AUTOCHECKPOINT_PAGES } from './wal-checkpointer.js'
 
 export type Db = Database.Database
@@ -14,6 +14,8 @@ export interface OpenStoreOptions {
   readonly now: number
   /** Run PRAGMA integrity_check before anything writes (after an unclean stop). */
   readonly checkIntegrity: boolean
+  /** The schema this file follows (default: the journal's). */
+  readonly migrations?: readonly Migration[]
 }
 
 /** SQLite result codes better-sqlite3 reports for a file that is not (or no longer) a database. */
@@ -60,7 +62,7 @@ export function openStore(options: OpenStoreOptions): Db {
     // its fdatasync stall ~1 s in 2 of 2 bench W1 runs (none without). The -wal file keeps its
     // largest size (the checkpointer restarts it from 8,000 frames, ~33 MB, sampled once a second)
     // and is rewritten in place.
-    migrate(db, MIGRATIONS, options.now, path)
+    migrate(db, options.migrations ?? MIGRATIONS, options.now, path)
     return db
   } catch (err) {
     db.close()

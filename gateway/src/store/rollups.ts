@@ -46,10 +46,8 @@ export class RollupStore {
   readonly #getCursor
   readonly #putCursor
 
-  constructor(
-    db: Db,
-    readonly consumer = 'rollups',
-  ) {
+  /** `db` is the rollup database (rollup-db.ts). */
+  constructor(db: Db) {
     this.#db = db
     this.#get = db.prepare('SELECT * FROM rollups WHERE tier = ? AND device_id = ? AND measurement = ? AND field = ? AND bucket_start = ?')
     this.#put = db.prepare(
@@ -58,14 +56,14 @@ export class RollupStore {
     )
     this.#getMemory = db.prepare('SELECT value, ts FROM rollup_series WHERE device_id = ? AND measurement = ? AND field = ?')
     this.#putMemory = db.prepare('INSERT OR REPLACE INTO rollup_series (device_id, measurement, field, value, ts) VALUES (?, ?, ?, ?, ?)')
-    this.#getCursor = db.prepare('SELECT seq FROM cursors WHERE consumer = ?').pluck()
+    this.#getCursor = db.prepare('SELECT seq FROM fold_cursor WHERE id = 1').pluck()
     this.#putCursor = db.prepare(
-      'INSERT INTO cursors (consumer, seq, updated_at) VALUES (?, ?, ?) ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at',
+      'INSERT INTO fold_cursor (id, seq, updated_at) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at',
     )
   }
 
   cursor(): number {
-    return (this.#getCursor.get(this.consumer) as number | undefined) ?? 0
+    return (this.#getCursor.get() as number | undefined) ?? 0
   }
 
   memory(deviceId: string, measurement: string, field: string): SeriesMemory | undefined {
@@ -76,11 +74,10 @@ export class RollupStore {
   /**
    * Merge the deltas into the stored rows, remember each series' last value and move the cursor —
    * one transaction, so a crash leaves either all of a fold or none of it (no reading counted twice).
-   * The stored rows are read and merged BEFORE the write lock is taken: the lock is shared with the
-   * ingest's group commit, which waits for as long as this transaction lasts (holding it through
-   * 1,200 read-parse-merge-writes took 20–70 ms, every second). Only this store writes rollup rows;
-   * the janitor deletes buckets past retention, and one it deletes in between comes back merged, to
-   * go at its next pass.
+   * The stored rows are read and merged before the write lock is taken, so the transaction is only
+   * the writes (the janitor's deletes wait for it). Only this store writes rollup rows; the janitor
+   * deletes buckets past retention, and one it deletes in between comes back merged, to go at its
+   * next pass.
    */
   apply(deltas: readonly Bucket[], memory: ReadonlyMap<string, SeriesMemory>, cursor: number, now: number): void {
     const rows = deltas.map((d) => {
@@ -108,7 +105,7 @@ export class RollupStore {
       .transaction(() => {
         for (const row of rows) this.#put.run(row)
         for (const s of series) this.#putMemory.run(s)
-        this.#putCursor.run(this.consumer, cursor, now)
+        this.#putCursor.run(cursor, now)
       })
       .immediate()
   }

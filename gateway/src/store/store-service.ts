@@ -3,18 +3,25 @@ import type { Clock } from '../core/clock.js'
 import { CarehubError } from '../core/errors.js'
 import type { HealthCheck, Service } from '../core/service.js'
 import { type Db, openStore } from './open.js'
+import { moveRollupsOut, openRollupDb } from './rollup-db.js'
 
-/** The SQLite store as a long-lived part: opened (and checked, migrated) on start, closed on stop. */
+/**
+ * The SQLite store as a long-lived part: the journal (carehub.db) and the rollups (rollups.db,
+ * rollup-db.ts), opened (and checked, migrated) on start, closed on stop.
+ */
 export class StoreService implements Service {
   readonly name = 'store'
   readonly #path: string
+  readonly #rollupPath: string
   readonly #log: Logger
   readonly #clock: Clock
   readonly #checkIntegrity: () => boolean
   #db: Db | undefined
+  #rollupDb: Db | undefined
 
-  constructor(deps: { path: string; log: Logger; clock: Clock; checkIntegrity: () => boolean }) {
+  constructor(deps: { path: string; rollupPath: string; log: Logger; clock: Clock; checkIntegrity: () => boolean }) {
     this.#path = deps.path
+    this.#rollupPath = deps.rollupPath
     this.#log = deps.log
     this.#clock = deps.clock
     this.#checkIntegrity = deps.checkIntegrity
@@ -25,6 +32,12 @@ export class StoreService implements Service {
     return this.#db
   }
 
+  /** The rollup database (rollups.db). */
+  get rollupDb(): Db {
+    if (!this.#rollupDb) throw new CarehubError('CAREHUB_ERR_STORE_UNAVAILABLE', 'the store is not open')
+    return this.#rollupDb
+  }
+
   get isOpen(): boolean {
     return this.#db?.open === true
   }
@@ -33,27 +46,41 @@ export class StoreService implements Service {
     name: 'store',
     critical: true,
     check: () => {
-      if (!this.#db?.open) return { status: 'down', detail: 'not open' }
+      if (!this.#db?.open || !this.#rollupDb?.open) return { status: 'down', detail: 'not open' }
       this.#db.prepare('SELECT 1').get()
+      this.#rollupDb.prepare('SELECT 1').get()
       return { status: 'ok' }
     },
   }
 
   async start(): Promise<void> {
-    this.#db = openStore({ path: this.#path, log: this.#log, now: this.#clock.now(), checkIntegrity: this.#checkIntegrity() })
-    this.#log.info({ path: this.#path }, 'store open (WAL, synchronous=FULL)')
+    const now = this.#clock.now()
+    const checkIntegrity = this.#checkIntegrity()
+    const db = openStore({ path: this.#path, log: this.#log, now, checkIntegrity })
+    try {
+      this.#rollupDb = openRollupDb({ path: this.#rollupPath, log: this.#log, now, checkIntegrity })
+      const moved = moveRollupsOut(db, this.#rollupDb)
+      if (moved > 0) this.#log.info({ rows: moved, to: this.#rollupPath }, 'rollups moved out of the journal into their own file')
+    } catch (err) {
+      this.#rollupDb?.close()
+      db.close()
+      throw err
+    }
+    this.#db = db
+    this.#log.info({ path: this.#path, rollups: this.#rollupPath }, 'store open (WAL, synchronous=FULL)')
   }
 
   async stop(): Promise<void> {
-    const db = this.#db
-    if (!db?.open) return
-    try {
-      // Fold the WAL back so a copy of the main file alone is a complete backup after a clean stop.
-      db.pragma('wal_checkpoint(TRUNCATE)')
-      db.pragma('optimize')
-    } finally {
-      db.close()
-      this.#log.info('store closed')
+    for (const db of [this.#rollupDb, this.#db]) {
+      if (!db?.open) continue
+      try {
+        // Fold the WAL back so a copy of the two files alone is a complete backup after a clean stop.
+        db.pragma('wal_checkpoint(TRUNCATE)')
+        db.pragma('optimize')
+      } finally {
+        db.close()
+      }
     }
+    this.#log.info('store closed')
   }
 }

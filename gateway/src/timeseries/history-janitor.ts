@@ -7,7 +7,9 @@ import type { Db } from '../store/open.js'
 import { HistoryPurge } from './history-purge.js'
 
 export interface JanitorOptions {
+  /** The journal and the rollup database (store/rollup-db.ts): the budget is for both. */
   readonly db: () => Db
+  readonly rollupDb: () => Db
   readonly clock: Clock
   readonly log: Logger
   readonly registry: Registry
@@ -71,7 +73,7 @@ export class HistoryJanitor implements Service {
     const used = () => this.#usedBytes()
     new Gauge({
       name: 'carehub_store_used_bytes',
-      help: 'Bytes of the database in use (pages minus free pages); compare with the disk budget',
+      help: 'Bytes of the journal and rollup databases in use (pages minus free pages); compare with the disk budget',
       registers,
       collect() {
         this.set(used())
@@ -105,7 +107,7 @@ export class HistoryJanitor implements Service {
   async #pass(): Promise<PurgeReport> {
     const s = this.#o.settings
     const now = this.#o.clock.now()
-    const purge = new HistoryPurge(this.#o.db(), s.purgeBatch)
+    const purge = new HistoryPurge(this.#o.db(), this.#o.rollupDb(), s.purgeBatch)
     let longest = 0
     const step = async <T>(fn: () => T): Promise<T> => {
       const started = performance.now()
@@ -178,14 +180,18 @@ export class HistoryJanitor implements Service {
     this.#stuck = used > budget && dropped === 0
   }
 
+  /** Pages in use (not free) in the journal and the rollup database: the -wal files keep their own size. */
   #usedBytes(): number {
     try {
-      const db = this.#o.db()
-      const pages = db.pragma('page_count', { simple: true }) as number
-      const free = db.pragma('freelist_count', { simple: true }) as number
-      return (pages - free) * (db.pragma('page_size', { simple: true }) as number)
+      return usedBytes(this.#o.db()) + usedBytes(this.#o.rollupDb())
     } catch {
       return 0
     }
   }
+}
+
+function usedBytes(db: Db): number {
+  const pages = db.pragma('page_count', { simple: true }) as number
+  const free = db.pragma('freelist_count', { simple: true }) as number
+  return (pages - free) * (db.pragma('page_size', { simple: true }) as number)
 }

@@ -14,6 +14,8 @@ export interface HistoryDeps {
   readonly history: HistoryConfig
   readonly influx: InfluxConfig | undefined
   readonly db: () => Db
+  /** The rollup database (store/rollup-db.ts). */
+  readonly rollupDb: () => Db
   readonly clock: Clock
   readonly log: (module: string) => Logger
   readonly registry: Registry
@@ -40,7 +42,14 @@ export function buildHistory(d: HistoryDeps): HistoryParts {
   const detector = new AnomalyDetector(d.history.anomaly, (deviceId, measurement) =>
     recentFields(d.db(), deviceId, measurement, d.history.anomaly.window),
   )
-  const rollups = new RollupService({ db: d.db, clock: d.clock, log: d.log('rollups'), registry: d.registry, flushMs: d.history.rollupFlushMs })
+  const rollups = new RollupService({
+    db: d.db,
+    rollupDb: d.rollupDb,
+    clock: d.clock,
+    log: d.log('rollups'),
+    registry: d.registry,
+    flushMs: d.history.rollupFlushMs,
+  })
   const forwarder =
     d.influx &&
     new ForwarderHost({
@@ -54,6 +63,7 @@ export function buildHistory(d: HistoryDeps): HistoryParts {
     })
   const janitor = new HistoryJanitor({
     db: d.db,
+    rollupDb: d.rollupDb,
     clock: d.clock,
     log: d.log('history'),
     registry: d.registry,

@@ -7,10 +7,13 @@ import type { TierName } from './rollup-fold.js'
  */
 export class HistoryPurge {
   readonly #db: Db
+  readonly #rollupDb: Db
   readonly #batch: number
 
-  constructor(db: Db, batch: number) {
+  /** `db` is the journal, `rollupDb` the rollup database (store/rollup-db.ts). */
+  constructor(db: Db, rollupDb: Db, batch: number) {
     this.#db = db
+    this.#rollupDb = rollupDb
     this.#batch = batch
   }
 
@@ -49,7 +52,7 @@ export class HistoryPurge {
   }
 
   rollupsBefore(tier: TierName, cutoff: number): number {
-    return this.#db
+    return this.#rollupDb
       .prepare(
         `DELETE FROM rollups WHERE (tier, device_id, measurement, field, bucket_start) IN
            (SELECT tier, device_id, measurement, field, bucket_start FROM rollups WHERE tier = ? AND bucket_start < ? LIMIT ?)`,
@@ -58,7 +61,7 @@ export class HistoryPurge {
   }
 
   oldestRollups(tier: TierName): number {
-    const oldest = this.#db.prepare('SELECT min(bucket_start) FROM rollups WHERE tier = ?').pluck().get(tier) as number | null
+    const oldest = this.#rollupDb.prepare('SELECT min(bucket_start) FROM rollups WHERE tier = ?').pluck().get(tier) as number | null
     return oldest === null ? 0 : this.rollupsBefore(tier, oldest + 1)
   }
 

@@ -13,7 +13,10 @@ import type { FromRollupWorker, RollupWorkerData, ToRollupWorker } from './rollu
 const MAX_PER_FLUSH = 50_000
 
 export interface RollupServiceOptions {
+  /** The journal, which the fold reads… */
   readonly db: () => Db
+  /** …and the rollup database it writes (store/rollup-db.ts). */
+  readonly rollupDb: () => Db
   readonly clock: Clock
   readonly log: Logger
   readonly registry: Registry
@@ -108,7 +111,12 @@ export class RollupService implements Service {
   }
 
   #spawn(): Promise<void> {
-    const data: RollupWorkerData = { path: this.#o.db().name, chunk: this.#o.chunk ?? 1000, maxPerStep: MAX_PER_FLUSH }
+    const data: RollupWorkerData = {
+      journalPath: this.#o.db().name,
+      rollupPath: this.#o.rollupDb().name,
+      chunk: this.#o.chunk ?? 1000,
+      maxPerStep: MAX_PER_FLUSH,
+    }
     const worker = startModuleWorker(siblingModule(import.meta.url, 'rollup-worker'), data)
     this.#worker = worker
     this.#ready = new Promise<void>((resolve) => {

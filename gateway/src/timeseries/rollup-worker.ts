@@ -4,13 +4,16 @@ import { RollupStore } from '../store/rollups.js'
 import { foldStep } from './rollup-catchup.js'
 
 /**
- * The rollup fold, on its own thread with its own SQLite connection (WAL: its reads never wait for
- * the ingest's commits). Reading back, parsing and folding the journal and writing the buckets
- * used to block the event loop for tens of milliseconds every second — the whole tail of the
- * PUBACK latency. Exactly-once is unchanged: each step stores its deltas and the cursor together.
+ * The rollup fold, on its own thread with its own SQLite connections: it reads the journal
+ * (carehub.db, WAL: its reads never wait for the ingest's commits) and writes the rollup database
+ * (rollups.db, store/rollup-db.ts), so it never holds the journal's write lock either. Reading
+ * back, parsing and folding the journal and writing the buckets used to block the event loop for
+ * tens of milliseconds every second. Exactly-once: each step stores its deltas and the cursor
+ * together, in rollups.db.
  */
 export interface RollupWorkerData {
-  readonly path: string
+  readonly journalPath: string
+  readonly rollupPath: string
   readonly chunk: number
   /** Journal entries per transaction at most (a long backlog takes several). */
   readonly maxPerStep: number
@@ -36,19 +39,16 @@ if (!port) throw new Error('rollup-worker runs as a worker thread')
 const options = (workerData as { data: RollupWorkerData }).data
 const send = (m: FromRollupWorker) => port.postMessage(m)
 
-const db = new Database(options.path, { fileMustExist: true })
+const journal = new Database(options.journalPath, { fileMustExist: true })
+journal.pragma('busy_timeout = 5000')
+journal.pragma('query_only = ON')
+const db = new Database(options.rollupPath, { fileMustExist: true })
 db.pragma('busy_timeout = 5000')
-// NORMAL, not FULL: this connection's commit does not fsync while it holds the store's one write
-// lock, which the journal waits for (bench: PUBACKs held 40-80 ms behind a fold's commit, the WAL
-// sync itself taking up to 200 ms on this VM). Nothing is lost by it. In WAL mode NORMAL keeps the
-// store consistent and may only drop the newest transactions at a power loss
-// (sqlite.org pragma.html#pragma_synchronous); a step's deltas and cursor commit together, so a
-// dropped step is folded again. And the WAL is one append-only file: the journal's next fdatasync
-// covers this step's frames too, before anything that follows it (the retention purge that
-// trusts this cursor) can be durable.
-db.pragma('synchronous = NORMAL')
-if (db.pragma('synchronous', { simple: true }) !== 1) throw new Error('rollup worker: synchronous=NORMAL could not be set')
-db.pragma('foreign_keys = ON')
+// FULL, as openStore sets it (better-sqlite3 would run NORMAL in WAL mode): the retention purge
+// drops raw readings up to this cursor, so a cursor it has seen must survive a power cut. The
+// fsync is this thread's; no journal commit waits for it.
+db.pragma('synchronous = FULL')
+if (db.pragma('synchronous', { simple: true }) !== 2) throw new Error('rollup worker: synchronous=FULL could not be set')
 const store = new RollupStore(db)
 let cursor = store.cursor()
 let waiting: Array<{ id: number; now: number }> = []
@@ -73,7 +73,7 @@ function pass(): void {
     try {
       const s = stopping
         ? { cursor, folded: 0, more: false, buckets: 0, values: 0 }
-        : foldStep(db, store, cursor, now, options.chunk, options.maxPerStep)
+        : foldStep(journal, store, cursor, now, options.chunk, options.maxPerStep)
       cursor = s.cursor
       folded += s.folded
       buckets += s.buckets
@@ -97,6 +97,7 @@ function pass(): void {
 function finish(): void {
   if (busy) return
   db.close()
+  journal.close()
   port?.close()
 }
 

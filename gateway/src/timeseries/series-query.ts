@@ -66,14 +66,15 @@ export function chooseTier(
   return { tier: tier.name, stepMs: Math.max(tier.ms, Math.ceil(step / tier.ms) * tier.ms) }
 }
 
-export function querySeries(db: Db, h: HistoryConfig, req: SeriesRequest, now: number): SeriesAnswer {
+/** Raw readings come from the journal `db`, rollups from `rollupDb` (store/rollup-db.ts). */
+export function querySeries(db: Db, rollupDb: Db, h: HistoryConfig, req: SeriesRequest, now: number): SeriesAnswer {
   const { tier, stepMs } = chooseTier(h, req, now)
   if (tier === 'raw') return { tier, stepMs: 0, points: rawPoints(db, req) }
   const points = Math.ceil((req.to - req.from) / stepMs)
   if (points > MAX_POINTS) {
     throw new CarehubError('CAREHUB_ERR_VALIDATION', `that is ${points} points; at most ${MAX_POINTS} — choose a larger step or a shorter range`)
   }
-  const buckets = rollupRange(db, tier, req.deviceId, req.measurement, req.field, bucketStartOf(req.from, stepMs), req.to)
+  const buckets = rollupRange(rollupDb, tier, req.deviceId, req.measurement, req.field, bucketStartOf(req.from, stepMs), req.to)
   return { tier, stepMs, points: regroup(buckets, stepMs).map(toPoint) }
 }
 

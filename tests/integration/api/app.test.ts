@@ -8,6 +8,7 @@ import { CarehubError } from '../../../gateway/src/core/errors.js'
 import type { HealthCheck } from '../../../gateway/src/core/service.js'
 import { RuleSet } from '../../../gateway/src/rules/rule-set.js'
 import { openStore } from '../../../gateway/src/store/open.js'
+import { openRollupDb } from '../../../gateway/src/store/rollup-db.js'
 import { HealthRegistry } from '../../../gateway/src/system/health.js'
 import { Metrics } from '../../../gateway/src/system/metrics.js'
 import { RecentErrors } from '../../../gateway/src/system/recent-errors.js'
@@ -25,7 +26,9 @@ function fromLoopback(path: string, init?: RequestInit): Request {
 
 function setup(options: { checks?: HealthCheck[] } = {}) {
   const { log, lines } = captureLogger()
-  const db = openStore({ path: join(tempDir(), 'api.db'), log, now: Date.parse('2026-11-27T10:00:00Z'), checkIntegrity: false })
+  const dir = tempDir()
+  const db = openStore({ path: join(dir, 'api.db'), log, now: Date.parse('2026-11-27T10:00:00Z'), checkIntegrity: false })
+  const rollupDb = openRollupDb({ path: join(dir, 'rollups.db'), log, now: Date.parse('2026-11-27T10:00:00Z'), checkIntegrity: false })
   const health = new HealthRegistry()
   for (const c of options.checks ?? [{ name: 'store', critical: true, check: () => ({ status: 'ok' as const }) }]) health.add(c)
   const metrics = new Metrics({})
@@ -52,7 +55,7 @@ function setup(options: { checks?: HealthCheck[] } = {}) {
       },
       maxStates: 10,
     },
-    telemetry: { db: () => db, clock: { now: () => Date.now() }, history: ConfigSchema.parse({}).history, timeZone: 'UTC' },
+    telemetry: { db: () => db, rollupDb: () => rollupDb, clock: { now: () => Date.now() }, history: ConfigSchema.parse({}).history, timeZone: 'UTC' },
     automations: {
       db: () => db,
       clock: { now: () => Date.now() },

@@ -18,6 +18,7 @@ describe('history janitor: retention and the disk budget (real SQLite)', () => {
       clock: { now: () => now },
     })
     const db = h.gateway.store.db
+    const rollupDb = h.gateway.store.rollupDb
     const last = await submitClimate(h.gateway, now - 3600_000, 0, 1000)
     now += 1.5 * DAY
     // Not yet folded into the rollups: retention must wait for the fold.
@@ -32,13 +33,13 @@ describe('history janitor: retention and the disk budget (real SQLite)', () => {
     const report = await h.gateway.history.janitor.run()
     assert.equal(count(db, 'SELECT count(*) FROM readings'), 0)
     assert.equal(report.retention, 1000)
-    assert.ok(count(db, "SELECT count(*) FROM rollups WHERE tier = '1m'") > 0, 'rollups outlive raw readings')
+    assert.ok(count(rollupDb, "SELECT count(*) FROM rollups WHERE tier = '1m'") > 0, 'rollups outlive raw readings')
     assert.equal(h.gateway.history.rollups.cursor, last)
 
     now += 1 * DAY
     const later = await h.gateway.history.janitor.run()
-    assert.equal(count(db, "SELECT count(*) FROM rollups WHERE tier = '1m'"), 0, '1m rollups past their 2 days')
-    assert.ok(count(db, "SELECT count(*) FROM rollups WHERE tier = '1h'") > 0, 'hourly rollups stay')
+    assert.equal(count(rollupDb, "SELECT count(*) FROM rollups WHERE tier = '1m'"), 0, '1m rollups past their 2 days')
+    assert.ok(count(rollupDb, "SELECT count(*) FROM rollups WHERE tier = '1h'") > 0, 'hourly rollups stay')
     assert.ok(later.retention > 0)
     assert.equal(await metricValue(h.gateway, 'carehub_history_purged_rows_total', { reason: 'retention' }), report.retention + later.retention)
   })

@@ -4,6 +4,7 @@ import { test } from 'node:test'
 import { Registry } from 'prom-client'
 import { JournalWriter } from '../../../gateway/src/store/journal.js'
 import { openStore } from '../../../gateway/src/store/open.js'
+import { openRollupDb } from '../../../gateway/src/store/rollup-db.js'
 import { RollupService } from '../../../gateway/src/timeseries/rollup-service.js'
 import { reading } from '../../_support/history-data.js'
 import { captureLogger } from '../../_support/log-capture.js'
@@ -14,19 +15,29 @@ const T0 = Date.parse('2026-11-28T10:00:00Z')
 /** `devices` devices, each reporting `each` readings of one field within the same minute; folded once. */
 async function foldOnce(devices: number, each: number) {
   const { log } = captureLogger()
-  const db = openStore({ path: join(tempDir(), 'carehub.db'), log, now: T0, checkIntegrity: false })
+  const dir = tempDir()
+  const db = openStore({ path: join(dir, 'carehub.db'), log, now: T0, checkIntegrity: false })
+  const rollupDb = openRollupDb({ path: join(dir, 'rollups.db'), log, now: T0, checkIntegrity: false })
   const add = db.prepare(`INSERT INTO devices (id, source, created_at, updated_at) VALUES (?, 'mqtt', 0, 0)`)
   for (let d = 0; d < devices; d++) add.run(`d${d}`)
   const readings = []
   for (let k = 0; k < each; k++) for (let d = 0; d < devices; d++) readings.push(reading(`d${d}`, 'climate', { temp_c: k }, T0 + k))
   new JournalWriter(db).commit(readings, [])
-  const rollups = new RollupService({ db: () => db, clock: { now: () => T0 + 60_000 }, log, registry: new Registry(), flushMs: 5000 })
+  const rollups = new RollupService({
+    db: () => db,
+    rollupDb: () => rollupDb,
+    clock: { now: () => T0 + 60_000 },
+    log,
+    registry: new Registry(),
+    flushMs: 5000,
+  })
   await rollups.start()
   try {
     await rollups.flush()
-    return { next: rollups.nextFoldInMs, rows: db.prepare('SELECT count(*) FROM rollups').pluck().get() as number }
+    return { next: rollups.nextFoldInMs, rows: rollupDb.prepare('SELECT count(*) FROM rollups').pluck().get() as number }
   } finally {
     await rollups.stop()
+    rollupDb.close()
     db.close()
   }
 }

@@ -34,6 +34,8 @@ export const TelemetryQueryDoc = z.object({
 
 export interface TelemetryRouteDeps {
   readonly db: () => Db
+  /** The rollup database (store/rollup-db.ts). */
+  readonly rollupDb: () => Db
   readonly clock: Clock
   readonly history: HistoryConfig
   readonly timeZone: string
@@ -55,6 +57,7 @@ export function telemetryRoutes(app: H3, deps: TelemetryRouteDeps): void {
     const from = to - q.data.range
     const answer = querySeries(
       db,
+      deps.rollupDb(),
       deps.history,
       { deviceId: id, measurement: q.data.measurement, field: q.data.field, from, to, stepMs: q.data.step },
       now,
@@ -73,7 +76,7 @@ export function telemetryRoutes(app: H3, deps: TelemetryRouteDeps): void {
     if (!params.success) throw invalid(`invalid parameters for preset "${name}"`, params.error.issues)
     const now = deps.clock.now()
     // biome-ignore lint/suspicious/noExplicitAny: the schema above validated params for exactly this preset
-    const rows = runPreset(name, params.data as any, { db: deps.db(), now, timeZone: deps.timeZone })
+    const rows = runPreset(name, params.data as any, { db: deps.db(), rollupDb: deps.rollupDb(), now, timeZone: deps.timeZone })
     return { preset: name, params: params.data, generatedAt: now, rows }
   })
 }

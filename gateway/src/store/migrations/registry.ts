@@ -5,6 +5,7 @@ import * as m004 from './004-mfa.js'
 import * as m005 from './005-history.js'
 import * as m006 from './006-secrets.js'
 import * as m007 from './007-alerts.js'
+import * as r001 from './rollups/001-rollups.js'
 
 /**
  * Forward-only, numbered migrations. Append; never edit or reorder a released one — a database
@@ -25,3 +26,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 6, name: 'secrets', sql: m006.sql },
   { version: 7, name: 'alerts', sql: m007.sql },
 ]
+
+/** The rollup database's own migrations (rollups.db, store/rollup-db.ts): numbered on their own. */
+export const ROLLUP_MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'rollups', sql: r001.sql }]
