@@ -3,6 +3,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { AlertStream } from './alert-stream.js'
 import type { ApiLoadThread } from './api-load-thread.js'
+import { diskSyncFloor } from './disk-floor.js'
 import { drain, Recorder, type SimDevice } from './fleet.js'
 import type { GatewayTarget } from './gateway-target.js'
 import { histogramAbove, histogramQuantile, parseScrape, type Scrape, sum } from './prometheus-text.js'
@@ -34,6 +35,7 @@ export interface CellSpec {
 }
 
 const GENERATOR_BOTTLENECK_PCT = 90
+const DISK_PROBE_SECONDS = 2
 /** prom-client's default metric: a restarted process reports another start time. */
 const START_TIME = 'process_start_time_seconds'
 
@@ -61,6 +63,10 @@ export async function measureCell(spec: CellSpec): Promise<Cell> {
     d.recorder = recorder
     d.hotEvery = spec.hotEvery ?? 0
   }
+  // The disk just before the load (disk-floor.ts, 2 s; the gateway idle but for its background
+  // work): this VM's disk has slow periods in which its syncs alone take 10-100 times longer, and a
+  // cell's latency figures follow them.
+  const disk = gw ? await diskSyncFloor(gw.dataDir, DISK_PROBE_SECONDS) : null
   // The API load runs only in the cells that ask for it: its CPU must not count against the others'
   // messages (W1's CPU ratio to Mosquitto is about MQTT alone).
   await spec.api?.start()
@@ -141,6 +147,7 @@ export async function measureCell(spec: CellSpec): Promise<Cell> {
     extra: {
       ...extra,
       ...(journal ? { journalEntries: journal.entries } : {}),
+      ...(disk ? { diskBeforeP99Ms: disk.diskSyncP99Ms ?? null, diskBeforeMaxMs: disk.diskSyncMaxMs ?? null } : {}),
       generatorLoopP99Ms,
       // What the disk (an SD card on a Pi) is asked to write per acknowledged message: the WAL's
       // whole 4 KiB pages per commit, checkpoints, rollups, the broker's LevelDB.
