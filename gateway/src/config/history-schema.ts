@@ -64,17 +64,10 @@ export const HistorySchema = z
       ),
     purgeIntervalSeconds: z.int().min(1).max(86_400).default(60).describe('How often retention and the disk budget are enforced.'),
     purgeBatch: z.int().min(10).max(100_000).default(2000).describe('Rows deleted per step; ingest runs between steps.'),
-    // 5 s, not 1 s: each fold writes every touched bucket in one transaction on the rollup worker,
-    // holding the store's write lock for ~10–20 ms; once a second that delayed ~2 % of PUBACKs
-    // (W1 PUBACK p99 32 ms, ~400 lock waits a minute), every 5 s it is 0.4 % (p99 12–14 ms).
-    // The cost: a chart's newest rollup bucket is up to 5 s behind (ranges under a minute read raw readings).
-    // A fold that wrote many buckets each touched once runs a fifth of this apart (rollup-cadence.ts).
-    rollupFlushMs: z
-      .int()
-      .min(10)
-      .max(60_000)
-      .default(5000)
-      .describe('How often new readings are folded into the rollups (a fifth of it while many devices each report rarely).'),
+    // 5 s: each fold rewrites every bucket row its readings touched (~1,800 at 100 devices × 10
+    // readings/s), so folding less often writes less to the SD card. The cost: a chart's newest
+    // rollup bucket is up to 5 s behind (ranges under a minute read raw readings).
+    rollupFlushMs: z.int().min(10).max(60_000).default(5000).describe('How often new readings are folded into the rollups.'),
     anomaly: z
       .strictObject({
         window: z.int().min(10).max(10_000).default(100).describe('Recent values per numeric series the 3σ test compares against…'),

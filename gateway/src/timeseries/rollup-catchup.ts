@@ -9,10 +9,6 @@ export interface FoldStep {
   readonly folded: number
   /** True when the step stopped at its limit: more entries are waiting. */
   readonly more: boolean
-  /** Bucket rows written (each holds the store's write lock a little longer). */
-  readonly buckets: number
-  /** Field values folded (each updates one bucket per tier). */
-  readonly values: number
 }
 
 /**
@@ -28,22 +24,18 @@ export function foldStep(db: Db, store: RollupStore, cursor: number, now: number
   })
   let next = cursor
   let folded = 0
-  let values = 0
   let more = false
   while (folded < max) {
     const want = Math.min(chunk, max - folded)
     const entries = readAfter(db, next, want)
-    for (const e of entries) {
-      fold.add(e)
-      values += Object.keys(e.fields).length
-    }
+    for (const e of entries) fold.add(e)
     folded += entries.length
     if (entries.length > 0) next = (entries.at(-1) as { seq: number }).seq
     more = entries.length === want
     if (!more) break
   }
-  if (folded === 0) return { cursor, folded: 0, more: false, buckets: 0, values: 0 }
+  if (folded === 0) return { cursor, folded: 0, more: false }
   const { buckets, memory } = fold.drain()
   store.apply(buckets, memory, next, now)
-  return { cursor: next, folded, more, buckets: buckets.length, values }
+  return { cursor: next, folded, more }
 }

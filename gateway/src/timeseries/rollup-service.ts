@@ -6,7 +6,6 @@ import type { Service } from '../core/service.js'
 import { journalLag } from '../store/journal.js'
 import type { Db } from '../store/open.js'
 import { siblingModule, startModuleWorker, stopWorker } from '../system/module-worker.js'
-import { nextFoldDelay } from './rollup-cadence.js'
 import type { FromRollupWorker, RollupWorkerData, ToRollupWorker } from './rollup-worker.js'
 
 /** Journal entries folded into one rollup transaction at most (a long backlog takes several). */
@@ -43,7 +42,6 @@ export class RollupService implements Service {
   #failing = false
   readonly #folded: Counter
   #cursor = 0
-  #lastFold: { buckets: number; values: number } | null = null
 
   constructor(options: RollupServiceOptions) {
     this.#o = options
@@ -66,21 +64,16 @@ export class RollupService implements Service {
     // Catching up on a long backlog (after an upgrade, or readings written while stopped) runs in
     // the worker and must not hold up start-up.
     void this.flush()
-    this.#scheduleFold(this.#o.flushMs)
+    this.#scheduleFold()
   }
 
   /** The next fold from the timer, once the last one ended (a slow one, a backlog, is not queued up behind). */
-  #scheduleFold(ms: number): void {
+  #scheduleFold(): void {
     this.#timer = setTimeout(() => {
       void this.flush().then(() => {
-        if (!this.#stopped) this.#scheduleFold(this.nextFoldInMs)
+        if (!this.#stopped) this.#scheduleFold()
       })
-    }, ms)
-  }
-
-  /** The wait the timer puts after the last fold before the next (rollup-cadence.ts). */
-  get nextFoldInMs(): number {
-    return nextFoldDelay(this.#lastFold, this.#o.flushMs)
+    }, this.#o.flushMs)
   }
 
   /** Fold everything committed before this call (tests and stop call it directly). Never rejects. */
@@ -141,7 +134,6 @@ export class RollupService implements Service {
       this.#failing = false
       this.#cursor = m.cursor
       this.#folded.inc(m.folded)
-      if (m.folded > 0) this.#lastFold = { buckets: m.buckets, values: m.values }
     } else if (!this.#failing) {
       // The cursor did not move: the same entries are folded again next time. Logged once per episode.
       this.#o.log.error({ err: m.message }, 'folding readings into rollups failed; retrying every flush')

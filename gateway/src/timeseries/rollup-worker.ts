@@ -23,15 +23,7 @@ export type ToRollupWorker = { readonly type: 'flush'; readonly id: number; read
 
 export type FromRollupWorker =
   | { readonly type: 'ready'; readonly cursor: number }
-  | {
-      readonly type: 'flushed'
-      readonly ids: readonly number[]
-      readonly cursor: number
-      readonly folded: number
-      /** What the pass wrote: bucket rows, and the field values folded into them (rollup-cadence.ts). */
-      readonly buckets: number
-      readonly values: number
-    }
+  | { readonly type: 'flushed'; readonly ids: readonly number[]; readonly cursor: number; readonly folded: number }
   | { readonly type: 'failed'; readonly ids: readonly number[]; readonly message: string }
 
 const port = parentPort
@@ -67,22 +59,16 @@ function pass(): void {
   const ids = asked.map((a) => a.id)
   const now = (asked.at(-1) as { now: number }).now
   let folded = 0
-  let buckets = 0
-  let values = 0
   const step = () => {
     try {
-      const s = stopping
-        ? { cursor, folded: 0, more: false, buckets: 0, values: 0 }
-        : foldStep(journal, store, cursor, now, options.chunk, options.maxPerStep)
+      const s = stopping ? { cursor, folded: 0, more: false } : foldStep(journal, store, cursor, now, options.chunk, options.maxPerStep)
       cursor = s.cursor
       folded += s.folded
-      buckets += s.buckets
-      values += s.values
       if (s.more) {
         setImmediate(step)
         return
       }
-      send({ type: 'flushed', ids, cursor, folded, buckets, values })
+      send({ type: 'flushed', ids, cursor, folded })
     } catch (err) {
       // The cursor did not move: the same entries are folded again by the next pass.
       send({ type: 'failed', ids, message: (err as Error).message })
