@@ -58,7 +58,7 @@ export class StoreService implements Service {
     const checkIntegrity = this.#checkIntegrity()
     const db = openStore({ path: this.#path, log: this.#log, now, checkIntegrity })
     try {
-      this.#rollupDb = openRollupDb({ path: this.#rollupPath, log: this.#log, now, checkIntegrity })
+      this.#rollupDb = openRollupDb({ path: this.#rollupPath, journalPath: this.#path, log: this.#log, now, checkIntegrity })
       const moved = moveRollupsOut(db, this.#rollupDb)
       if (moved > 0) this.#log.info({ rows: moved, to: this.#rollupPath }, 'rollups moved out of the journal into their own file')
     } catch (err) {
@@ -75,8 +75,8 @@ export class StoreService implements Service {
       if (!db?.open) continue
       try {
         // Fold the WAL back so a copy of the two files alone is a complete backup after a clean stop.
-        db.pragma('wal_checkpoint(TRUNCATE)')
-        db.pragma('optimize')
+        db.pragma('main.wal_checkpoint(TRUNCATE)')
+        db.pragma('main.optimize')
       } finally {
         db.close()
       }

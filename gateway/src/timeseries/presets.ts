@@ -57,7 +57,7 @@ export const PRESET_NAMES = Object.keys(PRESET_PARAMS) as PresetName[]
 export interface PresetContext {
   /** The journal (devices, readings)… */
   readonly db: Db
-  /** …and the rollup database (store/rollup-db.ts). */
+  /** …and the rollup database (store/rollup-db.ts), with the journal attached as `journal`. */
   readonly rollupDb: Db
   readonly now: number
   /** IANA zone for "daily" presets: a day is the home's day, not UTC's. */
@@ -67,9 +67,9 @@ export interface PresetContext {
 type Params<P extends PresetName> = z.output<(typeof PRESET_PARAMS)[P]>
 
 /**
- * Rollups of one tier/measurement/field since `from`, of the devices in scope (one device, a room,
- * or all). The rollups are in a file of their own (store/rollup-db.ts), so the scope is matched
- * here rather than joined in SQL; a device unknown to the journal is out of every scope.
+ * Devices in scope (one device, a room, or all) joined to rollups of one tier/measurement/field
+ * since `from`: per device, a range of the rollups' primary key. The rollups are in a file of
+ * their own, and `rollupDb` has the journal attached as `journal` (store-service.ts).
  */
 function rollupsInScope(
   c: PresetContext,
@@ -79,25 +79,15 @@ function rollupsInScope(
   field: string,
   from: number,
 ): Bucket[] {
-  const scope = new Set(
-    c.db
-      .prepare('SELECT id FROM devices WHERE (? IS NULL OR id = ?) AND (? IS NULL OR room = ?)')
-      .pluck()
-      .all(p.device ?? null, p.device ?? null, p.room ?? null, p.room ?? null) as string[],
-  )
-  if (scope.size === 0) return []
-  const rows = (
-    p.device === undefined
-      ? c.rollupDb
-          .prepare('SELECT * FROM rollups WHERE tier = ? AND measurement = ? AND field = ? AND bucket_start >= ? ORDER BY device_id, bucket_start')
-          .all(tier, measurement, field, from)
-      : c.rollupDb
-          .prepare(
-            'SELECT * FROM rollups WHERE tier = ? AND device_id = ? AND measurement = ? AND field = ? AND bucket_start >= ? ORDER BY bucket_start',
-          )
-          .all(tier, p.device, measurement, field, from)
-  ) as RollupRow[]
-  return rows.filter((r) => scope.has(r.device_id)).map(rowToBucket)
+  const rows = c.rollupDb
+    .prepare(
+      `SELECT r.* FROM journal.devices d JOIN main.rollups r ON r.device_id = d.id
+       WHERE (? IS NULL OR d.id = ?) AND (? IS NULL OR d.room = ?)
+         AND r.tier = ? AND r.measurement = ? AND r.field = ? AND r.bucket_start >= ?
+       ORDER BY r.device_id, r.bucket_start`,
+    )
+    .all(p.device ?? null, p.device ?? null, p.room ?? null, p.room ?? null, tier, measurement, field, from) as RollupRow[]
+  return rows.map(rowToBucket)
 }
 
 function byDevice(buckets: readonly Bucket[]): Map<string, Bucket[]> {

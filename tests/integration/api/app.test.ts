@@ -28,7 +28,13 @@ function setup(options: { checks?: HealthCheck[] } = {}) {
   const { log, lines } = captureLogger()
   const dir = tempDir()
   const db = openStore({ path: join(dir, 'api.db'), log, now: Date.parse('2026-11-27T10:00:00Z'), checkIntegrity: false })
-  const rollupDb = openRollupDb({ path: join(dir, 'rollups.db'), log, now: Date.parse('2026-11-27T10:00:00Z'), checkIntegrity: false })
+  const rollupDb = openRollupDb({
+    path: join(dir, 'rollups.db'),
+    journalPath: join(dir, 'api.db'),
+    log,
+    now: Date.parse('2026-11-27T10:00:00Z'),
+    checkIntegrity: false,
+  })
   const health = new HealthRegistry()
   for (const c of options.checks ?? [{ name: 'store', critical: true, check: () => ({ status: 'ok' as const }) }]) health.add(c)
   const metrics = new Metrics({})

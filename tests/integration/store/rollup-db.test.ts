@@ -59,7 +59,7 @@ describe('rollups in their own database file', () => {
     const dir = tempDir()
     oldJournal(dir)
     const journal = openStore({ path: join(dir, 'carehub.db'), log, now: T0, checkIntegrity: false })
-    const rollups = openRollupDb({ path: join(dir, 'rollups.db'), log, now: T0, checkIntegrity: false })
+    const rollups = openRollupDb({ path: join(dir, 'rollups.db'), journalPath: join(dir, 'carehub.db'), log, now: T0, checkIntegrity: false })
     // Another connection holds the journal's write lock: the copy commits, the drop cannot.
     const other = new Database(join(dir, 'carehub.db'))
     other.exec('BEGIN IMMEDIATE')
@@ -80,7 +80,7 @@ describe('rollups in their own database file', () => {
   test("a fold completes while another connection holds the journal's write lock: folds no longer wait for the journal", async () => {
     const dir = tempDir()
     const db = openStore({ path: join(dir, 'carehub.db'), log, now: T0, checkIntegrity: false })
-    const rollupDb = openRollupDb({ path: join(dir, 'rollups.db'), log, now: T0, checkIntegrity: false })
+    const rollupDb = openRollupDb({ path: join(dir, 'rollups.db'), journalPath: join(dir, 'carehub.db'), log, now: T0, checkIntegrity: false })
     db.prepare("INSERT INTO devices (id, source, created_at, updated_at) VALUES ('d0', 'mqtt', 0, 0)").run()
     new JournalWriter(db).commit(
       Array.from({ length: 100 }, (_, k) => reading('d0', 'climate', { temp_c: k }, T0 + k)),
