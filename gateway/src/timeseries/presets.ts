@@ -68,9 +68,18 @@ type Params<P extends PresetName> = z.output<(typeof PRESET_PARAMS)[P]>
 
 /**
  * Devices in scope (one device, a room, or all) joined to rollups of one tier/measurement/field
- * since `from`: per device, a range of the rollups' primary key. The rollups are in a file of
- * their own, and `rollupDb` has the journal attached as `journal` (store-service.ts).
+ * since `from`. The rollups are in a file of their own, and `rollupDb` has the journal attached as
+ * `journal` (store/rollup-db.ts). CROSS JOIN makes devices the outer loop (sqlite.org
+ * optoverview.html §"Manual Control Of Query Plans Using CROSS JOIN"), so each device in scope
+ * reads a range of the rollups' primary key. With a plain JOIN and no ANALYZE statistics SQLite
+ * chose to scan the tier's time index over every series instead: 600 ms for a room of 30 devices
+ * among 300 (270,000 rows of 1m buckets), 78 ms this way, on the event loop either way.
  */
+export const ROLLUPS_IN_SCOPE_SQL = `SELECT r.* FROM journal.devices d CROSS JOIN main.rollups r
+  WHERE r.device_id = d.id AND (? IS NULL OR d.id = ?) AND (? IS NULL OR d.room = ?)
+    AND r.tier = ? AND r.measurement = ? AND r.field = ? AND r.bucket_start >= ?
+  ORDER BY r.device_id, r.bucket_start`
+
 function rollupsInScope(
   c: PresetContext,
   p: { device?: string | undefined; room?: string | undefined },
@@ -80,12 +89,7 @@ function rollupsInScope(
   from: number,
 ): Bucket[] {
   const rows = c.rollupDb
-    .prepare(
-      `SELECT r.* FROM journal.devices d JOIN main.rollups r ON r.device_id = d.id
-       WHERE (? IS NULL OR d.id = ?) AND (? IS NULL OR d.room = ?)
-         AND r.tier = ? AND r.measurement = ? AND r.field = ? AND r.bucket_start >= ?
-       ORDER BY r.device_id, r.bucket_start`,
-    )
+    .prepare(ROLLUPS_IN_SCOPE_SQL)
     .all(p.device ?? null, p.device ?? null, p.room ?? null, p.room ?? null, tier, measurement, field, from) as RollupRow[]
   return rows.map(rowToBucket)
 }
