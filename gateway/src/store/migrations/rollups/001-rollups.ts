@@ -1,8 +1,8 @@
 /**
  * The rollup database (rollups.db), a file of its own beside the journal: see store/rollup-db.ts
- * for why. Same tables as the journal held up to its migration 007 (001-initial, 005-history),
- * without the foreign keys a second file cannot have; the fold's cursor is one row here, committed
- * with the buckets it covers.
+ * for why. The same tables as the journal held up to its migration 007 (001-initial and
+ * 005-history, copied because released migrations are never edited); the fold's cursor is one row
+ * here, committed with the buckets it covers.
  */
 export const sql = /* sql */ `
 CREATE TABLE rollups (
