@@ -40,9 +40,22 @@ export interface ForwarderOptions {
 
 const READ_SLICE = 250
 
+/**
+ * A point on its way: only its seq and line are kept, not the parsed journal entry. A batch stays
+ * alive while the one before it is written, and its parsed entries (rows, field objects) outlived
+ * the worker's young generation and were promoted to the old one: GC was 6.2 of the forwarder's
+ * 15.8 busy seconds in a bench W3 profile.
+ */
 interface Item {
-  readonly entry: JournalEntry
+  readonly seq: number
   readonly line: string
+}
+
+/** Entries read after a cursor (`count`, the last at `last`), and the points they make. */
+interface Batch {
+  readonly count: number
+  readonly last: number
+  readonly items: Item[]
 }
 
 interface Refused {
@@ -72,7 +85,7 @@ export class Forwarder implements Service {
   #failures = 0
   #episode: { kind: SinkFailureKind; message: string; since: number } | undefined
   /** The next batch, being read and encoded while the current one is written (catch-up only). */
-  #ahead: { after: number; batch: Promise<{ entries: JournalEntry[]; items: Item[] }> } | undefined
+  #ahead: { after: number; batch: Promise<Batch> } | undefined
 
   constructor(options: ForwarderOptions) {
     this.#o = options
@@ -138,13 +151,12 @@ export class Forwarder implements Service {
     const store = this.#store as ForwarderStore
     const ahead = this.#ahead
     this.#ahead = undefined
-    const { entries, items } = ahead?.after === this.#cursor ? await ahead.batch : await this.#read(this.#cursor)
-    if (entries.length === 0) return this.#o.pollMs
+    const { count, last, items } = ahead?.after === this.#cursor ? await ahead.batch : await this.#read(this.#cursor)
+    if (count === 0) return this.#o.pollMs
     const refused: Refused[] = []
     const started = performance.now()
-    const last = (entries.at(-1) as JournalEntry).seq
     const delivered = this.#deliver(items, refused)
-    if (entries.length === this.#o.batchSize) {
+    if (count === this.#o.batchSize) {
       const batch = this.#read(last)
       // A failed write drops it (the cursor did not move); its rejection is not this step's.
       batch.catch(() => {})
@@ -157,7 +169,7 @@ export class Forwarder implements Service {
       throw err
     }
     if (this.#stopped) return 0
-    const deadLetters = refused.map((r) => ({ seq: r.item.entry.seq, line: r.item.line, reason: r.reason, sink: this.#o.sink.name }))
+    const deadLetters = refused.map((r) => ({ seq: r.item.seq, line: r.item.line, reason: r.reason, sink: this.#o.sink.name }))
     const now = this.#o.clock.now()
     try {
       const advanceAlone = async () =>
@@ -176,12 +188,12 @@ export class Forwarder implements Service {
     this.#o.events?.written(items.length - refused.length, refused.length, (performance.now() - started) / 1000, this.#o.clock.now())
     if (refused.length > 0) {
       this.#o.log.warn(
-        { refused: refused.length, first: refused[0]?.reason, seq: refused[0]?.item.entry.seq },
+        { refused: refused.length, first: refused[0]?.reason, seq: refused[0]?.item.seq },
         'the time-series server refused some points; they were moved to dead letters and the rest was sent',
       )
     }
     this.#recovered()
-    return entries.length < this.#o.batchSize ? this.#o.pollMs : 0
+    return count < this.#o.batchSize ? this.#o.pollMs : 0
   }
 
   /**
@@ -190,23 +202,23 @@ export class Forwarder implements Service {
    * (bench W1 profile); in the forwarder's worker (forwarder-host.ts) the slices still let a stop,
    * and the answers it waits for, in between.
    */
-  async #read(from: number): Promise<{ entries: JournalEntry[]; items: Item[] }> {
-    const entries: JournalEntry[] = []
+  async #read(from: number): Promise<Batch> {
     const items: Item[] = []
-    let after = from
-    while (entries.length < this.#o.batchSize) {
-      const want = Math.min(READ_SLICE, this.#o.batchSize - entries.length)
-      const slice = readAfter(this.#o.db(), after, want)
+    let count = 0
+    let last = from
+    while (count < this.#o.batchSize) {
+      const want = Math.min(READ_SLICE, this.#o.batchSize - count)
+      const slice = readAfter(this.#o.db(), last, want)
       for (const entry of slice) {
-        entries.push(entry)
         const line = toLine(entry)
-        if (line !== null) items.push({ entry, line })
+        if (line !== null) items.push({ seq: entry.seq, line })
       }
+      count += slice.length
+      if (slice.length > 0) last = (slice.at(-1) as JournalEntry).seq
       if (slice.length < want || this.#stopped) break
-      after = (slice.at(-1) as JournalEntry).seq
       await new Promise((resolve) => setImmediate(resolve))
     }
-    return { entries, items }
+    return { count, last, items }
   }
 
   async #deliver(items: readonly Item[], refused: Refused[]): Promise<void> {
