@@ -83,6 +83,9 @@ function tryLock(dataDir: string, options: { probe?: boolean } = {}): Database.D
     if (options.probe) {
       db.exec('BEGIN IMMEDIATE; ROLLBACK')
     } else {
+      // The lock file holds no data: without this, the never-ending transaction kept a
+      // `carehub.lock-journal` beside it for the daemon's whole life.
+      db.pragma('journal_mode = MEMORY')
       db.pragma('locking_mode = EXCLUSIVE')
       // The EXCLUSIVE lock stays held until this connection closes (locking_mode=EXCLUSIVE).
       db.exec('BEGIN EXCLUSIVE')

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
@@ -38,6 +38,7 @@ describe('acquireInstanceLock', () => {
     assert.equal(lock.previous, null)
     assert.equal(mode(join(dir, 'carehub.pid')), 0o600)
     assert.deepEqual(readJson(join(dir, 'carehub.pid')), { pid: process.pid, startedAt: NOW })
+    assert.deepEqual(readdirSync(dir).sort(), ['carehub.lock', 'carehub.pid'], 'no journal file beside the lock while it is held')
     lock.release()
   })
 
