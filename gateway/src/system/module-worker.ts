@@ -4,14 +4,31 @@ import { type ResourceLimits, Worker } from 'node:worker_threads'
  * Bootstrap of a worker that runs one of our own modules. Compiled (production) the module is .js
  * and is imported as is. From source (the tests run TypeScript through tsx) a worker does not
  * inherit the parent's `--import tsx` loader, so the bootstrap registers tsx itself first.
+ *
+ * `nice`: os.setPriority(n) is setpriority(PRIO_PROCESS, 0, n), and on Linux the nice value is a
+ * per-thread attribute, `0` naming the calling thread (setpriority(2), "BUGS"): only this worker
+ * is lowered. Elsewhere it would lower the whole process, so it is Linux only. Raising one's own
+ * nice value needs no privilege; should it fail all the same, the worker runs at normal priority.
  */
 const BOOTSTRAP = `
 const { workerData } = require('node:worker_threads')
 ;(async () => {
+  if (workerData.nice && process.platform === 'linux') {
+    try { require('node:os').setPriority(workerData.nice) } catch {}
+  }
   if (workerData.tsx) (await import(workerData.tsx)).register()
   await import(workerData.url)
 })()
 `
+
+/**
+ * The nice value of the workers whose work can wait: the time-series forwarder and the rollup
+ * fold. On two cores at saturation or during a catch-up there are more runnable threads than
+ * cores, and Linux's scheduler then shares the CPU by weight: nice 10 weighs 110 against 1024 for
+ * nice 0 (kernel sched_prio_to_weight), so the broker's and the API's threads run first and the
+ * background ones take what is left. Their work is by cursor (a lag, never a loss).
+ */
+export const BACKGROUND_NICE = 10
 
 /** The sibling module `name` (without extension) of the module at `base`, as the same kind (.js or .ts). */
 export function siblingModule(base: string, name: string): URL {
@@ -37,10 +54,13 @@ export const BACKGROUND_WORKER_LIMITS: ResourceLimits = { maxYoungGenerationSize
  */
 export const BATCH_WORKER_LIMITS: ResourceLimits = { maxYoungGenerationSizeMb: 8 }
 
-/** Start a worker thread running the ES module at `url`; `data` reaches it as workerData.data. */
-export function startModuleWorker(url: URL, data: unknown, resourceLimits: ResourceLimits): Worker {
+/**
+ * Start a worker thread running the ES module at `url`; `data` reaches it as workerData.data.
+ * `nice` (Linux): the thread's nice value, 0 to 19 (BACKGROUND_NICE for work that can wait).
+ */
+export function startModuleWorker(url: URL, data: unknown, resourceLimits: ResourceLimits, nice = 0): Worker {
   const tsx = url.pathname.endsWith('.ts') ? import.meta.resolve('tsx/esm/api') : null
-  return new Worker(BOOTSTRAP, { eval: true, workerData: { url: url.href, tsx, data }, resourceLimits })
+  return new Worker(BOOTSTRAP, { eval: true, workerData: { url: url.href, tsx, data, nice }, resourceLimits })
 }
 
 /** Ask a worker to stop (it finishes what it must and exits), and end it after `graceMs` if it has not. */

@@ -6,7 +6,7 @@ import { backoffDelay } from '../core/backoff.js'
 import type { Clock } from '../core/clock.js'
 import type { HealthCheck, Service, ServiceHealth } from '../core/service.js'
 import type { Db } from '../store/open.js'
-import { BATCH_WORKER_LIMITS, siblingModule, startModuleWorker, stopWorker } from '../system/module-worker.js'
+import { BACKGROUND_NICE, BATCH_WORKER_LIMITS, siblingModule, startModuleWorker, stopWorker } from '../system/module-worker.js'
 import { relogWorkerLine } from '../system/worker-log.js'
 import { ForwarderMetrics } from './forwarder-metrics.js'
 import type { ForwarderRequest, ForwarderWorkerData, FromForwarderWorker, ToForwarderWorker } from './forwarder-protocol.js'
@@ -89,7 +89,12 @@ export class ForwarderHost implements Service {
 
   #spawn(): void {
     const data: ForwarderWorkerData = { path: this.#o.db().name, influx: this.#o.influx, logLevel: this.#o.log.level }
-    const worker = startModuleWorker(this.#o.workerModule ?? siblingModule(import.meta.url, 'forwarder-worker'), data, BATCH_WORKER_LIMITS)
+    const worker = startModuleWorker(
+      this.#o.workerModule ?? siblingModule(import.meta.url, 'forwarder-worker'),
+      data,
+      BATCH_WORKER_LIMITS,
+      BACKGROUND_NICE,
+    )
     this.#worker = worker
     worker.on('message', (m: FromForwarderWorker) => this.#receive(worker, m))
     let failure: Error | undefined

@@ -5,7 +5,7 @@ import type { Clock } from '../core/clock.js'
 import type { Service } from '../core/service.js'
 import { journalLag } from '../store/journal.js'
 import type { Db } from '../store/open.js'
-import { BATCH_WORKER_LIMITS, siblingModule, startModuleWorker, stopWorker } from '../system/module-worker.js'
+import { BACKGROUND_NICE, BATCH_WORKER_LIMITS, siblingModule, startModuleWorker, stopWorker } from '../system/module-worker.js'
 import type { FromRollupWorker, RollupWorkerData, ToRollupWorker } from './rollup-worker.js'
 
 /** Journal entries folded into one rollup transaction at most (a long backlog takes several). */
@@ -110,7 +110,7 @@ export class RollupService implements Service {
       chunk: this.#o.chunk ?? 1000,
       maxPerStep: MAX_PER_FLUSH,
     }
-    const worker = startModuleWorker(siblingModule(import.meta.url, 'rollup-worker'), data, BATCH_WORKER_LIMITS)
+    const worker = startModuleWorker(siblingModule(import.meta.url, 'rollup-worker'), data, BATCH_WORKER_LIMITS, BACKGROUND_NICE)
     this.#worker = worker
     this.#ready = new Promise<void>((resolve) => {
       worker.on('message', (m: FromRollupWorker) => {

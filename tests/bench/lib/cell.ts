@@ -8,6 +8,7 @@ import { drain, Recorder, type SimDevice } from './fleet.js'
 import type { GatewayTarget } from './gateway-target.js'
 import { histogramAbove, histogramQuantile, parseScrape, type Scrape, sum } from './prometheus-text.js'
 import type { Cell, Shape, System, WorkloadId } from './result.js'
+import { settle } from './settle.js'
 import { percentiles, rssMiB, Stopwatch, sleep } from './stats.js'
 
 export interface Server {
@@ -32,6 +33,8 @@ export interface CellSpec {
   /** Runs during the window (after warm-up), e.g. a reconnect storm; its result goes to `extra`. */
   readonly during?: () => Promise<Record<string, number | string | boolean | null>>
   readonly notes?: readonly string[]
+  /** False when the gateway's background work cannot catch up after this cell (W5: the sink is down). */
+  readonly settle?: boolean
 }
 
 const GENERATOR_BOTTLENECK_PCT = 90
@@ -103,6 +106,7 @@ export async function measureCell(spec: CellSpec): Promise<Cell> {
   const after = scraped
   await spec.api?.stop()
   const taken = spec.api ? await spec.api.take() : null
+  const settled = gw && after && spec.settle !== false ? await settle(gw, server.pid, after) : null
   const api = taken && {
     n: taken.n,
     p50: taken.p50,
@@ -149,6 +153,18 @@ export async function measureCell(spec: CellSpec): Promise<Cell> {
       ...(journal ? { journalEntries: journal.entries } : {}),
       ...(disk ? { diskBeforeP99Ms: disk.diskSyncP99Ms ?? null, diskBeforeMaxMs: disk.diskSyncMaxMs ?? null } : {}),
       generatorLoopP99Ms,
+      ...(settled
+        ? {
+            forwarderBacklogAtEnd: settled.forwarderBacklog,
+            rollupBacklogAtEnd: settled.rollupBacklog,
+            settleSeconds: settled.seconds,
+            // The window's CPU and the catch-up's, per message: what this load would cost if held.
+            sustainedCpuUsPerMsg:
+              recorder.ackCount > 0 && Number.isFinite(w.serverCpuSeconds)
+                ? Math.round(((w.serverCpuSeconds + settled.cpuSeconds) * 1e6) / recorder.ackCount)
+                : null,
+          }
+        : {}),
       // What the disk (an SD card on a Pi) is asked to write per acknowledged message: the WAL's
       // whole 4 KiB pages per commit, checkpoints, rollups, the broker's LevelDB.
       ...(recorder.ackCount > 0 && Number.isFinite(w.serverWrittenBytes)

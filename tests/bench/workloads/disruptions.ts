@@ -117,6 +117,7 @@ export async function sinkOutage(ctx: BenchContext): Promise<void> {
     notes: [
       `outage of ${ctx.options.outageMinutes} min: ${prefilled} s written to the journal while the gateway was stopped (${backlog} readings), ${live} s lived under W1`,
     ],
+    settle: false, // the sink is still down: the next cell is its catch-up
   })
   ctx.cells.push(cell)
   const forwarded = async () => sum(parseScrape(await gw.metrics()), 'carehub_timeseries_points_forwarded_total')
