@@ -1,3 +1,4 @@
+import { access } from 'node:fs'
 import { type ResourceLimits, Worker } from 'node:worker_threads'
 
 /**
@@ -7,14 +8,19 @@ import { type ResourceLimits, Worker } from 'node:worker_threads'
  *
  * `nice`: os.setPriority(n) is setpriority(PRIO_PROCESS, 0, n), and on Linux the nice value is a
  * per-thread attribute, `0` naming the calling thread (setpriority(2), "BUGS"): only this worker
- * is lowered. Elsewhere it would lower the whole process, so it is Linux only. Raising one's own
- * nice value needs no privilege; should it fail all the same, the worker runs at normal priority.
+ * is lowered, by `nice` from where it started (a daemon already run at nice 15 keeps its
+ * background threads below its own). Elsewhere it would lower the whole process, so it is Linux
+ * only. Lowering one's own priority needs no privilege; should it fail all the same, the worker
+ * runs at the process's priority. Threads the worker starts inherit its value: none of ours do,
+ * and libuv's thread pool (the WAL's fdatasync runs there) is the main thread's, see
+ * startModuleWorker.
  */
 const BOOTSTRAP = `
 const { workerData } = require('node:worker_threads')
 ;(async () => {
   if (workerData.nice && process.platform === 'linux') {
-    try { require('node:os').setPriority(workerData.nice) } catch {}
+    const os = require('node:os')
+    try { os.setPriority(Math.min(19, os.getPriority() + workerData.nice)) } catch {}
   }
   if (workerData.tsx) (await import(workerData.tsx)).register()
   await import(workerData.url)
@@ -25,8 +31,8 @@ const { workerData } = require('node:worker_threads')
  * The nice value of the workers whose work can wait: the time-series forwarder and the rollup
  * fold. On two cores at saturation or during a catch-up there are more runnable threads than
  * cores, and Linux's scheduler then shares the CPU by weight: nice 10 weighs 110 against 1024 for
- * nice 0 (kernel sched_prio_to_weight), so the broker's and the API's threads run first and the
- * background ones take what is left. Their work is by cursor (a lag, never a loss).
+ * nice 0 (kernel sched_prio_to_weight), so the broker's and the API's threads get most of it and
+ * the background ones the rest. Their work is by cursor (a lag, never a loss).
  */
 export const BACKGROUND_NICE = 10
 
@@ -59,6 +65,10 @@ export const BATCH_WORKER_LIMITS: ResourceLimits = { maxYoungGenerationSizeMb: 8
  * `nice` (Linux): the thread's nice value, 0 to 19 (BACKGROUND_NICE for work that can wait).
  */
 export function startModuleWorker(url: URL, data: unknown, resourceLimits: ResourceLimits, nice = 0): Worker {
+  // libuv creates its thread pool on first use, from the thread that uses it, and a new thread
+  // takes its creator's nice value: the pool must never be born in a lowered worker. An ES module
+  // entry (the daemon's) has it from the start; this makes it so whatever the entry.
+  if (nice > 0) access(process.execPath, () => {})
   const tsx = url.pathname.endsWith('.ts') ? import.meta.resolve('tsx/esm/api') : null
   return new Worker(BOOTSTRAP, { eval: true, workerData: { url: url.href, tsx, data, nice }, resourceLimits })
 }

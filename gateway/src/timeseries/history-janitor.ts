@@ -29,6 +29,9 @@ export interface PurgeReport {
 }
 
 const DAY = 86_400_000
+/** A step that found the fold's lock taken (history-purge.ts, withoutWaiting) is tried again after this, off the event loop. */
+const BUSY_RETRY_MS = 50
+const BUSY_GIVE_UP_MS = 30_000
 
 /**
  * Keeps local history inside its retention periods and the database inside its disk budget, every
@@ -110,13 +113,20 @@ export class HistoryJanitor implements Service {
     const purge = new HistoryPurge(this.#o.db(), this.#o.rollupDb(), s.purgeBatch)
     let longest = 0
     const step = async <T>(fn: () => T): Promise<T> => {
-      const started = performance.now()
-      const n = fn()
-      const ms = performance.now() - started
-      this.#step.observe(ms / 1000)
-      longest = Math.max(longest, ms)
-      await new Promise((resolve) => setImmediate(resolve))
-      return n
+      for (let waited = 0; ; waited += BUSY_RETRY_MS) {
+        const started = performance.now()
+        try {
+          const n = fn()
+          const ms = performance.now() - started
+          this.#step.observe(ms / 1000)
+          longest = Math.max(longest, ms)
+          await new Promise((resolve) => setImmediate(resolve))
+          return n
+        } catch (err) {
+          if ((err as { code?: unknown }).code !== 'SQLITE_BUSY' || waited >= BUSY_GIVE_UP_MS) throw err
+        }
+        await new Promise((resolve) => setTimeout(resolve, BUSY_RETRY_MS))
+      }
     }
     const drain = async (fn: () => number) => {
       let total = 0

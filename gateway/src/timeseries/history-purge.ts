@@ -51,13 +51,12 @@ export class HistoryPurge {
     return { rows, unforwarded }
   }
 
+  /** Throws SQLITE_BUSY at once while the fold writes (see #withoutWaiting). */
   rollupsBefore(tier: TierName, cutoff: number): number {
-    return this.#rollupDb
-      .prepare(
-        `DELETE FROM rollups WHERE (tier, device_id, measurement, field, bucket_start) IN
-           (SELECT tier, device_id, measurement, field, bucket_start FROM rollups WHERE tier = ? AND bucket_start < ? LIMIT ?)`,
-      )
-      .run(tier, cutoff, this.#batch).changes
+    const db = this.#rollupDb
+    const sql = `DELETE FROM rollups WHERE (tier, device_id, measurement, field, bucket_start) IN
+           (SELECT tier, device_id, measurement, field, bucket_start FROM rollups WHERE tier = ? AND bucket_start < ? LIMIT ?)`
+    return withoutWaiting(db, () => db.prepare(sql).run(tier, cutoff, this.#batch).changes)
   }
 
   oldestRollups(tier: TierName): number {
@@ -79,5 +78,21 @@ export class HistoryPurge {
     return this.#db
       .prepare('DELETE FROM readings WHERE seq BETWEEN ? AND ? AND seq NOT IN (SELECT seq FROM reading_pins WHERE seq BETWEEN ? AND ?)')
       .run(first, last, first, last).changes
+  }
+}
+
+/**
+ * The rollup database's write lock is the fold's for the length of its transaction, and the fold's
+ * thread runs at a lower priority (module-worker.ts), so under load that can be long. SQLite's
+ * busy wait would spend it on the event loop: here a write that finds the lock taken throws
+ * SQLITE_BUSY at once, and the janitor tries the step again later, off the loop.
+ */
+function withoutWaiting<T>(db: Db, write: () => T): T {
+  const timeout = db.pragma('busy_timeout', { simple: true }) as number
+  db.pragma('busy_timeout = 0')
+  try {
+    return write()
+  } finally {
+    db.pragma(`busy_timeout = ${timeout}`)
   }
 }

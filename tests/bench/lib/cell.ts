@@ -94,6 +94,7 @@ export async function measureCell(spec: CellSpec): Promise<Cell> {
   stop()
   const unacked = await drain(devices, 5000)
   const w = watch.read()
+  const afterWindow = new Stopwatch(server.pid) // the background catch-up (settle.ts) starts now
   generatorLoop.disable()
   const generatorLoopP99Ms = loopDelayMs(generatorLoop.percentile(99) / 1e9)
   await sleep(spec.alerts ? 300 : 0) // the last alerts on the live stream
@@ -106,7 +107,7 @@ export async function measureCell(spec: CellSpec): Promise<Cell> {
   const after = scraped
   await spec.api?.stop()
   const taken = spec.api ? await spec.api.take() : null
-  const settled = gw && after && spec.settle !== false ? await settle(gw, server.pid, after) : null
+  const settled = gw && after && spec.settle !== false ? await settle(gw, afterWindow, after) : null
   const api = taken && {
     n: taken.n,
     p50: taken.p50,
@@ -160,7 +161,7 @@ export async function measureCell(spec: CellSpec): Promise<Cell> {
             settleSeconds: settled.seconds,
             // The window's CPU and the catch-up's, per message: what this load would cost if held.
             sustainedCpuUsPerMsg:
-              recorder.ackCount > 0 && Number.isFinite(w.serverCpuSeconds)
+              recorder.ackCount > 0 && Number.isFinite(w.serverCpuSeconds) && settled.seconds !== null
                 ? Math.round(((w.serverCpuSeconds + settled.cpuSeconds) * 1e6) / recorder.ackCount)
                 : null,
           }

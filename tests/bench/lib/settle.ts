@@ -5,7 +5,7 @@
 // the next cell (Mosquitto's too), and what it cost is reported with the cell that caused it.
 import type { GatewayTarget } from './gateway-target.js'
 import { parseScrape, type Scrape, sum } from './prometheus-text.js'
-import { Stopwatch, sleep } from './stats.js'
+import { type Stopwatch, sleep } from './stats.js'
 
 export interface Settled {
   /** Journal entries not yet forwarded to the sink / folded into the rollups when the window ended. */
@@ -21,8 +21,12 @@ const FORWARDER_DEPTH = 'carehub_timeseries_queue_depth'
 const ROLLUP_LAG = 'carehub_rollup_lag_entries'
 const POLL_MS = 250
 
-export async function settle(gw: GatewayTarget, pid: number, atEnd: Scrape, limitSeconds = 180): Promise<Settled> {
-  const watch = new Stopwatch(pid)
+/**
+ * `watch` started when the window ended (the catch-up may begin before this is called), `atEnd` is
+ * the scrape taken then. The rollup fold runs every 5 s (history.rollupFlushMs), so its backlog is
+ * never 0 under load and settling takes up to 5 s even when nothing fell behind.
+ */
+export async function settle(gw: GatewayTarget, watch: Stopwatch, atEnd: Scrape, limitSeconds = 180): Promise<Settled> {
   const behind = (s: Scrape) => sum(s, FORWARDER_DEPTH) + sum(s, ROLLUP_LAG)
   let done = behind(atEnd) === 0
   while (!done && watch.read().seconds < limitSeconds) {

@@ -12,7 +12,7 @@ import { startGateway } from '../../_support/gateway-harness.js'
 import { metricValue, reading, submitClimate } from '../../_support/history-data.js'
 import { captureLogger } from '../../_support/log-capture.js'
 import { tempDir } from '../../_support/temp.js'
-import { backgroundThreads } from '../../_support/thread-nice.js'
+import { backgroundThreads, newBackgroundThread } from '../../_support/thread-nice.js'
 
 const T0 = Date.parse('2026-11-28T10:00:00Z')
 const { log } = captureLogger()
@@ -99,7 +99,7 @@ describe('rollups in their own database file', () => {
     const lowered = backgroundThreads()
     try {
       await rollups.start()
-      if (process.platform === 'linux') assert.ok(backgroundThreads() > lowered, 'the fold’s thread runs at BACKGROUND_NICE')
+      if (process.platform === 'linux') assert.ok(newBackgroundThread(lowered), 'the fold’s thread runs at BACKGROUND_NICE')
       writer.exec('BEGIN IMMEDIATE') // as the journal's group commit does, for as long as the fold takes
       const started = performance.now()
       await rollups.flush()

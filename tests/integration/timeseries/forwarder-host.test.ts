@@ -11,7 +11,7 @@ import { ForwarderHost } from '../../../gateway/src/timeseries/forwarder-host.js
 import { reading, waitFor } from '../../_support/history-data.js'
 import { captureLogger } from '../../_support/log-capture.js'
 import { tempDir } from '../../_support/temp.js'
-import { backgroundThreads } from '../../_support/thread-nice.js'
+import { backgroundThreads, newBackgroundThread } from '../../_support/thread-nice.js'
 import { startVictoriaMetrics, tsdbAvailable } from '../../_support/tsdb-servers.js'
 
 const HOUR = 3_600_000
@@ -77,7 +77,7 @@ describe('the forwarder in its worker thread (real VictoriaMetrics)', { skip: !t
       await s.journal.start()
       await s.host.start()
       // A catch-up must not take the CPU from the broker and the API (module-worker.ts).
-      if (process.platform === 'linux') await waitFor('the forwarder’s thread at BACKGROUND_NICE', () => backgroundThreads() > lowered)
+      if (process.platform === 'linux') await waitFor('the forwarder’s thread at BACKGROUND_NICE', () => newBackgroundThread(lowered))
       await waitFor('the batch sent and its cursor committed', () => s.stored() === last && s.held.length === 1)
       assert.equal(s.host.cursor, 0, 'in the -wal file but not synced: not reported')
       s.held.shift()?.(null)

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import Database from 'better-sqlite3'
 import { pinReading } from '../../../gateway/src/store/reading-pins.js'
 import { startGateway } from '../../_support/gateway-harness.js'
 import { metricValue, submitClimate, waitFor } from '../../_support/history-data.js'
@@ -42,6 +43,42 @@ describe('history janitor: retention and the disk budget (real SQLite)', () => {
     assert.ok(count(rollupDb, "SELECT count(*) FROM rollups WHERE tier = '1h'") > 0, 'hourly rollups stay')
     assert.ok(later.retention > 0)
     assert.equal(await metricValue(h.gateway, 'carehub_history_purged_rows_total', { reason: 'retention' }), report.retention + later.retention)
+  })
+
+  test('while the fold holds the rollup database’s write lock, a pass waits off the event loop, then finishes', async () => {
+    let now = Date.now()
+    const h = await startGateway({ history: { rollup1mRetentionDays: 1, purgeBatch: 100, rollupFlushMs: 60_000 } }, undefined, {
+      clock: { now: () => now },
+    })
+    const rollupDb = h.gateway.store.rollupDb
+    await submitClimate(h.gateway, now - 3600_000, 0, 500)
+    await h.gateway.history.rollups.flush()
+    const buckets = count(rollupDb, "SELECT count(*) FROM rollups WHERE tier = '1m'")
+    assert.ok(buckets > 0)
+    now += 2 * DAY
+    // Another connection in the middle of a write transaction, as the fold's is for as long as it takes.
+    const fold = new Database(rollupDb.name)
+    fold.exec('BEGIN IMMEDIATE')
+    let longestGap = 0
+    let last = performance.now()
+    const ticker = setInterval(() => {
+      longestGap = Math.max(longestGap, performance.now() - last)
+      last = performance.now()
+    }, 5)
+    try {
+      const pass = h.gateway.history.janitor.run()
+      await new Promise((r) => setTimeout(r, 500))
+      assert.equal(count(rollupDb, "SELECT count(*) FROM rollups WHERE tier = '1m'"), buckets, 'nothing deleted while the lock is held')
+      fold.exec('ROLLBACK')
+      const report = await pass
+      assert.equal(count(rollupDb, "SELECT count(*) FROM rollups WHERE tier = '1m'"), 0, '1m rollups past retention gone once the lock was free')
+      assert.ok(report.retention >= buckets)
+      assert.ok(longestGap < 250, `the event loop was held ${Math.round(longestGap)} ms`)
+    } finally {
+      clearInterval(ticker)
+      if (fold.inTransaction) fold.exec('ROLLBACK')
+      fold.close()
+    }
   })
 
   test('over the disk budget the oldest readings go first, forwarded or not; pinned (alert) readings stay; one warning', async (t) => {
