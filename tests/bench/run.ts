@@ -46,6 +46,9 @@ const FLEET = (!options.only || options.only.has('W3') ? 1000 : 100) + 4
 const MAX_PACKET = 256 * 1024 // the gateway's default; Mosquitto gets the same
 
 const startedAt = new Date()
+// Now, not at the end: `npm run bench` has just built the gateway from this tree, and edits made
+// while the run goes on are not in what it measures.
+const commit = gitCommit()
 const log = (line: string) => process.stderr.write(`[${((Date.now() - startedAt.getTime()) / 1000).toFixed(0).padStart(4)} s] ${line}\n`)
 ensurePackages()
 const root = mkdtempSync(join(tmpdir(), 'carehub-bench-'))
@@ -120,7 +123,7 @@ const result: BenchResult = {
     kernel: release(),
     node: process.version,
     mosquitto: mosquittoVersion(),
-    commit: gitCommit(),
+    commit,
     tlsVersion: tlsInfo.version,
     tlsCipher: tlsInfo.cipher,
     sqliteSynchronous: 'FULL (WAL)',
