@@ -14,7 +14,7 @@ import type { Server } from './lib/cell.js'
 import type { BenchContext, BenchOptions } from './lib/context.js'
 import { Recorder, SimDevice } from './lib/fleet.js'
 import { GatewayTarget } from './lib/gateway-target.js'
-import { freePort } from './lib/ports.js'
+import { freePorts } from './lib/ports.js'
 import type { BenchResult } from './lib/result.js'
 import { ensurePackages, mosquitto, mosquittoVersion, victoriaMetrics } from './lib/servers.js'
 import { checkTargets } from './lib/targets.js'
@@ -52,7 +52,7 @@ const commit = gitCommit()
 const log = (line: string) => process.stderr.write(`[${((Date.now() - startedAt.getTime()) / 1000).toFixed(0).padStart(4)} s] ${line}\n`)
 ensurePackages()
 const root = mkdtempSync(join(tmpdir(), 'carehub-bench-'))
-const [httpPort, mqttPort, vmPort, mosqPort] = [await freePort(), await freePort(), await freePort(), await freePort()]
+const [httpPort, mqttPort, vmPort, mosqPort] = (await freePorts(4)) as [number, number, number, number]
 
 const vm = victoriaMetrics(join(root, 'vm'), vmPort)
 await vm.start()
