@@ -62,10 +62,11 @@ export async function measureCell(spec: CellSpec): Promise<Cell> {
   const gw = server.gateway
   const afterSeq = gw ? gw.lastSeq() : 0
   let recorder = new Recorder()
-  for (const d of devices) {
+  devices.forEach((d, i) => {
     d.recorder = recorder
     d.hotEvery = spec.hotEvery ?? 0
-  }
+    d.hotPhase = d.hotEvery > 0 ? i % d.hotEvery : 0
+  })
   // The disk just before the load (disk-floor.ts, 2 s; the gateway idle but for its background
   // work): this VM's disk has slow periods in which its syncs alone take 10-100 times longer, and a
   // cell's latency figures follow them.

@@ -57,6 +57,8 @@ export class SimDevice {
   window = 0
   /** Every hotEvery-th reading is above the benchmark rule's threshold (0: never). */
   hotEvery = 0
+  /** Which reading of each hotEvery is hot: spread over the fleet, so alerts come evenly, not all in one tick. */
+  hotPhase = 0
   connected = false
   tlsInfo: { version: string; cipher: string } | null = null
   disconnects = 0
@@ -148,7 +150,7 @@ export class SimDevice {
     for (let i = 0; i < count; i++) {
       const seq = ++this.seq
       const id = this.#nextPacketId()
-      const hot = this.hotEvery > 0 && seq % this.hotEvery === 0
+      const hot = this.hotEvery > 0 && (seq + this.hotPhase) % this.hotEvery === 0
       writePublish(t, out, i * t.length, id, seq, wall, hot)
       this.inflight.set(id, { seq, at: now })
       if (hot) {

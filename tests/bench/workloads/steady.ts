@@ -57,7 +57,7 @@ export async function designPoint(ctx: BenchContext): Promise<void> {
       api: ctx.api,
       alerts: ctx.alerts,
       hotEvery: 50,
-      notes: ['W1 plus the API at 20 req/s (W6) and every 50th reading per device firing its rule (20 alerts/s)'],
+      notes: ['W1 plus the API at 20 req/s (W6) and every 50th reading per device firing its rule, the devices staggered (20 alerts/s, evenly)'],
     }),
   )
 }
