@@ -2,10 +2,9 @@ import type { Logger } from 'pino'
 import { backoffDelay, Sleeper } from '../core/backoff.js'
 import type { Clock } from '../core/clock.js'
 import type { HealthCheck, Service, ServiceHealth } from '../core/service.js'
-import { type JournalEntry, readAfter } from '../store/journal.js'
 import type { Db } from '../store/open.js'
 import { ForwarderStore, type SinkDeadLetter } from './forwarder-store.js'
-import { toLine } from './line-protocol.js'
+import { type JournalLineRow, LineEncoder } from './line-protocol.js'
 import { SinkError, type SinkFailureKind, type TimeSeriesSink } from './sink.js'
 
 /** What the forwarder reports as it goes (ForwarderMetrics on /metrics; across threads, messages). */
@@ -86,6 +85,7 @@ export class Forwarder implements Service {
   #episode: { kind: SinkFailureKind; message: string; since: number } | undefined
   /** The next batch, being read and encoded while the current one is written (catch-up only). */
   #ahead: { after: number; batch: Promise<Batch> } | undefined
+  readonly #encoder = new LineEncoder()
 
   constructor(options: ForwarderOptions) {
     this.#o = options
@@ -206,15 +206,16 @@ export class Forwarder implements Service {
     const items: Item[] = []
     let count = 0
     let last = from
+    const store = this.#store as ForwarderStore
     while (count < this.#o.batchSize) {
       const want = Math.min(READ_SLICE, this.#o.batchSize - count)
-      const slice = readAfter(this.#o.db(), last, want)
-      for (const entry of slice) {
-        const line = toLine(entry)
-        if (line !== null) items.push({ seq: entry.seq, line })
+      const slice = store.rowsAfter(last, want)
+      for (const row of slice) {
+        const line = this.#encoder.encode(row)
+        if (line !== null) items.push({ seq: row[0], line })
       }
       count += slice.length
-      if (slice.length > 0) last = (slice.at(-1) as JournalEntry).seq
+      if (slice.length > 0) last = (slice.at(-1) as JournalLineRow)[0]
       if (slice.length < want || this.#stopped) break
       await new Promise((resolve) => setImmediate(resolve))
     }

@@ -43,25 +43,70 @@ const tagValues = new EscapeCache((s) => s.replace(/[\r\n]+/g, ' ').replace(KEY_
 const escapeString = (s: string) => `"${s.replace(/[\\"]/g, backslash).replace(/\r?\n/g, '\\n')}"`
 
 export function toLine(e: JournalEntry): string | null {
-  let line = measurements.get(e.measurement)
-  const own = Object.keys(e.tags)
+  const fields = fieldSet(e.fields)
+  // A point needs at least one field; the journal never holds such an entry, but be safe.
+  return fields ? `${lineHead(e.measurement, e.deviceId, e.source, e.tags)} ${fields} ${e.ts}` : null
+}
+
+/** Measurement and tag set: the device id and source from the journal, then the device's own tags, sorted. */
+function lineHead(measurement: string, deviceId: string, source: string, tags: Readonly<Record<string, string>>): string {
+  let line = measurements.get(measurement)
+  const own = Object.keys(tags)
   if (own.length === 0) {
     // The common case: device and source only, already in key order.
-    line += `,device=${tagValues.get(e.deviceId)},source=${e.source}`
-  } else {
-    const tags: Record<string, string> = { ...e.tags, device: e.deviceId, source: e.source }
-    for (const key of Object.keys(tags).sort()) {
-      const value = tags[key] as string
-      if (value !== '' && key !== '') line += `,${keys.get(key)}=${tagValues.get(value)}`
-    }
+    return `${line},device=${tagValues.get(deviceId)},source=${source}`
   }
+  const all: Record<string, string> = { ...tags, device: deviceId, source }
+  for (const key of Object.keys(all).sort()) {
+    const value = all[key] as string
+    if (value !== '' && key !== '') line += `,${keys.get(key)}=${tagValues.get(value)}`
+  }
+  return line
+}
+
+function fieldSet(values: Readonly<Record<string, number | boolean | string>>): string {
   let fields = ''
-  for (const key in e.fields) {
-    const value = e.fields[key] as number | boolean | string
+  for (const key in values) {
+    const value = values[key] as number | boolean | string
     const v = typeof value === 'string' ? escapeString(value) : String(value)
     fields += `${fields ? ',' : ''}${keys.get(key)}=${v}`
   }
-  // A point needs at least one field; the journal never holds such an entry, but be safe.
-  if (!fields) return null
-  return `${line} ${fields} ${e.ts}`
+  return fields
+}
+
+/** A journal row as the forwarder reads it: an array, not an object, and fields and tags still JSON text. */
+export type JournalLineRow = readonly [seq: number, deviceId: string, measurement: string, fields: string, tags: string, ts: number, source: string]
+
+/**
+ * Fields JSON that is already its own line protocol, but for the quotes around the keys: plain keys
+ * (nothing to escape in either syntax) and number or boolean values. The journal's JSON comes from
+ * JSON.stringify, so its keys are in the order JSON.parse gives them back, and each number is the
+ * text String() gives for it, which is a valid line-protocol float.
+ */
+const PLAIN_FIELDS = /^\{(?:"[\w.-]+":(?:-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false)(?:,(?!\})|(?=\})))+\}$/
+const QUOTED_KEY = /"([^"]*)":/g
+
+/**
+ * Journal rows to lines without parsing them into entries: the forwarder's cost per point during a
+ * catch-up. A row's measurement and tag set repeat for every reading of its series, so each is
+ * built once and kept (bounded); plain fields are rewritten from their JSON text. Anything else
+ * (strings, keys to escape) goes through toLine. Same line as toLine(entry) either way
+ * (line-protocol.test.ts), so a replay still overwrites its point.
+ */
+export class LineEncoder {
+  readonly #heads = new Map<string, string>()
+
+  encode(row: JournalLineRow): string | null {
+    const [, deviceId, measurement, fields, tags, ts, source] = row
+    const key = `${measurement}\u0000${deviceId}\u0000${source}\u0000${tags}`
+    let head = this.#heads.get(key)
+    if (head === undefined) {
+      if (this.#heads.size >= 10_000) this.#heads.clear()
+      head = lineHead(measurement, deviceId, source, tags === '{}' ? {} : (JSON.parse(tags) as Record<string, string>))
+      this.#heads.set(key, head)
+    }
+    if (PLAIN_FIELDS.test(fields)) return `${head} ${fields.slice(1, -1).replace(QUOTED_KEY, '$1=')} ${ts}`
+    const set = fieldSet(JSON.parse(fields) as Record<string, number | boolean | string>)
+    return set ? `${head} ${set} ${ts}` : null
+  }
 }

@@ -36,21 +36,23 @@ function setup(sink: TimeSeriesSink, options: { batchSize?: number; random?: () 
   const { log, lines } = captureLogger('debug')
   const db = openStore({ path: join(tempDir(), 'f.db'), log, now: Date.now(), checkIntegrity: false })
   const writer = new JournalWriter(db, (_d, _m, fields) => ('flagme' in fields ? ['flagme'] : []))
-  // Counts the rows the forwarder reads back from the journal (readAfter's statement).
+  // Counts the rows the forwarder reads back from the journal (its read-after-cursor statement).
   const journalRows = { n: 0 }
+  type Rows = { all(...args: unknown[]): unknown[]; raw(on?: boolean): Rows }
+  const counting = (statement: Rows): Rows => ({
+    all: (...args) => {
+      const rows = statement.all(...args)
+      journalRows.n += rows.length
+      return rows
+    },
+    raw: (on) => counting(statement.raw(on)),
+  })
   const counted = new Proxy(db, {
     get(target, key) {
       if (key === 'prepare')
         return (sql: string) => {
           const statement = target.prepare(sql)
-          if (!sql.startsWith('SELECT * FROM readings WHERE seq > ?')) return statement
-          return {
-            all: (...args: unknown[]) => {
-              const rows = statement.all(...args)
-              journalRows.n += rows.length
-              return rows
-            },
-          }
+          return /^SELECT .+ FROM readings WHERE seq > \? ORDER BY seq LIMIT \?$/.test(sql) ? counting(statement as unknown as Rows) : statement
         }
       const value = Reflect.get(target, key, target)
       return typeof value === 'function' ? value.bind(target) : value
