@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import Database from 'better-sqlite3'
 import { RollupStore } from '../store/rollups.js'
-import { foldStep } from './rollup-catchup.js'
+import { foldRows, foldStep } from './rollup-catchup.js'
 
 /**
  * The rollup fold, on its own thread with its own SQLite connections: it reads the journal
@@ -42,6 +42,7 @@ db.pragma('busy_timeout = 5000')
 db.pragma('synchronous = FULL')
 if (db.pragma('synchronous', { simple: true }) !== 2) throw new Error('rollup worker: synchronous=FULL could not be set')
 const store = new RollupStore(db)
+const read = foldRows(journal)
 let cursor = store.cursor()
 let waiting: Array<{ id: number; now: number }> = []
 let busy = false
@@ -61,7 +62,7 @@ function pass(): void {
   let folded = 0
   const step = () => {
     try {
-      const s = stopping ? { cursor, folded: 0, more: false } : foldStep(journal, store, cursor, now, options.chunk, options.maxPerStep)
+      const s = stopping ? { cursor, folded: 0, more: false } : foldStep(read, store, cursor, now, options.chunk, options.maxPerStep)
       cursor = s.cursor
       folded += s.folded
       if (s.more) {
