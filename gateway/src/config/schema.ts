@@ -141,7 +141,7 @@ export const ConfigSchema = z
         // not depend on a large batch. 200 rather than 500, in alternated half-length bench W3 runs
         // on the Xeon host: N=100 22.4k and 21.9k msg/s against 14.5k and 18.9k, API p99 44 and 46
         // ms against 54 and 61; N=1000 API p99 50 and 55 ms against 103 and 104.
-        journalMaxBatch: z.int().min(1).max(100_000).default(200).describe('Readings per journal transaction at most (group commit).'),
+        journalMaxBatch: z.int().min(1).max(100_000).default(100).describe('Readings per journal transaction at most (group commit).'),
         journalMaxPending: z
           .int()
           .min(100)
