@@ -5,7 +5,7 @@ import type { Clock } from '../core/clock.js'
 import type { CommittedReading } from '../core/events.js'
 import type { Service } from '../core/service.js'
 import type { CommitFollowUp, CommitParticipant } from '../store/commit-participant.js'
-import { journalLag, readAfter } from '../store/journal.js'
+import { evaluatedAfter, journalLag } from '../store/journal.js'
 import type { Db } from '../store/open.js'
 import { pruneFinished } from '../store/rule-actions.js'
 import { pruneTraces, rulesCursor } from '../store/rule-state.js'
@@ -232,7 +232,7 @@ export class RuleEngine implements Service, CommitParticipant {
         for (;;) {
           // A recording that failed meanwhile: its retry starts over from what is stored.
           if (this.#stopped || this.#stale) return
-          const entries = readAfter(this.#o.db(), this.#cursor, SLICE)
+          const entries = evaluatedAfter(this.#o.db(), this.#cursor, SLICE)
           const env = this.#o.env()
           for (const e of entries) this.#evaluate(e.seq, e, env)
           this.#flush()
