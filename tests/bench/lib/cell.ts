@@ -182,6 +182,9 @@ export async function measureCell(spec: CellSpec): Promise<Cell> {
             walSyncsOver10Ms: histogramAbove(before, after, 'carehub_journal_sync_seconds', 0.01),
             walSyncsOver100Ms: histogramAbove(before, after, 'carehub_journal_sync_seconds', 0.1),
             journalLockBusy: counterDelta(before, after, 'carehub_journal_lock_busy_total'),
+            // Transactions that held the event loop over 100 ms: SQLite's safety-net checkpoint
+            // (below) runs inside one, so 0 here means it never did.
+            commitsOver100Ms: histogramAbove(before, after, 'carehub_journal_commit_seconds', 0.1),
             // The WAL's largest size in the window (upper bucket bound): at 20,000 frames SQLite's safety-net checkpoint runs on the event loop.
             walFramesMax: histogramQuantile(before, after, 'carehub_store_wal_frames', 1),
             // RESTART checkpoints (wal-checkpointer.ts) and how long journal commits waited on each (bucket bound).
