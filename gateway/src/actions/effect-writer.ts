@@ -6,6 +6,7 @@ import { type Alert, raiseAlert, resolveRuleAlerts } from '../store/alerts.js'
 import type { Db } from '../store/open.js'
 import { pinReading } from '../store/reading-pins.js'
 import { queueAction } from '../store/rule-actions.js'
+import { kept } from '../store/statements.js'
 
 /**
  * Turns a rule's effects into durable records inside the engine's transaction: alerts (once per
@@ -100,7 +101,8 @@ export function writeEffects(db: Db, ctx: EffectContext, rule: Rule, ruleVersion
  * suffixed with its time (`reopened:<ms>`, `acknowledged:<ms>`) so each occurrence is its own.
  */
 export function addDelivery(db: Db, alertId: number, channel: 'email' | 'cloud' | 'fallback', event: string, at: number): void {
-  db.prepare(
+  kept(
+    db,
     'INSERT INTO alert_deliveries (alert_id, channel, event, next_attempt_at) VALUES (?, ?, ?, ?) ON CONFLICT (alert_id, channel, target, event) DO NOTHING',
   ).run(alertId, channel, event, at)
 }

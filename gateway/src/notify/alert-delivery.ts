@@ -8,6 +8,7 @@ import type { Service } from '../core/service.js'
 import { type Alert, getAlert } from '../store/alerts.js'
 import { getDevice } from '../store/devices.js'
 import type { Db } from '../store/open.js'
+import { kept } from '../store/statements.js'
 import type { AlertMessage } from './alert-email.js'
 import { EmailError } from './email-error.js'
 
@@ -125,12 +126,10 @@ export class AlertDelivery implements Service {
   async #drain(channel: 'email' | 'fallback'): Promise<void> {
     for (;;) {
       if (this.#stopped) return
-      const due = this.#o
-        .db()
-        .prepare(
-          "SELECT id, alert_id, channel, event, attempts FROM alert_deliveries WHERE status = 'pending' AND channel = ? AND next_attempt_at <= ? ORDER BY id LIMIT 20",
-        )
-        .all(channel, this.#o.clock.now()) as DeliveryRow[]
+      const due = kept(
+        this.#o.db(),
+        "SELECT id, alert_id, channel, event, attempts FROM alert_deliveries WHERE status = 'pending' AND channel = ? AND next_attempt_at <= ? ORDER BY id LIMIT 20",
+      ).all(channel, this.#o.clock.now()) as DeliveryRow[]
       if (due.length === 0) return
       if (channel === 'fallback') await Promise.all(due.map((d) => this.#fallback(d)))
       else for (const d of due) await this.#email(d)
@@ -209,11 +208,11 @@ export class AlertDelivery implements Service {
     clearTimeout(this.#timer)
     let next: number | null
     try {
-      next = this.#o
-        .db()
-        .prepare("SELECT min(next_attempt_at) FROM alert_deliveries WHERE status = 'pending' AND channel IN ('email', 'fallback')")
-        .pluck()
-        .get() as number | null
+      next = kept(
+        this.#o.db(),
+        "SELECT min(next_attempt_at) FROM alert_deliveries WHERE status = 'pending' AND channel IN ('email', 'fallback')",
+        'pluck',
+      ).get() as number | null
     } catch (err) {
       this.#o.log.error({ err }, 'reading alert deliveries failed; retrying in 5 s')
       next = this.#o.clock.now() + 5000

@@ -1,6 +1,7 @@
 import { type AlertNotice, type EffectContext, writeEffects } from '../actions/effect-writer.js'
 import type { Db } from '../store/open.js'
 import { insertTraces, saveRuleStates } from '../store/rule-state.js'
+import { kept } from '../store/statements.js'
 import type { PendingBatch } from './rule-set.js'
 
 /**
@@ -12,7 +13,7 @@ import type { PendingBatch } from './rule-set.js'
 export function recordBatch(db: Db, ctx: Omit<EffectContext, 'now' | 'receivedAt'>, batch: PendingBatch): AlertNotice[] {
   return db.transaction(() => {
     // A rule deleted a moment ago (CLI, another request) may still have results: they go with it.
-    const exists = new Set(db.prepare('SELECT id FROM rules').pluck().all() as string[])
+    const exists = new Set(kept(db, 'SELECT id FROM rules', 'pluck').all() as string[])
     const effects: EffectContext = { ...ctx, now: batch.now, receivedAt: (seq) => batch.receivedAt.get(seq) ?? null }
     const notices: AlertNotice[] = []
     for (const r of batch.results) {

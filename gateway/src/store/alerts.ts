@@ -1,6 +1,7 @@
 import { CarehubError } from '../core/errors.js'
 import type { Severity } from '../core/severity.js'
 import type { Db } from './open.js'
+import { kept } from './statements.js'
 
 /**
  * Alerts and their lifecycle: open → acknowledged / snoozed → resolved (a snooze that runs out
@@ -96,34 +97,34 @@ const toAlert = (r: AlertRow): Alert => ({
 
 /** Insert an alert once per idempotency key; a replay of the same firing returns the first one. */
 export function raiseAlert(db: Db, a: NewAlert, now: number): { alert: Alert; created: boolean } {
-  const info = db
-    .prepare(
-      `INSERT INTO alerts (rule_id, rule_name, device_id, severity, title, body, detail, seq, auto_resolve, idempotency_key, raised_at, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`,
-    )
-    .run(
-      a.ruleId,
-      a.ruleName,
-      a.deviceId,
-      a.severity,
-      a.title,
-      a.body,
-      JSON.stringify(a.detail),
-      a.seq,
-      a.autoResolve ? 1 : 0,
-      a.key,
-      a.raisedAt,
-      now,
-      now,
-    )
-  const row = db.prepare('SELECT * FROM alerts WHERE idempotency_key = ?').get(a.key) as AlertRow
+  const info = kept(
+    db,
+    `INSERT INTO alerts (rule_id, rule_name, device_id, severity, title, body, detail, seq, auto_resolve, idempotency_key, raised_at, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`,
+  ).run(
+    a.ruleId,
+    a.ruleName,
+    a.deviceId,
+    a.severity,
+    a.title,
+    a.body,
+    JSON.stringify(a.detail),
+    a.seq,
+    a.autoResolve ? 1 : 0,
+    a.key,
+    a.raisedAt,
+    now,
+    now,
+  )
+  const row = kept(db, 'SELECT * FROM alerts WHERE idempotency_key = ?').get(a.key) as AlertRow
   return { alert: toAlert(row), created: info.changes > 0 }
 }
 
 export function getAlert(db: Db, id: number, userId?: number): Alert | null {
-  const row = db
-    .prepare('SELECT a.*, r.at AS read_at FROM alerts a LEFT JOIN alert_reads r ON r.alert_id = a.id AND r.user_id = ? WHERE a.id = ?')
-    .get(userId ?? -1, id) as AlertRow | undefined
+  const row = kept(db, 'SELECT a.*, r.at AS read_at FROM alerts a LEFT JOIN alert_reads r ON r.alert_id = a.id AND r.user_id = ? WHERE a.id = ?').get(
+    userId ?? -1,
+    id,
+  ) as AlertRow | undefined
   return row ? toAlert(row) : null
 }
 
@@ -193,12 +194,11 @@ export function markRead(db: Db, id: number, userId: number, now: number): void 
 
 /** Auto-resolve: the rule's condition cleared, so its unresolved auto-resolving alerts resolve. */
 export function resolveRuleAlerts(db: Db, ruleId: string, now: number): Alert[] {
-  const ids = db
-    .prepare(
-      "UPDATE alerts SET status = 'resolved', resolved_at = ?, resolved_by = 'rule', snoozed_until = NULL, updated_at = ? WHERE rule_id = ? AND status != 'resolved' AND auto_resolve = 1 RETURNING id",
-    )
-    .pluck()
-    .all(now, now, ruleId) as number[]
+  const ids = kept(
+    db,
+    "UPDATE alerts SET status = 'resolved', resolved_at = ?, resolved_by = 'rule', snoozed_until = NULL, updated_at = ? WHERE rule_id = ? AND status != 'resolved' AND auto_resolve = 1 RETURNING id",
+    'pluck',
+  ).all(now, now, ruleId) as number[]
   return ids.map((id) => getAlert(db, id) as Alert)
 }
 

@@ -1,4 +1,5 @@
 import type { Db } from './open.js'
+import { kept } from './statements.js'
 
 /**
  * Pins a journal entry so the disk budget never drops it (DESIGN invariant 3: events that raised an
@@ -6,5 +7,5 @@ import type { Db } from './open.js'
  * retention still removes a pinned reading once it is older than raw retention and forwarded.
  */
 export function pinReading(db: Db, seq: number, reason: string, now: number): void {
-  db.prepare('INSERT OR IGNORE INTO reading_pins (seq, reason, created_at) VALUES (?, ?, ?)').run(seq, reason, now)
+  kept(db, 'INSERT OR IGNORE INTO reading_pins (seq, reason, created_at) VALUES (?, ?, ?)').run(seq, reason, now)
 }

@@ -1,4 +1,5 @@
 import type { Db } from './open.js'
+import { kept } from './statements.js'
 
 /** The action journal: commands and webhooks a rule asked for, durable before they run, with their outcome. */
 
@@ -67,13 +68,13 @@ export function queueAction(
 }
 
 export function dueActions(db: Db, now: number, limit: number): RuleAction[] {
-  return (
-    db.prepare("SELECT * FROM rule_actions WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?").all(now, limit) as Row[]
-  ).map(toAction)
+  return (kept(db, "SELECT * FROM rule_actions WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?").all(now, limit) as Row[]).map(
+    toAction,
+  )
 }
 
 export function nextActionDue(db: Db): number | null {
-  return (db.prepare("SELECT min(next_attempt_at) FROM rule_actions WHERE status = 'pending'").pluck().get() as number | null) ?? null
+  return (kept(db, "SELECT min(next_attempt_at) FROM rule_actions WHERE status = 'pending'", 'pluck').get() as number | null) ?? null
 }
 
 /** Record an attempt: finished (done / failed / gave_up) or pending again at `retryAt`. */

@@ -1,5 +1,6 @@
 import type { RuleState, Trace } from '../rules/evaluator.js'
 import type { Db } from './open.js'
+import { kept } from './statements.js'
 
 /**
  * What makes the rules engine restart-safe: every rule's evaluator state and the journal seq it is
@@ -27,11 +28,13 @@ export function loadRuleStates(db: Db): Map<string, SavedState> {
  * come as JSON text, serialised when the batch was taken: the live objects move on meanwhile.
  */
 export function saveRuleStates(db: Db, states: ReadonlyMap<string, string>, cursor: number, now: number): void {
-  const put = db.prepare(
+  const put = kept(
+    db,
     'INSERT INTO rule_state (rule_id, state, updated_at, seq) VALUES (?, ?, ?, ?) ON CONFLICT (rule_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at, seq = excluded.seq',
   )
   for (const [ruleId, saved] of states) put.run(ruleId, saved, now, cursor)
-  db.prepare(
+  kept(
+    db,
     'INSERT INTO cursors (consumer, seq, updated_at) VALUES (?, ?, ?) ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at',
   ).run(RULES_CURSOR, cursor, now)
 }
@@ -45,7 +48,7 @@ export interface StoredTrace extends Trace {
 }
 
 export function insertTraces(db: Db, ruleId: string, ruleVersion: number, traces: readonly Trace[], now: number): void {
-  const put = db.prepare('INSERT INTO rule_traces (rule_id, at, outcome, seq, detail) VALUES (?, ?, ?, ?, ?)')
+  const put = kept(db, 'INSERT INTO rule_traces (rule_id, at, outcome, seq, detail) VALUES (?, ?, ?, ?, ?)')
   for (const t of traces) {
     const lateMs = Math.max(0, now - t.at)
     put.run(ruleId, t.at, t.outcome, t.seq, JSON.stringify({ reason: t.reason, message: t.message, views: t.views, ruleVersion, lateMs }))
