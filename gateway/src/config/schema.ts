@@ -138,9 +138,9 @@ export const ConfigSchema = z
         maxPastDays: z.int().min(1).max(3650).default(30).describe('Refuse readings older than this (buffered readings up to it are fine).'),
         // One transaction is one event-loop turn that an API request waits behind (500 readings are
         // ~10 ms on this VM), and several transactions may share one WAL sync, so throughput does
-        // not depend on a large batch. 200 rather than 500, in alternated half-length bench W3 runs
-        // on the Xeon host: N=100 22.4k and 21.9k msg/s against 14.5k and 18.9k, API p99 44 and 46
-        // ms against 54 and 61; N=1000 API p99 50 and 55 ms against 103 and 104.
+        // not depend on a large batch. Alternated half-length bench W3 runs on the Xeon host: 200
+        // against 500, N=100 API p99 44 and 46 ms against 54 and 61 at more msg/s; then 100 against
+        // 200, N=100 API p99 41 and 42 ms against 64 and 53, at 4-10 % fewer msg/s (README).
         journalMaxBatch: z.int().min(1).max(100_000).default(100).describe('Readings per journal transaction at most (group commit).'),
         journalMaxPending: z
           .int()
