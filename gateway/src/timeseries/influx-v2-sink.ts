@@ -1,6 +1,6 @@
 import { HttpError, InfluxDB, setLogger } from '@influxdata/influxdb-client'
 import type { Logger } from 'pino'
-import { briefBody, failureKindOf, SinkError, type TimeSeriesSink } from './sink.js'
+import { briefBody, failureKindOf, lineBody, SinkError, type TimeSeriesSink } from './sink.js'
 
 export interface InfluxV2Settings {
   readonly url: string
@@ -10,13 +10,15 @@ export interface InfluxV2Settings {
 }
 
 /**
- * InfluxDB v2 write API through @influxdata/influxdb-client (InfluxDB 2.x/3.x, VictoriaMetrics).
- * The client's own batching and retries are switched off (batch larger than ours, no flush timer,
- * maxRetries 0): the forwarder owns retries, because only it can advance the journal cursor after
- * a 2xx. gzip above 1 kB is the client's default.
+ * InfluxDB v2 write API (InfluxDB 2.x/3.x, VictoriaMetrics) through @influxdata/influxdb-client's
+ * transport: the client's URL handling, token header, timeout and HttpError, with our body. Not its
+ * WriteApi: that one batches and retries by itself (the forwarder owns retries, because only it can
+ * advance the journal cursor after a 2xx) and gzips at zlib's default level on libuv's thread pool,
+ * where a catch-up's compression competed with the broker at full priority (sink.ts, lineBody).
  */
 export class InfluxV2Sink implements TimeSeriesSink {
   readonly name = 'influx-v2'
+  readonly #path: string
   readonly #s: InfluxV2Settings
   readonly #token: () => Promise<string | undefined>
   #client: { token: string | undefined; api: InfluxDB } | undefined
@@ -25,7 +27,9 @@ export class InfluxV2Sink implements TimeSeriesSink {
   constructor(settings: InfluxV2Settings, log: Logger, token: () => Promise<string | undefined>) {
     this.#s = settings
     this.#token = token
-    // The library logs failed writes to the console by itself (dependencies notes §5); route it to
+    const query = new URLSearchParams({ org: settings.org, bucket: settings.bucket, precision: 'ms' })
+    this.#path = `/api/v2/write?${query}`
+    // The library logs failed requests to the console by itself (dependencies notes §5); route it to
     // pino at debug — the forwarder logs each failure episode once, with context.
     setLogger({ error: (message, err) => log.debug({ err }, message), warn: (message, err) => log.debug({ err }, message) })
   }
@@ -37,15 +41,15 @@ export class InfluxV2Sink implements TimeSeriesSink {
         ? this.#client
         : { token, api: new InfluxDB({ url: this.#s.url, token, timeout: this.#s.timeoutMs }) }
     this.#client = client
-    const api = client.api.getWriteApi(this.#s.org, this.#s.bucket, 'ms', {
-      batchSize: lines.length + 1,
-      flushInterval: 0,
-      maxRetries: 0,
-      gzipThreshold: 1000,
-    })
-    api.writeRecords(lines as string[])
+    const { body, gzipped } = lineBody(lines)
+    const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' }
+    if (gzipped) headers['content-encoding'] = 'gzip'
     try {
-      await api.flush()
+      await new Promise<void>((resolve, reject) =>
+        // The type says string; the Node transport takes the body through Buffer.from, so a Buffer
+        // goes as it is (`request` would JSON-encode it). sink-auth.test reads what arrives.
+        client.api.transport.send(this.#path, body as unknown as string, { method: 'POST', headers }, { error: reject, complete: resolve }),
+      )
     } catch (err) {
       if (err instanceof HttpError) {
         throw new SinkError(failureKindOf(err.statusCode), err.statusCode, `HTTP ${err.statusCode}: ${briefBody(err.body) || err.message}`, {
@@ -53,8 +57,6 @@ export class InfluxV2Sink implements TimeSeriesSink {
         })
       }
       throw new SinkError('unavailable', undefined, (err as Error).message, { cause: err })
-    } finally {
-      await api.dispose()
     }
   }
 

@@ -9,7 +9,7 @@ import { captureLogger } from '../../_support/log-capture.js'
 
 /** What each sink puts on the wire for credentials, read by a plain loopback HTTP server (VictoriaMetrics ignores tokens). */
 async function recorder() {
-  const seen: Array<{ url: string; headers: IncomingHttpHeaders; body: string }> = []
+  const seen: Array<{ url: string; headers: IncomingHttpHeaders; raw: Buffer; body: string }> = []
   const server = createServer((req, res) => {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
@@ -18,6 +18,7 @@ async function recorder() {
       seen.push({
         url: req.url ?? '',
         headers: req.headers,
+        raw,
         body: req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw).toString() : raw.toString(),
       })
       res.writeHead(204).end()
@@ -49,11 +50,40 @@ describe('time-series sinks: credentials come from the secret store at each writ
   test('v1: /write?db&rp&precision=ms, gzipped, HTTP Basic with influx.password — never in the URL', async () => {
     const r = await recorder()
     const sink = new InfluxV1Sink({ url: r.url, database: 'carehub', retentionPolicy: 'raw', username: 'gw', timeoutMs: 5000 }, async () => 's3cret')
-    await sink.write([LINE, LINE])
+    const lines = Array.from({ length: 40 }, () => LINE)
+    await sink.write(lines)
     const req = r.seen[0]
     assert.equal(req?.url, '/write?db=carehub&precision=ms&rp=raw')
     assert.equal(req?.headers['content-encoding'], 'gzip')
     assert.equal(req?.headers.authorization, `Basic ${Buffer.from('gw:s3cret').toString('base64')}`)
-    assert.equal(req?.body, `${LINE}\n${LINE}`)
+    assert.equal(req?.body, lines.join('\n'))
+  })
+})
+
+describe('time-series sinks: the body', () => {
+  const sinks = (url: string) => [
+    new InfluxV2Sink({ url, org: 'home', bucket: 'sensors', timeoutMs: 5000 }, captureLogger('silent').log, async () => 't'),
+    new InfluxV1Sink({ url, database: 'carehub', timeoutMs: 5000 }, async () => undefined),
+  ]
+
+  test('a batch over 1 kB goes gzipped at the fastest level (gzip XFL = 4, RFC 1952 §2.3.1); a short one as it is', async () => {
+    const r = await recorder()
+    const many = Array.from({ length: 200 }, (_, i) => `climate,device=d${i % 7},source=mqtt temp_c=${20 + i / 10} ${1795000000000 + i}`)
+    for (const sink of sinks(r.url)) {
+      await sink.write(many)
+      await sink.write([LINE])
+    }
+    assert.equal(r.seen.length, 4)
+    for (const [i, req] of r.seen.entries()) {
+      if (i % 2 === 0) {
+        assert.equal(req.headers['content-encoding'], 'gzip')
+        assert.equal(req.raw[8], 4, 'XFL: compressed with the fastest algorithm')
+        assert.ok(req.raw.length * 5 < Buffer.byteLength(many.join('\n')), `${req.raw.length} bytes: line protocol compresses well`)
+        assert.equal(req.body, many.join('\n'))
+      } else {
+        assert.equal(req.headers['content-encoding'], undefined)
+        assert.equal(req.body, LINE)
+      }
+    }
   })
 })
