@@ -98,6 +98,8 @@ export class Gateway {
       log: child('store'),
       clock,
       checkIntegrity: () => this.#lock?.uncleanStop === true,
+      // systemd would end a start that outlasts TimeoutStartSec (60 s), mid-migration, again and again.
+      onUpgrade: (bytes, worstMs) => deps.notifier.extendStart(worstMs, `upgrading the store (${Math.round(bytes / 2 ** 20)} MiB)`),
     })
     const store = this.store
     const db = () => store.db

@@ -20,6 +20,7 @@ const noNotify: SystemdNotifier = {
   status: () => {},
   watchdog: () => {},
   stopping: () => {},
+  extendStart: () => {},
   watchdogIntervalMs: () => null,
   close: () => {},
 }

@@ -44,6 +44,10 @@ export class JournalWriter {
   readonly #db: Db
   #settlements: Settlements = []
   readonly #insertReading
+  readonly #floorAbove
+  /** The journal's seq has passed journal_floor (migration 008): no need to look again. */
+  #pastFloor = false
+  #passingFloor = false
   readonly #insertDeadLetter
   readonly #touchDevice
   readonly #lastSeenSteps = new LastSeenSteps()
@@ -59,10 +63,12 @@ export class JournalWriter {
     this.#db = db
     this.#anomalies = anomalies
     this.#busyTimeout = db.pragma('busy_timeout', { simple: true }) as number
+    // seq NULL: SQLite hands out max(seq) + 1 (an INTEGER PRIMARY KEY, migration 008).
     this.#insertReading = db.prepare(
-      `INSERT INTO readings (device_id, measurement, fields, tags, ts, ts_from_receipt, received_at, source, anomalies)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO readings (seq, device_id, measurement, fields, tags, ts, ts_from_receipt, received_at, source, anomalies)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
+    this.#floorAbove = db.prepare('SELECT seq FROM journal_floor WHERE seq > coalesce((SELECT max(seq) FROM readings), 0)').pluck()
     this.#insertDeadLetter = db.prepare(
       'INSERT INTO dead_letters (received_at, source, origin, reason_code, reason, payload) VALUES (?, ?, ?, ?, ?, ?)',
     )
@@ -95,7 +101,7 @@ export class JournalWriter {
    */
   commit(readings: readonly Reading[], deadLetters: readonly DeadLetter[], o: CommitOptions = {}): number[] {
     const { writes = [], wait = true, syncNow = true, during } = o
-    if (wait && syncNow) return this.#transaction.immediate(readings, deadLetters, writes, during)
+    if (wait && syncNow) return this.#pastFloorOnSuccess(this.#transaction.immediate(readings, deadLetters, writes, during))
     // Not prepared statements: SQLite applies these pragmas when it compiles them, not when they
     // run. `syncNow: false` (JournalCommitter with a WAL syncer): this commit does not fsync; the
     // caller fsyncs the -wal file off the event loop and acknowledges only after that.
@@ -103,13 +109,23 @@ export class JournalWriter {
     const after = [wait ? '' : `PRAGMA busy_timeout = ${this.#busyTimeout};`, syncNow ? '' : 'PRAGMA synchronous = FULL;'].join('')
     this.#db.exec(before)
     try {
-      return this.#transaction.immediate(readings, deadLetters, writes, during)
+      return this.#pastFloorOnSuccess(this.#transaction.immediate(readings, deadLetters, writes, during))
     } finally {
       this.#db.exec(after)
     }
   }
 
+  /** Once a commit has passed the floor, it is never looked up again (max(seq) never falls: history-purge.ts). */
+  #pastFloorOnSuccess(seqs: number[]): number[] {
+    if (this.#passingFloor) this.#pastFloor = true
+    return seqs
+  }
+
   #append(readings: readonly Reading[], deadLetters: readonly DeadLetter[], writes: readonly RideAlong[], during: CommitOptions['during']): number[] {
+    // Seqs handed out before migration 008 whose readings are gone: the first reading goes past them.
+    let explicitSeq = this.#pastFloor ? null : ((this.#floorAbove.get() as number | undefined) ?? null)
+    this.#passingFloor = !this.#pastFloor && (explicitSeq === null || readings.length > 0)
+    if (explicitSeq !== null) explicitSeq++
     const seqs: number[] = []
     const flags: Array<readonly string[]> = []
     const lastSeen = new Map<string, number>()
@@ -118,6 +134,7 @@ export class JournalWriter {
       const flagged = this.#anomalies?.(r.deviceId, r.measurement, r.fields) ?? NO_FLAGS
       flags.push(flagged.length ? flagged : NO_FLAGS)
       const info = this.#insertReading.run(
+        explicitSeq,
         r.deviceId,
         r.measurement,
         JSON.stringify(r.fields),
@@ -129,6 +146,7 @@ export class JournalWriter {
         flagged.length ? JSON.stringify(flagged) : null,
       )
       const seq = Number(info.lastInsertRowid)
+      explicitSeq = null
       seqs.push(seq)
       lastSeen.set(r.deviceId, Math.max(lastSeen.get(r.deviceId) ?? 0, r.receivedAt))
       latest.set(`${r.deviceId}\u0000${r.measurement}`, { deviceId: r.deviceId, measurement: r.measurement, seq })

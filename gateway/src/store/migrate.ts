@@ -13,7 +13,14 @@ export interface MigrationResult {
  * crash leaves the database at a whole version. A database from a newer gateway is refused rather
  * than guessed at (forward-only: we never downgrade a schema).
  */
-export function migrate(db: Database, migrations: readonly Migration[], now: number, path: string): MigrationResult {
+export function migrate(
+  db: Database,
+  migrations: readonly Migration[],
+  now: number,
+  path: string,
+  /** Called once before any migration runs on a database that has some already (an upgrade). */
+  beforeUpgrade?: (pending: readonly Migration[]) => void,
+): MigrationResult {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`)
   const version = db.prepare('SELECT coalesce(max(version), 0) AS v FROM schema_migrations')
@@ -27,8 +34,9 @@ export function migrate(db: Database, migrations: readonly Migration[], now: num
   }
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
   const applied: number[] = []
-  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
-    if (m.version <= current) continue
+  const pending = [...migrations].sort((a, b) => a.version - b.version).filter((m) => m.version > current)
+  if (current > 0 && pending.length > 0) beforeUpgrade?.(pending)
+  for (const m of pending) {
     // IMMEDIATE takes the write lock before reading the version again: the CLI and the daemon may
     // both open a new store at once, and only one may apply a migration.
     const ran = db

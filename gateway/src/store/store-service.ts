@@ -16,10 +16,20 @@ export class StoreService implements Service {
   readonly #log: Logger
   readonly #clock: Clock
   readonly #checkIntegrity: () => boolean
+  readonly #onUpgrade: ((fileBytes: number, worstMs: number) => void) | undefined
   #db: Db | undefined
   #rollupDb: Db | undefined
 
-  constructor(deps: { path: string; rollupPath: string; log: Logger; clock: Clock; checkIntegrity: () => boolean }) {
+  constructor(deps: {
+    path: string
+    rollupPath: string
+    log: Logger
+    clock: Clock
+    checkIntegrity: () => boolean
+    /** Before migrations run on an existing journal (open.ts, onUpgrade). */
+    onUpgrade?: (fileBytes: number, worstMs: number) => void
+  }) {
+    this.#onUpgrade = deps.onUpgrade
     this.#path = deps.path
     this.#rollupPath = deps.rollupPath
     this.#log = deps.log
@@ -56,7 +66,7 @@ export class StoreService implements Service {
   async start(): Promise<void> {
     const now = this.#clock.now()
     const checkIntegrity = this.#checkIntegrity()
-    const db = openStore({ path: this.#path, log: this.#log, now, checkIntegrity })
+    const db = openStore({ path: this.#path, log: this.#log, now, checkIntegrity, onUpgrade: this.#onUpgrade })
     try {
       this.#rollupDb = openRollupDb({ path: this.#rollupPath, journalPath: this.#path, log: this.#log, now, checkIntegrity })
       const moved = moveRollupsOut(db, this.#rollupDb)

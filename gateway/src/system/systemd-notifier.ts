@@ -15,6 +15,8 @@ export interface SystemdNotifier {
   status(status: string): void
   watchdog(): void
   stopping(status: string): void
+  /** Ask for `ms` more before the start times out (EXTEND_TIMEOUT_USEC, systemd ≥ 236), with why. */
+  extendStart(ms: number, status: string): void
   /** sd_watchdog_enabled(3): the ping period systemd expects (WATCHDOG_USEC), or null when off. */
   watchdogIntervalMs(): number | null
   close(): void
@@ -85,6 +87,7 @@ export function createSystemdNotifier(env: Readonly<Record<string, string | unde
     status: (status) => send({ STATUS: status }),
     watchdog: () => send({ WATCHDOG: '1' }),
     stopping: (status) => send({ STOPPING: '1', STATUS: status }),
+    extendStart: (ms, status) => send({ EXTEND_TIMEOUT_USEC: String(Math.ceil(ms) * 1000), STATUS: status }),
     watchdogIntervalMs: () => interval,
     close: () => {
       if (closed) return
@@ -97,5 +100,14 @@ export function createSystemdNotifier(env: Readonly<Record<string, string | unde
 
 function nullNotifier(interval: number | null): SystemdNotifier {
   const noop = () => {}
-  return { enabled: false, ready: noop, status: noop, watchdog: noop, stopping: noop, watchdogIntervalMs: () => interval, close: noop }
+  return {
+    enabled: false,
+    ready: noop,
+    status: noop,
+    watchdog: noop,
+    stopping: noop,
+    extendStart: noop,
+    watchdogIntervalMs: () => interval,
+    close: noop,
+  }
 }

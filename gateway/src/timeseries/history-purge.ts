@@ -2,6 +2,13 @@ import type { Db } from '../store/open.js'
 import type { TierName } from './rollup-fold.js'
 
 /**
+ * The newest reading is never deleted: the journal's seq is max(seq) + 1 (an INTEGER PRIMARY KEY,
+ * migration 008), so deleting the newest would hand its seq out again, to a reading every consumer
+ * whose cursor had passed it would then skip. One reading kept past retention is the price.
+ */
+const NEWEST_KEPT = 'seq < (SELECT max(seq) FROM readings)'
+
+/**
  * The delete steps of the history janitor, each bounded to `batch` rows so one step is a short
  * transaction. Every step returns how many rows it removed (0: nothing left to do).
  */
@@ -21,11 +28,12 @@ export class HistoryPurge {
    * Raw readings received before `cutoff`, oldest first, never past `neededAfter` (a consumer has not
    * handled them yet). Pinned readings age out like any other here — the pin protects them from the
    * disk budget, not from retention — and their pins go with them. Stops at the first entry still
-   * wanted (received_at follows seq closely; an entry out of step waits for the next pass).
+   * wanted (received_at follows seq closely; an entry out of step waits for the next pass). The
+   * newest reading is kept whatever its age (NEWEST_KEPT).
    */
   rawBefore(cutoff: number, neededAfter: number): number {
     const rows = this.#db
-      .prepare('SELECT seq, received_at FROM readings WHERE seq <= ? ORDER BY seq LIMIT ?')
+      .prepare(`SELECT seq, received_at FROM readings WHERE seq <= ? AND ${NEWEST_KEPT} ORDER BY seq LIMIT ?`)
       .all(neededAfter, this.#batch) as Array<{ seq: number; received_at: number }>
     let upTo = -1
     for (const r of rows) {
@@ -37,10 +45,10 @@ export class HistoryPurge {
     return this.#db.prepare('DELETE FROM readings WHERE seq <= ?').run(upTo).changes
   }
 
-  /** For the disk budget: the oldest unpinned readings, whatever their age. */
+  /** For the disk budget: the oldest unpinned readings, whatever their age, but the newest (NEWEST_KEPT). */
   oldestReadings(forwardCursor: number | undefined): { rows: number; unforwarded: number } {
     const seqs = this.#db
-      .prepare('SELECT seq FROM readings WHERE seq NOT IN (SELECT seq FROM reading_pins) ORDER BY seq LIMIT ?')
+      .prepare(`SELECT seq FROM readings WHERE seq NOT IN (SELECT seq FROM reading_pins) AND ${NEWEST_KEPT} ORDER BY seq LIMIT ?`)
       .pluck()
       .all(this.#batch) as number[]
     if (seqs.length === 0) return { rows: 0, unforwarded: 0 }

@@ -11,14 +11,13 @@ import { step } from '../../../gateway/src/rules/evaluator.js'
 import { RuleSchema } from '../../../gateway/src/rules/rule-model.js'
 import { RuleSet } from '../../../gateway/src/rules/rule-set.js'
 import { raiseAlert } from '../../../gateway/src/store/alerts.js'
-import { JournalWriter } from '../../../gateway/src/store/journal.js'
 import { migrate } from '../../../gateway/src/store/migrate.js'
 import { MIGRATIONS } from '../../../gateway/src/store/migrations/registry.js'
 import { openStore } from '../../../gateway/src/store/open.js'
 import { pruneFinished, queueAction } from '../../../gateway/src/store/rule-actions.js'
 import { insertTraces, pruneTraces, rulesCursor } from '../../../gateway/src/store/rule-state.js'
 import { listRules, putRule } from '../../../gateway/src/store/rules.js'
-import { reading, waitFor } from '../../_support/history-data.js'
+import { waitFor } from '../../_support/history-data.js'
 import { captureLogger } from '../../_support/log-capture.js'
 import { tempDir } from '../../_support/temp.js'
 
@@ -50,11 +49,9 @@ describe('history is not news', () => {
       NOW,
       path,
     )
-    const writer = new JournalWriter(db)
-    writer.commit(
-      Array.from({ length: 50 }, (_, i) => reading('bath', 'event', { fall: i % 2 === 1 }, NOW - 86_400_000 + i)),
-      [],
-    )
+    // Written as that version's gateway did (today's JournalWriter needs today's schema).
+    const put = db.prepare("INSERT INTO readings (device_id, measurement, fields, ts, received_at, source) VALUES ('bath', 'event', ?, ?, ?, 'mqtt')")
+    for (let i = 0; i < 50; i++) put.run(JSON.stringify({ fall: i % 2 === 1 }), NOW - 86_400_000 + i, NOW - 86_400_000 + i)
     migrate(db, MIGRATIONS, NOW, path)
     assert.equal(rulesCursor(db), 50)
   })

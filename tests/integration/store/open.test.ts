@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import Database from 'better-sqlite3'
 import { CarehubError } from '../../../gateway/src/core/errors.js'
+import { JournalWriter } from '../../../gateway/src/store/journal.js'
 import { migrate } from '../../../gateway/src/store/migrate.js'
 import { MIGRATIONS } from '../../../gateway/src/store/migrations/registry.js'
 import { type Db, openStore } from '../../../gateway/src/store/open.js'
@@ -127,6 +128,97 @@ describe('store: migrations', () => {
     assert.throws(() => migrate(db, [...MIGRATIONS, broken], NOW, path))
     assert.equal(db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'half'").pluck().get(), 0)
     assert.equal(db.prepare('SELECT max(version) FROM schema_migrations').pluck().get(), MIGRATIONS.length)
+    db.close()
+  })
+})
+
+describe('store: migration 008, the journal without AUTOINCREMENT', () => {
+  /** A store as version 7 left it: readings 1..20 handed out, the newest five since purged. */
+  function atVersion7(): string {
+    const path = join(tempDir(), 'v7.db')
+    const db = new Database(path)
+    db.pragma('journal_mode = WAL')
+    migrate(
+      db,
+      MIGRATIONS.filter((m) => m.version <= 7),
+      NOW,
+      path,
+    )
+    const put = db.prepare(
+      "INSERT INTO readings (device_id, measurement, fields, ts, received_at, source, anomalies) VALUES ('d1', 'env', ?, ?, ?, 'mqtt', ?)",
+    )
+    for (let i = 1; i <= 20; i++) put.run(JSON.stringify({ temp_c: i }), NOW + i, NOW + i, i === 3 ? '["temp_c"]' : null)
+    db.prepare('DELETE FROM readings WHERE seq > 15').run()
+    assert.equal(db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'readings'").pluck().get(), 20)
+    db.close()
+    return path
+  }
+
+  test('the rows, the index and the append-only trigger carry over; commits no longer write sqlite_sequence', () => {
+    const path = atVersion7()
+    const db = open(path)
+    const ddl = db.prepare("SELECT sql FROM sqlite_master WHERE name = 'readings'").pluck().get() as string
+    assert.doesNotMatch(ddl, /AUTOINCREMENT/i)
+    assert.deepEqual(
+      db.prepare('SELECT seq FROM readings ORDER BY seq').pluck().all(),
+      Array.from({ length: 15 }, (_, i) => i + 1),
+    )
+    assert.equal(db.prepare('SELECT anomalies FROM readings WHERE seq = 3').pluck().get(), '["temp_c"]')
+    const plan = db.prepare("EXPLAIN QUERY PLAN SELECT ts FROM readings WHERE device_id = 'd1' AND measurement = 'env' AND ts > 0").all()
+    assert.match(JSON.stringify(plan), /readings_series/)
+    assert.throws(() => db.prepare('UPDATE readings SET ts = 0 WHERE seq = 1').run(), /append-only/)
+    assert.equal(db.prepare('PRAGMA integrity_check').pluck().get(), 'ok')
+
+    // Seqs 16..20 were handed out (consumers may have passed them): the journal goes on from 21.
+    const writer = new JournalWriter(db)
+    const climate = (i: number) => ({
+      source: 'mqtt' as const,
+      deviceId: 'd1',
+      measurement: 'env',
+      fields: { temp_c: i },
+      tags: {},
+      ts: NOW + i,
+      tsFromReceipt: false,
+      receivedAt: NOW + i,
+    })
+    assert.deepEqual(writer.commit([climate(21), climate(22)], []), [21, 22])
+    assert.deepEqual(new JournalWriter(db).commit([climate(23)], []), [23], 'a writer made later carries on from max(seq)')
+    assert.equal(db.prepare("SELECT count(*) FROM sqlite_sequence WHERE name = 'readings'").pluck().get(), 0)
+    db.close()
+  })
+
+  test('an upgrade says so first (systemd gets more time), and leaves no WAL the size of the rebuilt journal', () => {
+    const path = atVersion7()
+    const calls: Array<{ bytes: number; worstMs: number }> = []
+    const { log, lines } = captureLogger()
+    const db = openStore({ path, log, now: NOW, checkIntegrity: false, onUpgrade: (bytes, worstMs) => calls.push({ bytes, worstMs }) })
+    assert.equal(calls.length, 1)
+    assert.ok(calls[0] && calls[0].bytes > 0 && calls[0].worstMs >= 60_000, JSON.stringify(calls))
+    assert.deepEqual(lines().find((l) => l.msg === 'upgrading the store; this can take a while')?.migrations, ['journal-seq'])
+    assert.equal(statSync(`${path}-wal`).size, 0)
+    db.close()
+    // A new store, or one already at the latest version, is no upgrade.
+    const fresh = join(tempDir(), 'fresh.db')
+    for (const p of [fresh, fresh, path])
+      openStore({ path: p, log, now: NOW, checkIntegrity: false, onUpgrade: () => assert.fail(`no upgrade for ${p}`) }).close()
+  })
+
+  test('a journal emptied by the purge still goes on after the largest seq ever handed out', () => {
+    const path = atVersion7()
+    const raw = new Database(path)
+    raw.prepare('DELETE FROM readings').run()
+    raw.close()
+    const db = open(path)
+    const commit = (w: JournalWriter) =>
+      w.commit(
+        [{ source: 'mqtt', deviceId: 'd1', measurement: 'env', fields: { temp_c: 1 }, tags: {}, ts: NOW, tsFromReceipt: false, receivedAt: NOW }],
+        [],
+      )
+    const writer = new JournalWriter(db)
+    // A commit of dead letters only does not pass the floor; the next reading still does.
+    writer.commit([], [{ receivedAt: NOW, source: 'mqtt', origin: 'd1', reasonCode: 'CAREHUB_ERR_VALIDATION', reason: 'test', payload: null }])
+    assert.deepEqual(commit(writer), [21])
+    assert.deepEqual(commit(writer), [22])
     db.close()
   })
 })

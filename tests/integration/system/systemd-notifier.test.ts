@@ -40,3 +40,22 @@ test('a congested NOTIFY_SOCKET loses nothing: every notification arrives, in or
     'congestion is waited out, not reported as a failure',
   )
 })
+
+// A long store upgrade (a rebuilt journal, minutes on an SD card) must not be ended by
+// TimeoutStartSec: sd_notify(3) EXTEND_TIMEOUT_USEC, in microseconds, with the reason as STATUS.
+test('extendStart asks systemd for more time to start, in microseconds, and says why', async () => {
+  const path = join(tempDir('carehub-notify-'), 'notify.sock')
+  const received: string[] = []
+  const receiver = createSocket('unix_dgram')
+  receiver.on('message', (buf: Buffer) => received.push(buf.toString()))
+  receiver.bind(path)
+  const notifier = createSystemdNotifier({ NOTIFY_SOCKET: path }, 4242, captureLogger().log)
+  after(() => {
+    notifier.close()
+    receiver.close()
+  })
+  notifier.extendStart(90_000.4, 'upgrading the store (12 MiB)')
+  const deadline = Date.now() + 5000
+  while (received.length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+  assert.deepEqual(received, ['EXTEND_TIMEOUT_USEC=90001000\nSTATUS=upgrading the store (12 MiB)'])
+})

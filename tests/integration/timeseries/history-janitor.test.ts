@@ -32,10 +32,13 @@ describe('history janitor: retention and the disk budget (real SQLite)', () => {
     // when that one committed during the previous one's sync (1,000 readings = two batches).
     await waitFor('the rules engine to record its cursor', () => h.gateway.rules.engine.cursor >= last, 5000)
     const report = await h.gateway.history.janitor.run()
-    assert.equal(count(db, 'SELECT count(*) FROM readings'), 0)
-    assert.equal(report.retention, 1000)
+    // All of them past retention, but the newest stays: the next seq is max(seq) + 1 (migration 008).
+    assert.deepEqual(db.prepare('SELECT seq FROM readings').pluck().all(), [last])
+    assert.equal(report.retention, 999)
     assert.ok(count(rollupDb, "SELECT count(*) FROM rollups WHERE tier = '1m'") > 0, 'rollups outlive raw readings')
     assert.equal(h.gateway.history.rollups.cursor, last)
+    // So a seq every consumer has passed is never handed out again.
+    assert.equal(await submitClimate(h.gateway, now, 1000, 1001), last + 1)
 
     now += 1 * DAY
     const later = await h.gateway.history.janitor.run()

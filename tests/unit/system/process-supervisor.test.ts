@@ -22,6 +22,7 @@ function recordingNotifier(): SystemdNotifier & { sent: string[] } {
     status: (s) => void sent.push(`STATUS ${s}`),
     watchdog: () => void sent.push('WATCHDOG'),
     stopping: (s) => void sent.push(`STOPPING ${s}`),
+    extendStart: () => {},
     watchdogIntervalMs: () => null,
     close: () => void sent.push('CLOSE'),
   }

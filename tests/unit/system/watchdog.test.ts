@@ -15,6 +15,7 @@ function notifier(intervalMs: number | null): SystemdNotifier & { pings: number 
       n.pings++
     },
     stopping: () => {},
+    extendStart: () => {},
     watchdogIntervalMs: () => intervalMs,
     close: () => {},
   }

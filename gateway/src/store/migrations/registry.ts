@@ -5,6 +5,7 @@ import * as m004 from './004-mfa.js'
 import * as m005 from './005-history.js'
 import * as m006 from './006-secrets.js'
 import * as m007 from './007-alerts.js'
+import * as m008 from './008-journal-seq.js'
 import * as r001 from './rollups/001-rollups.js'
 
 /**
@@ -25,6 +26,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 5, name: 'history', sql: m005.sql },
   { version: 6, name: 'secrets', sql: m006.sql },
   { version: 7, name: 'alerts', sql: m007.sql },
+  { version: 8, name: 'journal-seq', sql: m008.sql },
 ]
 
 /** The rollup database's own migrations (rollups.db, store/rollup-db.ts): numbered on their own. */
