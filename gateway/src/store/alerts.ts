@@ -192,13 +192,16 @@ export function markRead(db: Db, id: number, userId: number, now: number): void 
   db.prepare('INSERT INTO alert_reads (alert_id, user_id, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(id, userId, now)
 }
 
+/**
+ * The unresolved states by name, not `status != 'resolved'`: the (rule_id, status) index then seeks
+ * each of them, where `!=` read every alert the rule ever raised (its history grows, these do not).
+ */
+export const RESOLVE_RULE_ALERTS = `UPDATE alerts SET status = 'resolved', resolved_at = ?, resolved_by = 'rule', snoozed_until = NULL, updated_at = ?
+  WHERE rule_id = ? AND status IN ('open', 'acknowledged', 'snoozed') AND auto_resolve = 1 RETURNING id`
+
 /** Auto-resolve: the rule's condition cleared, so its unresolved auto-resolving alerts resolve. */
 export function resolveRuleAlerts(db: Db, ruleId: string, now: number): Alert[] {
-  const ids = kept(
-    db,
-    "UPDATE alerts SET status = 'resolved', resolved_at = ?, resolved_by = 'rule', snoozed_until = NULL, updated_at = ? WHERE rule_id = ? AND status != 'resolved' AND auto_resolve = 1 RETURNING id",
-    'pluck',
-  ).all(now, now, ruleId) as number[]
+  const ids = kept(db, RESOLVE_RULE_ALERTS, 'pluck').all(now, now, ruleId) as number[]
   return ids.map((id) => getAlert(db, id) as Alert)
 }
 
