@@ -1,4 +1,4 @@
-import type { JournalEntry } from '../store/journal.js'
+import type { JournalEntry } from '../store/journal-reads.js'
 
 /**
  * InfluxDB line protocol (https://docs.influxdata.com/influxdb/v2/reference/syntax/line-protocol/),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import type { JournalEntry } from '../../../gateway/src/store/journal.js'
+import type { JournalEntry } from '../../../gateway/src/store/journal-reads.js'
 import { type JournalLineRow, LineEncoder, toLine } from '../../../gateway/src/timeseries/line-protocol.js'
 
 const entry = (over: Partial<JournalEntry>): JournalEntry => ({

@@ -6,7 +6,7 @@ import { CarehubError } from '../../core/errors.js'
 import { appendAudit } from '../../store/audit.js'
 import { certificatesOf } from '../../store/device-certificates.js'
 import { type Device, ensureDevice, getDevice, listDevices, updateDeviceMetadata } from '../../store/devices.js'
-import { latestReadings } from '../../store/journal.js'
+import { latestReadings } from '../../store/journal-reads.js'
 import type { Db } from '../../store/open.js'
 import { actorOf, clientOf, requirePermission } from '../_internal/authenticate.js'
 
