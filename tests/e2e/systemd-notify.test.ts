@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, test } from 'node:test'
+import Database from 'better-sqlite3'
+import { migrate } from '../../gateway/src/store/migrate.js'
+import { MIGRATIONS } from '../../gateway/src/store/migrations/registry.js'
 import { isReadyLine, spawnDaemon } from '../_support/daemon.js'
 import { fakeNotifySocket } from '../_support/fake-notify-socket.js'
+import { tempDir } from '../_support/temp.js'
 
 describe('systemd notifications on a fake NOTIFY_SOCKET', () => {
   test('STATUS while starting, READY=1 with MAINPID once up, WATCHDOG=1 pings, STOPPING=1 on SIGTERM', async () => {
@@ -33,6 +39,43 @@ describe('systemd notifications on a fake NOTIFY_SOCKET', () => {
     assert.equal(sock.messages.filter((m) => m.WATCHDOG === '1').length, 0)
     d.proc.kill('SIGTERM')
     assert.equal((await d.exited).code, 0)
+  })
+
+  test('an upgrade that rebuilds the journal asks for more start time before it runs, then starts as usual', async () => {
+    // A data folder as a version-7 gateway left it, with readings in its journal.
+    const dataDir = join(tempDir(), 'data')
+    mkdirSync(dataDir, { mode: 0o700 })
+    const path = join(dataDir, 'carehub.db')
+    const old = new Database(path)
+    old.pragma('journal_mode = WAL')
+    migrate(
+      old,
+      MIGRATIONS.filter((m) => m.version <= 7),
+      Date.now(),
+      path,
+    )
+    const put = old.prepare(
+      "INSERT INTO readings (device_id, measurement, fields, ts, received_at, source) VALUES ('d1', 'env', '{\"t\":1}', ?, ?, 'mqtt')",
+    )
+    for (let i = 0; i < 1000; i++) put.run(Date.now() - i, Date.now() - i)
+    old.close()
+
+    const sock = fakeNotifySocket()
+    const d = await spawnDaemon({ dataDir, env: { NOTIFY_SOCKET: sock.path } })
+    const ready = await sock.waitFor((m) => m.READY === '1')
+    const before = sock.messages.slice(0, sock.messages.indexOf(ready))
+    const extend = before.find((m) => m.EXTEND_TIMEOUT_USEC !== undefined)
+    assert.ok(extend, `EXTEND_TIMEOUT_USEC before READY=1: ${JSON.stringify(before)}`)
+    assert.ok(Number(extend.EXTEND_TIMEOUT_USEC) >= 60_000_000, extend.EXTEND_TIMEOUT_USEC)
+    assert.match(extend.STATUS ?? '', /^upgrading the store \(\d+ MiB\)$/)
+    assert.ok(d.logs().some((l) => l.msg === 'upgrading the store; this can take a while'))
+    d.proc.kill('SIGTERM')
+    assert.equal((await d.exited).code, 0)
+
+    const db = new Database(path, { readonly: true })
+    assert.equal(db.prepare('SELECT count(*) FROM readings').pluck().get(), 1000)
+    assert.doesNotMatch(db.prepare("SELECT sql FROM sqlite_master WHERE name = 'readings'").pluck().get() as string, /AUTOINCREMENT/)
+    db.close()
   })
 
   test('without NOTIFY_SOCKET the daemon runs the same and sends nothing', async () => {
