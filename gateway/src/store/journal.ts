@@ -49,7 +49,6 @@ export class JournalWriter {
   readonly #floorAbove
   /** The journal's seq has passed journal_floor (migration 008): no need to look again. */
   #pastFloor = false
-  #passingFloor = false
   readonly #insertDeadLetter
   readonly #touchDevice
   readonly #lastSeenSteps = new LastSeenSteps()
@@ -117,17 +116,19 @@ export class JournalWriter {
     }
   }
 
-  /** Once a commit has passed the floor, it is never looked up again (max(seq) never falls: history-purge.ts). */
+  /**
+   * A committed reading has a seq past the floor (its own, or max(seq) + 1 above a floor already
+   * passed), and max(seq) never falls (history-purge.ts): the floor is not looked up again.
+   */
   #pastFloorOnSuccess(seqs: number[]): number[] {
-    if (this.#passingFloor) this.#pastFloor = true
+    if (seqs.length > 0) this.#pastFloor = true
     return seqs
   }
 
   #append(readings: readonly Reading[], deadLetters: readonly DeadLetter[], writes: readonly RideAlong[], during: CommitOptions['during']): number[] {
     // Seqs handed out before migration 008 whose readings are gone: the first reading goes past them.
-    let explicitSeq = this.#pastFloor ? null : ((this.#floorAbove.get() as number | undefined) ?? null)
-    this.#passingFloor = !this.#pastFloor && (explicitSeq === null || readings.length > 0)
-    if (explicitSeq !== null) explicitSeq++
+    const floor = this.#pastFloor ? undefined : (this.#floorAbove.get() as number | undefined)
+    let explicitSeq = floor === undefined ? null : floor + 1
     const seqs: number[] = []
     const flags: Array<readonly string[]> = []
     const lastSeen = new Map<string, number>()

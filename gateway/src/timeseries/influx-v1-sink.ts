@@ -16,7 +16,6 @@ export interface InfluxV1Settings {
 export class InfluxV1Sink implements TimeSeriesSink {
   readonly name = 'influx-v1'
   readonly #url: URL
-  readonly #headers: Record<string, string>
   readonly #timeoutMs: number
   readonly #username: string | undefined
   readonly #password: () => Promise<string | undefined>
@@ -27,15 +26,13 @@ export class InfluxV1Sink implements TimeSeriesSink {
     this.#url.searchParams.set('db', s.database)
     this.#url.searchParams.set('precision', 'ms')
     if (s.retentionPolicy) this.#url.searchParams.set('rp', s.retentionPolicy)
-    this.#headers = { 'content-type': 'text/plain; charset=utf-8' }
     this.#username = s.username
     this.#password = password
     this.#timeoutMs = s.timeoutMs
   }
 
   async write(lines: readonly string[]): Promise<void> {
-    const { body, gzipped } = lineBody(lines)
-    const headers: Record<string, string> = gzipped ? { ...this.#headers, 'content-encoding': 'gzip' } : { ...this.#headers }
+    const { body, headers } = lineBody(lines)
     if (this.#username !== undefined) {
       headers.authorization = `Basic ${Buffer.from(`${this.#username}:${(await this.#password()) ?? ''}`).toString('base64')}`
     }

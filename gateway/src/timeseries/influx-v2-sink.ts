@@ -41,9 +41,7 @@ export class InfluxV2Sink implements TimeSeriesSink {
         ? this.#client
         : { token, api: new InfluxDB({ url: this.#s.url, token, timeout: this.#s.timeoutMs }) }
     this.#client = client
-    const { body, gzipped } = lineBody(lines)
-    const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' }
-    if (gzipped) headers['content-encoding'] = 'gzip'
+    const { body, headers } = lineBody(lines)
     try {
       await new Promise<void>((resolve, reject) =>
         // The type says string; the Node transport takes the body through Buffer.from, so a Buffer
