@@ -1,7 +1,7 @@
 import { z } from 'zod'
-import type { FieldValue } from '../core/reading.js'
 import type { Db } from '../store/open.js'
 import { type RollupRow, rowToBucket } from '../store/rollups.js'
+import { latestRowsJson } from './latest-preset.js'
 import { type Bucket, bucketStartOf } from './rollup-fold.js'
 import { regroup } from './series-query.js'
 
@@ -105,32 +105,8 @@ function dayKey(timeZone: string): (t: number) => string {
   return (t) => f.format(t)
 }
 
-const RUNNERS: { [P in PresetName]: (c: PresetContext, p: Params<P>) => unknown[] } = {
-  latest: (c, p) =>
-    (
-      c.db
-        .prepare(
-          `SELECT d.id AS deviceId, d.name, d.room, r.measurement, r.ts, r.fields, r.anomalies FROM devices d
-           JOIN latest_readings l ON l.device_id = d.id JOIN readings r ON r.seq = l.seq
-           WHERE (? IS NULL OR d.id = ?) AND (? IS NULL OR d.room = ?) AND (? IS NULL OR r.measurement = ?)
-           ORDER BY d.id, r.measurement`,
-        )
-        .all(p.device ?? null, p.device ?? null, p.room ?? null, p.room ?? null, p.measurement ?? null, p.measurement ?? null) as Array<{
-        deviceId: string
-        name: string | null
-        room: string | null
-        measurement: string
-        ts: number
-        fields: string
-        anomalies: string | null
-      }>
-    ).map((r) => ({
-      ...r,
-      fields: JSON.parse(r.fields) as Record<string, FieldValue>,
-      anomalies: r.anomalies ? (JSON.parse(r.anomalies) as string[]) : [],
-      ageSeconds: Math.round((c.now - r.ts) / 1000),
-    })),
-
+// `latest` answers as JSON text of its own (latest-preset.ts); the others' rows are serialised.
+const RUNNERS: { [P in Exclude<PresetName, 'latest'>]: (c: PresetContext, p: Params<P>) => unknown[] } = {
   // Average over every device in the room, hour by hour: Σsum / Σcount, not a mean of means.
   room_hourly: (c, p) => {
     const from = bucketStartOf(c.now, HOUR) - (p.hours - 1) * HOUR
@@ -224,6 +200,8 @@ const RUNNERS: { [P in PresetName]: (c: PresetContext, p: Params<P>) => unknown[
   },
 }
 
-export function runPreset<P extends PresetName>(preset: P, params: Params<P>, context: PresetContext): unknown[] {
-  return RUNNERS[preset](context, params)
+/** The preset's rows, as JSON text (the route writes it into its answer as it is). */
+export function runPreset<P extends PresetName>(preset: P, params: Params<P>, context: PresetContext): string {
+  if (preset === 'latest') return latestRowsJson(context.db, params as Params<'latest'>, context.now)
+  return JSON.stringify(RUNNERS[preset as Exclude<PresetName, 'latest'>](context, params as never))
 }

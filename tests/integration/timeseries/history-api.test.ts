@@ -159,6 +159,11 @@ describe('local history through the API: series tiers, anomaly flags, presets', 
   })
 
   test('presets: latest, room_hourly, daily_energy, door_openings, inactivity', async () => {
+    // The answer is written as JSON text (latest-preset.ts), and says so, with the query it answers.
+    const raw = await api(h, 'GET', '/api/telemetry/query?preset=latest&room=kitchen', undefined, token)
+    assert.equal(raw.headers['content-type'], 'application/json;charset=UTF-8')
+    const answer = raw.body as { preset: string; params: unknown; generatedAt: number }
+    assert.deepEqual([answer.preset, answer.params, typeof answer.generatedAt], ['latest', { room: 'kitchen' }, 'number'])
     const latest = (await get('/api/telemetry/query?preset=latest&room=kitchen')).rows as Array<{ deviceId: string; measurement: string }>
     assert.deepEqual(latest.map((r) => `${r.deviceId}/${r.measurement}`).sort(), [
       'fridge_plug/power',

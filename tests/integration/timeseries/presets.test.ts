@@ -37,7 +37,7 @@ test('a preset over a room reads each of its devices’ rollups by primary key, 
     assert.deepEqual(new Set(rows.map((r) => r.device_id)), new Set(['d0', 'd4', 'd8', 'd12', 'd16', 'd20', 'd24', 'd28', 'd32', 'd36']))
     // And the preset that uses it runs on that connection (one row per device of the room).
     const params = PRESET_PARAMS.door_openings.parse({ room: 'hall', days: '2' })
-    const answer = runPreset('door_openings', params, { db: journal, rollupDb, now: 48 * 3_600_000, timeZone: 'UTC' })
+    const answer = JSON.parse(runPreset('door_openings', params, { db: journal, rollupDb, now: 48 * 3_600_000, timeZone: 'UTC' })) as unknown[]
     assert.ok(answer.length > 0, JSON.stringify(answer))
   } finally {
     rollupDb.close()
