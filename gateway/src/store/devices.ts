@@ -1,5 +1,6 @@
 import { LAST_SEEN_SQL } from './last-seen.js'
 import type { Db } from './open.js'
+import { kept } from './statements.js'
 
 export type Availability = 'unknown' | 'online' | 'offline' | 'unavailable'
 
@@ -47,7 +48,7 @@ const toDevice = (r: DeviceRow): Device => ({
 })
 
 export function getDevice(db: Db, id: string): Device | undefined {
-  const row = db.prepare(`SELECT d.*, ${LAST_SEEN_SQL} AS seen FROM devices d WHERE id = ?`).get(id) as DeviceRow | undefined
+  const row = kept(db, `SELECT d.*, ${LAST_SEEN_SQL} AS seen FROM devices d WHERE id = ?`).get(id) as DeviceRow | undefined
   return row ? toDevice(row) : undefined
 }
 
@@ -59,18 +60,18 @@ export interface DevicePage {
 
 /** Devices matching the filter, in id order: all of them, or one page. */
 export function listDevices(db: Db, filter: { source?: string; type?: string; room?: string } = {}, page?: DevicePage): Device[] {
-  const rows = db
-    .prepare(
-      `SELECT d.*, ${LAST_SEEN_SQL} AS seen FROM devices d WHERE (@source IS NULL OR source = @source) AND (@type IS NULL OR type = @type)
+  // Kept compiled (statements.ts): the panel lists devices on every refresh.
+  const rows = kept(
+    db,
+    `SELECT d.*, ${LAST_SEEN_SQL} AS seen FROM devices d WHERE (@source IS NULL OR source = @source) AND (@type IS NULL OR type = @type)
        AND (@room IS NULL OR room = @room) AND id > coalesce(@after, '') ORDER BY id LIMIT @limit`, // ids are never empty: '' starts at the first
-    )
-    .all({
-      source: filter.source ?? null,
-      type: filter.type ?? null,
-      room: filter.room ?? null,
-      after: page?.after ?? null,
-      limit: page?.limit ?? -1,
-    }) as DeviceRow[]
+  ).all({
+    source: filter.source ?? null,
+    type: filter.type ?? null,
+    room: filter.room ?? null,
+    after: page?.after ?? null,
+    limit: page?.limit ?? -1,
+  }) as DeviceRow[]
   return rows.map(toDevice)
 }
 

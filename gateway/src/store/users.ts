@@ -1,5 +1,6 @@
 import { CarehubError } from '../core/errors.js'
 import type { Db } from './open.js'
+import { kept } from './statements.js'
 
 export const ROLES = ['admin', 'caregiver', 'installer', 'viewer'] as const
 export const USERNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@-]{2,63}$/
@@ -84,6 +85,7 @@ const toAuthState = (row: AuthRow): UserAuthState => ({
 })
 
 export function userAuthState(db: Db, id: number): UserAuthState | undefined {
-  const row = db.prepare(`SELECT ${AUTH_COLUMNS} FROM users WHERE id = ?`).get(id) as AuthRow | undefined
+  // Kept compiled (statements.ts): every authenticated API request reads it.
+  const row = kept(db, `SELECT ${AUTH_COLUMNS} FROM users WHERE id = ?`).get(id) as AuthRow | undefined
   return row ? toAuthState(row) : undefined
 }

@@ -1,4 +1,5 @@
 import type { Db } from '../store/open.js'
+import { kept } from '../store/statements.js'
 
 export interface LatestScope {
   readonly device?: string | undefined
@@ -34,8 +35,10 @@ export const LATEST_SQL = `SELECT '[' || coalesce(group_concat(json_object(
  * runs of `node --import tsx tests/bench/latest-cost.ts`: 2.8–3.8 ms a call against 6.3–7.2.
  */
 export function latestRowsJson(db: Db, scope: LatestScope, now: number): string {
-  return db
-    .prepare(LATEST_SQL)
-    .pluck()
-    .get({ now, device: scope.device ?? null, room: scope.room ?? null, measurement: scope.measurement ?? null }) as string
+  return kept(db, LATEST_SQL, 'pluck').get({
+    now,
+    device: scope.device ?? null,
+    room: scope.room ?? null,
+    measurement: scope.measurement ?? null,
+  }) as string
 }
