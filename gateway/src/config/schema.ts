@@ -140,7 +140,7 @@ export const ConfigSchema = z
         // ~10 ms on this VM), and several transactions may share one WAL sync, so throughput does
         // not depend on a large batch. Alternated half-length bench W3 runs on the Xeon host: 200
         // against 500, N=100 API p99 44 and 46 ms against 54 and 61 at more msg/s; then 100 against
-        // 200, N=100 API p99 41 and 42 ms against 64 and 53, at 4-10 % fewer msg/s (README).
+        // 200, N=100 API p99 41 and 42 ms against 64 and 53, at 4-10 % fewer msg/s (tests/bench/README.md, "Smaller transactions").
         journalMaxBatch: z.int().min(1).max(100_000).default(100).describe('Readings per journal transaction at most (group commit).'),
         journalMaxPending: z
           .int()

@@ -2,9 +2,9 @@
  * The journal's seq without AUTOINCREMENT. AUTOINCREMENT keeps the largest seq ever handed out in
  * sqlite_sequence and updates it in every insert's transaction: a 4 KiB page in every journal
  * commit's WAL write and fsync, one in five or six of them at the bench's design point (1k readings
- * a second, ~2 per commit), where a commit writes 5–6 pages (bench WAL frames by b-tree, README
- * "Write amplification"). A plain INTEGER PRIMARY KEY hands out max(seq) + 1 instead, from the
- * table's own b-tree (sqlite.org autoinc.html).
+ * a second, ~2 per commit), where a commit writes 5–6 pages (bench WAL frames by b-tree:
+ * tests/bench/README.md, "Disk writes"). A plain INTEGER PRIMARY KEY hands out max(seq) + 1
+ * instead, from the table's own b-tree (sqlite.org autoinc.html).
  *
  * What AUTOINCREMENT guaranteed, that a seq is never handed out twice, now rests on:
  * - the newest reading is never deleted (timeseries/history-purge.ts), so max(seq) never falls;
